@@ -1,0 +1,30 @@
+#include "compiler/Frontend.h"
+
+#include "compiler/BuildGraph.h"
+#include "compiler/InferShapes.h"
+#include "dsl/Parser.h"
+
+namespace netc {
+
+Frontend run_frontend(const std::string &path, std::string text) {
+    Frontend f;
+    f.source = std::make_unique<SourceFile>(path, std::move(text));
+    f.diags = std::make_unique<Diagnostics>(*f.source);
+    f.ast = parse(*f.source, *f.diags);
+    // Semantic checks still run after syntax errors in other statements: the parser recovered,
+    // and reporting an unknown op alongside a missing ')' saves the user a round trip.
+    std::optional<Graph> graph = build_graph(f.ast, *f.diags);
+    if (!graph || f.diags->has_errors()) return f;
+    if (!infer_shapes(*graph, *f.diags)) return f;
+    f.layout = layout_params(*graph);
+    f.graph = std::move(graph);
+    return f;
+}
+
+Frontend load_model_file(const std::string &path, std::string &read_error) {
+    std::string text;
+    if (!read_source_file(path, text, read_error)) return Frontend{};
+    return run_frontend(path, std::move(text));
+}
+
+}  // namespace netc

@@ -1,0 +1,66 @@
+#include "compiler/Graph.h"
+
+#include "compiler/Settings.h"
+#include "compiler/ops/Op.h"
+
+#include <sstream>
+
+namespace netc {
+
+std::vector<int> Graph::users(int id) const {
+    std::vector<int> out;
+    for (const Node &n : nodes) {
+        for (int i : n.inputs) {
+            if (i == id) {
+                out.push_back(n.id);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+std::string choice_string(ChoiceKind kind, const Choice &c) {
+    std::string attrs = c.attrs.str(choice_spec(kind, c.name).attrs);
+    return c.name + (attrs.empty() ? "" : "(" + attrs + ")");
+}
+
+}  // namespace
+
+std::string dump(const Graph &graph) {
+    std::ostringstream out;
+    out << "graph " << graph.model << " input " << graph.input.str() << " classes "
+        << graph.classes << "\n";
+    for (const Node &n : graph.nodes) {
+        out << "  %" << n.id << " " << n.name << " = " << n.op->name;
+        if (!n.inputs.empty()) {
+            out << "(";
+            for (size_t i = 0; i < n.inputs.size(); i++) out << (i ? ", %" : "%") << n.inputs[i];
+            out << ")";
+        }
+        std::string attrs = n.attrs.str(n.op->attrs);
+        if (!attrs.empty()) out << " " << attrs;
+        out << " : " << n.shape.str() << "\n";
+    }
+    out << "  loss " << choice_string(ChoiceKind::Loss, graph.loss) << "\n";
+    if (graph.regularizer) {
+        out << "  regularize " << choice_string(ChoiceKind::Regularizer, *graph.regularizer) << "\n";
+    }
+    const TrainSettings &t = graph.train;
+    out << "train\n";
+    out << "  optimizer " << choice_string(ChoiceKind::Optimizer, t.optimizer) << "\n";
+    out << "  schedule " << choice_string(ChoiceKind::Schedule, t.schedule) << "\n";
+    out << "  batch " << t.batch << " epochs " << t.epochs << " seed " << t.seed
+        << " validation " << format_number(t.validation) << "\n";
+    for (const Choice &a : t.augment) {
+        out << "  augment " << choice_string(ChoiceKind::Augmentation, a) << "\n";
+    }
+    if (t.early_stopping) {
+        out << "  " << choice_string(ChoiceKind::EarlyStopping, *t.early_stopping) << "\n";
+    }
+    return out.str();
+}
+
+}  // namespace netc

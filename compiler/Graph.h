@@ -1,0 +1,67 @@
+#pragma once
+// The graph IR: one node per op application, each producing one value with a static
+// per-sample shape. Nodes are stored in a topological order (inputs before users), so
+// passes are straight loops. Settings that are not layers (loss, regularizer, training) ride
+// along as bound choices.
+
+#include "compiler/Attr.h"
+#include "compiler/Shape.h"
+#include "dsl/Source.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace netc {
+
+struct OpDef;
+
+struct Node {
+    int id = 0;                 // index in Graph::nodes
+    const OpDef *op = nullptr;
+    std::string name;           // "conv1", or a generated "conv2d_1"
+    bool user_named = false;
+    SourceLoc loc;
+    std::vector<int> inputs;    // ids of the nodes whose values feed this one, in order
+    Attrs attrs;
+    Shape shape;                // per-sample output shape, set by infer_shapes
+};
+
+/// A bound setting from a table: `adam(lr=1e-3)`, `svm(margin=1)`, `random_crop(pad=4)`.
+struct Choice {
+    std::string name;  // canonical name
+    Attrs attrs;
+    SourceLoc loc;
+};
+
+struct TrainSettings {
+    Choice optimizer;
+    Choice schedule;
+    int64_t batch = 64;
+    int64_t epochs = 10;
+    uint64_t seed = 0;
+    double validation = 0.1;        // fraction of the training set held out
+    std::vector<Choice> augment;    // applied in order to training batches
+    std::optional<Choice> early_stopping;
+    SourceLoc loc;
+};
+
+struct Graph {
+    std::string model;          // the model's name, a C identifier
+    SourceLoc loc;
+    Shape input;                // per-sample input shape
+    int64_t classes = 0;
+    std::vector<Node> nodes;    // nodes[0] is the input; the last node's value is the logits
+    Choice loss;
+    std::optional<Choice> regularizer;
+    TrainSettings train;
+
+    const Node &output() const { return nodes.back(); }
+    /// Ids of the nodes that consume node `id`'s value.
+    std::vector<int> users(int id) const;
+};
+
+/// A readable, stable dump for `netc --emit=graph` and the golden tests.
+std::string dump(const Graph &graph);
+
+}  // namespace netc

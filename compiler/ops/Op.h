@@ -1,0 +1,80 @@
+#pragma once
+// What the compiler knows about one op, gathered in one place: its attributes, shape rule
+// and parameters (and, as they land, its lowering, backward rule and schedule hint). Each op
+// defines one OpDef in its own file under compiler/ops/; OpTable lists them all once.
+
+#include "compiler/Attr.h"
+#include "compiler/Graph.h"
+#include "compiler/Shape.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace netc {
+
+/// What a parameter tensor is for; decides regularization, optimizer treatment and init.
+enum class ParamRole {
+    Weight,  // conv/dense weights: regularized by default
+    Bias,    // not regularized unless asked
+    Norm,    // normalization scale and shift: not regularized unless asked
+    Slope,   // prelu's learned slope: treated like a normalization parameter
+    Buffer,  // batchnorm running statistics: in the arena, not trained
+};
+
+/// One parameter tensor of a node, named and shaped as torch.nn does.
+struct ParamSpec {
+    std::string suffix;  // "weight", "bias", "running_mean", ...
+    Shape shape;         // torch layout: Linear [out, in], Conv2d [out, in, kh, kw]
+    Initializer init;
+    ParamRole role = ParamRole::Weight;
+};
+
+/// Computes the output shape from input shapes, or returns nullopt with `error` filled with a
+/// message that states the expected and the actual shape (the caller names the layer).
+using ShapeRule = std::optional<Shape> (*)(const Node &node, const std::vector<Shape> &inputs,
+                                           std::string &error);
+/// The node's parameter tensors, given its (already checked) input shapes.
+using ParamRule = std::vector<ParamSpec> (*)(const Node &node, const std::vector<Shape> &inputs);
+
+struct OpDef {
+    const char *name;
+    const char *summary;        // one line, for --help and the docs check
+    int min_inputs = 1;
+    int max_inputs = 1;         // -1: any number
+    std::vector<AttrSpec> attrs;
+    ShapeRule infer_shape = nullptr;
+    ParamRule params = nullptr;  // null: the op has no parameters
+    bool user_visible = true;    // false for the graph's input node
+};
+
+// Shape-rule helpers shared by the op files.
+
+/// The spatial output size of a window op along one axis (PyTorch's formula):
+/// floor((in + 2*pad - dilation*(kernel-1) - 1) / stride) + 1.
+int64_t window_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                           int64_t dilation);
+
+/// Requires an image value [C, H, W]; fills `error` otherwise.
+bool expect_image(const Shape &s, const char *op, std::string &error);
+
+/// Shape rule for elementwise ops: the output has the input's shape.
+std::optional<Shape> same_shape(const Node &node, const std::vector<Shape> &inputs,
+                                std::string &error);
+
+/// Channels of a value: C of [C, H, W], F of [F].
+int64_t channels_of(const Shape &s);
+
+}  // namespace netc
+
+namespace netc {
+
+/// The attributes every op with a weight tensor shares: init, bias_init, regularize.
+std::vector<AttrSpec> with_weight_attrs(std::vector<AttrSpec> own);
+
+/// Pooling windows (maxpool, avgpool): kernel, stride (default: kernel), pad.
+std::vector<AttrSpec> pool_window_attrs();
+std::optional<Shape> pool_shape(const Node &node, const std::vector<Shape> &inputs,
+                                std::string &error);
+
+}  // namespace netc

@@ -1,0 +1,122 @@
+// The netc command line. Exit status: 0 success, 1 a user error (bad model, bad arguments,
+// unreadable file), 70 an internal error (a bug in netc).
+
+#include "compiler/Frontend.h"
+#include "compiler/Summary.h"
+#include "dsl/Error.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+namespace {
+
+constexpr int exit_user_error = 1;
+constexpr int exit_internal_error = 70;  // EX_SOFTWARE
+constexpr const char *version = "0.1.0";
+
+/// Runs the front end on `path` and prints its diagnostics; nullopt-like failure is reported by
+/// returning false.
+bool load(const std::string &path, netc::Frontend &out) {
+    std::string read_error;
+    out = netc::load_model_file(path, read_error);
+    if (!read_error.empty()) {
+        std::cerr << read_error << "\n";
+        return false;
+    }
+    out.diags->print(std::cerr);
+    if (!out.ok()) {
+        int n = out.diags->error_count();
+        std::cerr << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
+        return false;
+    }
+    return true;
+}
+
+int run(int argc, char **argv) {
+    CLI::App app{"netc: a compiler for declarative neural-network files (.net).\n"
+                 "Derives the backward graph, lowers to Halide and compiles to vectorized CPU code.",
+                 "netc"};
+    app.set_version_flag("--version", std::string("netc ") + version);
+    app.require_subcommand(0, 1);
+    app.fallthrough(false);
+
+    std::string file;
+    std::string emit;
+    app.add_option("FILE", file, "model file (.net)")->check(CLI::ExistingFile);
+    app.add_option("--emit", emit, "print an intermediate form instead of compiling")
+        ->check(CLI::IsMember({"ast", "graph", "params"}));
+
+    std::string check_file;
+    CLI::App *check = app.add_subcommand("check", "report errors in a model file; exit 0 when clean");
+    check->add_option("FILE", check_file, "model file (.net)")->required();
+
+    std::string summary_file;
+    CLI::App *summary = app.add_subcommand(
+        "summary", "print a table of layers, output shapes, parameter counts and memory");
+    summary->add_option("FILE", summary_file, "model file (.net)")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : exit_user_error;
+    }
+
+    netc::Frontend f;
+    if (*check) {
+        if (!load(check_file, f)) return exit_user_error;
+        std::cout << check_file << ": ok (" << f.graph->nodes.size() - 1 << " layers, "
+                  << f.layout.trainable << " parameters)\n";
+        return 0;
+    }
+    if (*summary) {
+        if (!load(summary_file, f)) return exit_user_error;
+        std::cout << netc::summary_table(*f.graph, f.layout);
+        return 0;
+    }
+    if (file.empty()) {
+        std::cerr << app.help();
+        return exit_user_error;
+    }
+    if (emit == "ast") {
+        // The AST is printed even when later stages would fail, as long as it parsed.
+        std::string read_error;
+        f = netc::load_model_file(file, read_error);
+        if (!read_error.empty()) {
+            std::cerr << read_error << "\n";
+            return exit_user_error;
+        }
+        f.diags->print(std::cerr);
+        std::cout << netc::ast::dump(f.ast);
+        return f.ok() ? 0 : exit_user_error;
+    }
+    if (!load(file, f)) return exit_user_error;
+    if (emit == "graph") {
+        std::cout << netc::dump(*f.graph);
+        return 0;
+    }
+    if (emit == "params") {
+        std::cout << netc::dump(f.layout);
+        return 0;
+    }
+    std::cerr << "netc: compiling to an object file is not available in this version; use "
+                 "--emit=ast|graph|params, 'netc check' or 'netc summary'\n";
+    return exit_user_error;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    try {
+        return run(argc, argv);
+    } catch (const netc::InternalError &e) {
+        std::cerr << "netc: internal error: " << e.what()
+                  << "\nThis is a bug in netc, not in your model; please report it with the model "
+                     "file.\n";
+        return exit_internal_error;
+    } catch (const std::exception &e) {
+        std::cerr << "netc: internal error: " << e.what() << "\n";
+        return exit_internal_error;
+    }
+}
