@@ -19,17 +19,36 @@ void Diagnostics::note(SourceLoc loc, std::string message) {
 }
 
 std::string Diagnostics::render() const {
-    std::string out;
+    // Parsing and semantic checks report in separate sweeps; print in source order, each note
+    // staying right after the error or warning it belongs to.
+    std::vector<std::vector<const Diagnostic *>> groups;
     for (const Diagnostic &d : diagnostics_) {
+        if (d.severity != Severity::Note || groups.empty()) groups.emplace_back();
+        groups.back().push_back(&d);
+    }
+    std::stable_sort(groups.begin(), groups.end(), [](const auto &a, const auto &b) {
+        SourceLoc x = a[0]->loc, y = b[0]->loc;
+        return x.line != y.line ? x.line < y.line : x.col < y.col;
+    });
+    std::string out;
+    for (const auto &group : groups) {
+        for (const Diagnostic *dp : group) out += render_one(*dp);
+    }
+    return out;
+}
+
+std::string Diagnostics::render_one(const Diagnostic &d) const {
+    std::string out;
+    {
         out += file_->path();
         if (d.loc.known()) out += ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.col);
         const char *kind = d.severity == Severity::Error     ? "error"
                            : d.severity == Severity::Warning ? "warning"
                                                              : "note";
         out += std::string(": ") + kind + ": " + d.message + "\n";
-        if (!d.loc.known()) continue;
+        if (!d.loc.known()) return out;
         std::string_view line = file_->line(d.loc.line);
-        if (line.empty()) continue;
+        if (line.empty()) return out;
         out += "  ";
         out += line;
         out += "\n  ";

@@ -39,6 +39,8 @@ public:
     void print(std::ostream &out) const;
 
 private:
+    std::string render_one(const Diagnostic &d) const;
+
     const SourceFile *file_;
     std::vector<Diagnostic> diagnostics_;
     int error_count_ = 0;
