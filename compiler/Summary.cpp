@@ -28,7 +28,7 @@ std::string bytes_string(int64_t bytes) {
 std::string summary_table(const Graph &graph, const ParamLayout &layout) {
     std::string out = fmt::format("model {}: input {}, {} classes\n", graph.model,
                                   graph.input.str(), graph.classes);
-    const char *row = "{:<20} {:<16} {:<14} {:>12} {:>14}\n";
+    constexpr const char *row = "{:<20} {:<16} {:<14} {:>12} {:>14}\n";
     out += fmt::format(row, "layer", "op", "output", "parameters", "activations");
     out += std::string(80, '-') + "\n";
     int64_t activation_bytes = 0;

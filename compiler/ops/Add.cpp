@@ -1,22 +1,47 @@
 // add: elementwise sum of two or more values of one shape (residual connections).
-#include "compiler/ops/Op.h"
+#include "compiler/Lower.h"
 
 namespace netc {
 
+using namespace Halide;
+
+namespace {
+
+std::optional<Shape> add_shape(const Node &, const std::vector<Shape> &in, std::string &error) {
+    for (size_t i = 1; i < in.size(); i++) {
+        if (in[i] != in[0]) {
+            error = "add expects inputs of one shape; input 1 is " + in[0].str() + " but input " +
+                    std::to_string(i + 1) + " is " + in[i].str();
+            return std::nullopt;
+        }
+    }
+    return in[0];
+}
+
+// out = in_1 + in_2 + ...
+OpLowering lower_add(const LowerCtx &ctx) {
+    std::vector<Var> v = value_vars(ctx.node.shape);
+    std::vector<Expr> args(v.begin(), v.end());
+    Expr total = ctx.inputs[0](args);
+    for (size_t i = 1; i < ctx.inputs.size(); i++) total += ctx.inputs[i](args);
+    Func out(ctx.node.name);
+    out(v) = total;
+    return {out, {}, {}, {}};
+}
+
+}  // namespace
+
 const OpDef &op_add() {
     static const OpDef def = {
-        "add", "elementwise sum of values of the same shape", 2, -1, {},
-        [](const Node &, const std::vector<Shape> &in, std::string &error)
-            -> std::optional<Shape> {
-            for (size_t i = 1; i < in.size(); i++) {
-                if (in[i] != in[0]) {
-                    error = "add expects inputs of one shape; input 1 is " + in[0].str() +
-                            " but input " + std::to_string(i + 1) + " is " + in[i].str();
-                    return std::nullopt;
-                }
-            }
-            return in[0];
-        }};
+        .name = "add",
+        .summary = "elementwise sum of values of the same shape",
+        .min_inputs = 2,
+        .max_inputs = -1,
+        .infer_shape = add_shape,
+        .elementwise = true,
+        .lower = lower_add,
+        .schedule = schedule_elementwise,
+    };
     return def;
 }
 

@@ -1,26 +1,66 @@
 // concat: joins values along the channel axis (torch.cat(xs, dim=1)).
-#include "compiler/ops/Op.h"
+#include "compiler/Lower.h"
+
+#include <algorithm>
 
 namespace netc {
 
+using namespace Halide;
+
+namespace {
+
+std::optional<Shape> concat_shape(const Node &, const std::vector<Shape> &in, std::string &error) {
+    Shape out = in[0];
+    for (size_t i = 1; i < in.size(); i++) {
+        const Shape &a = in[0], &b = in[i];
+        if (a.rank() != b.rank() || !std::equal(a.dims.begin() + 1, a.dims.end(), b.dims.begin() + 1)) {
+            error = "concat expects inputs that differ only in channels; input 1 is " + a.str() +
+                    " but input " + std::to_string(i + 1) + " is " + b.str();
+            return std::nullopt;
+        }
+        out.dims[0] += b.dims[0];
+    }
+    return out;
+}
+
+// out(c, ...) = in_k(c - offset_k, ...) for the input k whose channels hold c
+OpLowering lower_concat(const LowerCtx &ctx) {
+    std::vector<Var> v = value_vars(ctx.node.shape);
+    Expr c = v[0];
+    std::vector<Expr> rest(v.begin() + 1, v.end());
+    Expr value;
+    int end = (int)ctx.node.shape.dims[0];
+    // Built from the last input backwards, so each select falls through to the later inputs.
+    for (int i = (int)ctx.inputs.size() - 1; i >= 0; i--) {
+        int channels = (int)ctx.input_shape(i).dims[0];
+        int offset = end - channels;
+        std::vector<Expr> args = {clamp(c - offset, 0, channels - 1)};
+        args.insert(args.end(), rest.begin(), rest.end());
+        Expr here = ctx.inputs[i](args);
+        value = value.defined() ? select(c < end, here, value) : here;
+        end = offset;
+    }
+    Func out(ctx.node.name);
+    out(v) = value;
+    return {out, {}, {}, {}};
+}
+
+void schedule_concat(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    schedule_root(ctx, l.out, node.shape);
+}
+
+}  // namespace
+
 const OpDef &op_concat() {
     static const OpDef def = {
-        "concat", "joins values along the channel axis", 2, -1, {},
-        [](const Node &, const std::vector<Shape> &in, std::string &error)
-            -> std::optional<Shape> {
-            Shape out = in[0];
-            for (size_t i = 1; i < in.size(); i++) {
-                Shape a = in[0], b = in[i];
-                if (a.rank() != b.rank() ||
-                    !std::equal(a.dims.begin() + 1, a.dims.end(), b.dims.begin() + 1)) {
-                    error = "concat expects inputs that differ only in channels; input 1 is " +
-                            a.str() + " but input " + std::to_string(i + 1) + " is " + b.str();
-                    return std::nullopt;
-                }
-                out.dims[0] += b.dims[0];
-            }
-            return out;
-        }};
+        .name = "concat",
+        .summary = "joins values along the channel axis",
+        .min_inputs = 2,
+        .max_inputs = -1,
+        .infer_shape = concat_shape,
+        .lower = lower_concat,
+        .schedule = schedule_concat,
+    };
     return def;
 }
 

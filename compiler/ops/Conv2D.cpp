@@ -1,14 +1,81 @@
 // conv2d: 2-D cross-correlation over [C, H, W] images (torch.nn.Conv2d), square kernels.
-#include "compiler/ops/Op.h"
+#include "compiler/Lower.h"
 
 namespace netc {
 
+using namespace Halide;
+
+namespace {
+
+std::optional<Shape> conv2d_shape(const Node &node, const std::vector<Shape> &in,
+                                  std::string &error) {
+    if (!expect_image(in[0], "conv2d", error)) return std::nullopt;
+    int64_t k = node.attrs.get_int("kernel"), s = node.attrs.get_int("stride");
+    int64_t p = node.attrs.get_int("pad"), d = node.attrs.get_int("dilation");
+    int64_t h = window_output_size(in[0].dims[1], k, s, p, d);
+    int64_t w = window_output_size(in[0].dims[2], k, s, p, d);
+    if (h < 1 || w < 1) {
+        error = "kernel " + std::to_string(k) + " with dilation " + std::to_string(d) +
+                " and pad " + std::to_string(p) + " spans " + std::to_string(d * (k - 1) + 1) +
+                " pixels, more than the padded input " + in[0].str() + " allows";
+        return std::nullopt;
+    }
+    return Shape{{node.attrs.get_int("filters"), h, w}};
+}
+
+std::vector<ParamSpec> conv2d_params(const Node &node, const std::vector<Shape> &in) {
+    int64_t f = node.attrs.get_int("filters"), k = node.attrs.get_int("kernel");
+    std::vector<ParamSpec> p = {{"weight", Shape{{f, in[0].dims[0], k, k}},
+                                 node.attrs.get_init("init"), ParamRole::Weight}};
+    if (node.attrs.get_bool("bias")) {
+        p.push_back({"bias", Shape{{f}}, node.attrs.get_init("bias_init"), ParamRole::Bias});
+    }
+    return p;
+}
+
+// out(f, x, y, n) = b[f] + sum_{c, kx, ky} W[f, c, ky, kx] * in(c, x*s + kx*d - p, y*s + ky*d - p, n)
+OpLowering lower_conv2d(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &in = ctx.input_shape();
+    int k = (int)ctx.attr_int("kernel"), stride = (int)ctx.attr_int("stride");
+    int pad = (int)ctx.attr_int("pad"), dilation = (int)ctx.attr_int("dilation");
+    Func padded = pad_image(ctx.inputs[0], in, 0.0f);
+    Var ci("ci"), kx("kx"), ky("ky");
+    Func weight_r(ctx.name("weight_r"));  // output channels innermost, to vectorize over them
+    weight_r(d.c, ci, kx, ky) = ctx.param("weight", {d.c, ci, ky, kx});
+    RDom r(0, (int)in.dims[0], 0, k, 0, k, ctx.name("r"));
+    Func acc(ctx.name("acc"));
+    acc(d.c, d.x, d.y, d.n) = ctx.has_param("bias") ? ctx.param("bias", {d.c}) : 0.0f;
+    acc(d.c, d.x, d.y, d.n) +=
+        weight_r(d.c, r.x, r.y, r.z) *
+        padded(r.x, d.x * stride + r.y * dilation - pad, d.y * stride + r.z * dilation - pad, d.n);
+    Func out(ctx.node.name);
+    out(d.c, d.x, d.y, d.n) = acc(d.c, d.x, d.y, d.n);
+    return {out, {weight_r, acc}, {}, {r}};
+}
+
+void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    const Dims &d = dims();
+    Func weight_r = l.stages[0], acc = l.stages[1];
+    const RDom &r = l.reductions[0];
+    int width = ctx.vector_width;
+    weight_r.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
+    schedule_root(ctx, l.out, node.shape);
+    // One row of output pixels at a time, accumulating across input channels and taps with the
+    // output channels in vectors.
+    acc.compute_at(l.out, d.x).vectorize(d.c, width, TailStrategy::GuardWithIf);
+    acc.update()
+        .reorder(d.c, r.x, r.y, r.z, d.x, d.y, d.n)
+        .vectorize(d.c, width, TailStrategy::GuardWithIf);
+}
+
+}  // namespace
+
 const OpDef &op_conv2d() {
     static const OpDef def = {
-        "conv2d",
-        "2-D convolution (cross-correlation) with a square kernel",
-        1, 1,
-        with_weight_attrs({
+        .name = "conv2d",
+        .summary = "2-D convolution (cross-correlation) with a square kernel",
+        .attrs = with_weight_attrs({
             required_int_attr("filters", Range::at_least(1), "number of output channels"),
             int_attr("kernel", 3, Range::at_least(1), "kernel size (square)"),
             int_attr("stride", 1, Range::at_least(1), "step between output pixels"),
@@ -16,32 +83,10 @@ const OpDef &op_conv2d() {
             int_attr("dilation", 1, Range::at_least(1), "spacing between kernel taps"),
             bool_attr("bias", true, "add a learned bias per output channel"),
         }),
-        [](const Node &node, const std::vector<Shape> &in, std::string &error)
-            -> std::optional<Shape> {
-            if (!expect_image(in[0], "conv2d", error)) return std::nullopt;
-            int64_t k = node.attrs.get_int("kernel"), s = node.attrs.get_int("stride");
-            int64_t p = node.attrs.get_int("pad"), d = node.attrs.get_int("dilation");
-            int64_t h = window_output_size(in[0].dims[1], k, s, p, d);
-            int64_t w = window_output_size(in[0].dims[2], k, s, p, d);
-            if (h < 1 || w < 1) {
-                error = "kernel " + std::to_string(k) + " with dilation " + std::to_string(d) +
-                        " and pad " + std::to_string(p) + " spans " +
-                        std::to_string(d * (k - 1) + 1) + " pixels, more than the padded input " +
-                        in[0].str() + " allows";
-                return std::nullopt;
-            }
-            return Shape{{node.attrs.get_int("filters"), h, w}};
-        },
-        [](const Node &node, const std::vector<Shape> &in) {
-            int64_t f = node.attrs.get_int("filters"), k = node.attrs.get_int("kernel");
-            std::vector<ParamSpec> p = {{"weight", Shape{{f, in[0].dims[0], k, k}},
-                                         node.attrs.get_init("init"), ParamRole::Weight}};
-            if (node.attrs.get_bool("bias")) {
-                p.push_back({"bias", Shape{{f}}, node.attrs.get_init("bias_init"),
-                             ParamRole::Bias});
-            }
-            return p;
-        },
+        .infer_shape = conv2d_shape,
+        .params = conv2d_params,
+        .lower = lower_conv2d,
+        .schedule = schedule_conv2d,
     };
     return def;
 }

@@ -1,15 +1,45 @@
 // flatten: [C, H, W] -> [C*H*W] in C-major order (torch.flatten(x, 1)), so dense weights
 // transfer to and from PyTorch unchanged.
-#include "compiler/ops/Op.h"
+#include "compiler/Lower.h"
 
 namespace netc {
 
+using namespace Halide;
+
+namespace {
+
+std::optional<Shape> flatten_shape(const Node &, const std::vector<Shape> &in, std::string &) {
+    return Shape{{in[0].elements()}};
+}
+
+// out(i, n) = in(i / (H*W), i % W, (i / W) % H, n)
+OpLowering lower_flatten(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &in = ctx.input_shape();
+    Func out(ctx.node.name);
+    if (in.rank() == 1) {
+        out(d.c, d.n) = ctx.inputs[0](d.c, d.n);
+    } else {
+        int h = (int)in.dims[1], w = (int)in.dims[2];
+        out(d.c, d.n) = ctx.inputs[0](d.c / (h * w), d.c % w, (d.c / w) % h, d.n);
+    }
+    return {out, {}, {}, {}};
+}
+
+void schedule_flatten(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    schedule_root(ctx, l.out, node.shape);
+}
+
+}  // namespace
+
 const OpDef &op_flatten() {
     static const OpDef def = {
-        "flatten", "flattens CxHxW to C*H*W in PyTorch's order", 1, 1, {},
-        [](const Node &, const std::vector<Shape> &in, std::string &) -> std::optional<Shape> {
-            return Shape{{in[0].elements()}};
-        }};
+        .name = "flatten",
+        .summary = "flattens CxHxW to C*H*W in PyTorch's order",
+        .infer_shape = flatten_shape,
+        .lower = lower_flatten,
+        .schedule = schedule_flatten,
+    };
     return def;
 }
 

@@ -1,16 +1,43 @@
 // global_avgpool: the mean of each channel over all pixels, [C, H, W] -> [C].
-#include "compiler/ops/Op.h"
+#include "compiler/Lower.h"
 
 namespace netc {
 
+using namespace Halide;
+
+namespace {
+
+std::optional<Shape> global_avgpool_shape(const Node &, const std::vector<Shape> &in,
+                                          std::string &error) {
+    if (!expect_image(in[0], "global_avgpool", error)) return std::nullopt;
+    return Shape{{in[0].dims[0]}};
+}
+
+// out(c, n) = sum_{x, y} in(c, x, y, n) / (H * W)
+OpLowering lower_global_avgpool(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &in = ctx.input_shape();
+    int h = (int)in.dims[1], w = (int)in.dims[2];
+    RDom r(0, w, 0, h, ctx.name("r"));
+    Func out(ctx.node.name);
+    out(d.c, d.n) = sum(ctx.inputs[0](d.c, r.x, r.y, d.n)) * (1.0f / (float)(h * w));
+    return {out, {}, {}, {r}};
+}
+
+void schedule_global_avgpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    schedule_root(ctx, l.out, node.shape);
+}
+
+}  // namespace
+
 const OpDef &op_global_avgpool() {
     static const OpDef def = {
-        "global_avgpool", "mean of each channel over the whole image: CxHxW -> C", 1, 1, {},
-        [](const Node &, const std::vector<Shape> &in, std::string &error)
-            -> std::optional<Shape> {
-            if (!expect_image(in[0], "global_avgpool", error)) return std::nullopt;
-            return Shape{{in[0].dims[0]}};
-        }};
+        .name = "global_avgpool",
+        .summary = "mean of each channel over the whole image: CxHxW -> C",
+        .infer_shape = global_avgpool_shape,
+        .lower = lower_global_avgpool,
+        .schedule = schedule_global_avgpool,
+    };
     return def;
 }
 

@@ -1,16 +1,28 @@
 // input: the graph's per-sample input image. Not written as a layer; `input CxHxW` in the model
-// block creates it, and its shape is the model's input shape.
-#include "compiler/ops/Op.h"
+// block creates it. Its lowering (NCHW images to the (c, x, y, n) layout) happens at the
+// pipeline's edge, in compiler/LowerForward.cpp.
+#include "compiler/Lower.h"
 
 namespace netc {
 
+namespace {
+
+std::optional<Shape> input_shape(const Node &, const std::vector<Shape> &, std::string &) {
+    return std::nullopt;  // infer_shapes sets the input's shape from the model block
+}
+
+}  // namespace
+
 const OpDef &op_input() {
     static const OpDef def = {
-        "input", "the model's input", 0, 0, {},
-        [](const Node &, const std::vector<Shape> &, std::string &) -> std::optional<Shape> {
-            return std::nullopt;  // infer_shapes sets the input's shape from the model block
-        },
-        nullptr, /*user_visible=*/false};
+        .name = "input",
+        .summary = "the model's input",
+        .min_inputs = 0,
+        .max_inputs = 0,
+        .infer_shape = input_shape,
+        .user_visible = false,
+        .schedule = schedule_elementwise,
+    };
     return def;
 }
 

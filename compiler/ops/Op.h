@@ -37,15 +37,27 @@ using ShapeRule = std::optional<Shape> (*)(const Node &node, const std::vector<S
 /// The node's parameter tensors, given its (already checked) input shapes.
 using ParamRule = std::vector<ParamSpec> (*)(const Node &node, const std::vector<Shape> &inputs);
 
+// The Halide side (compiler/Lower.h) is only named here, so the front end stays Halide-free.
+class LowerCtx;
+struct OpLowering;
+struct ScheduleCtx;
+/// Emits the op's forward algorithm as Halide Funcs (no scheduling).
+using LowerRule = OpLowering (*)(const LowerCtx &ctx);
+/// Applies the op's default schedule to the Funcs its lowering made.
+using ScheduleRule = void (*)(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered);
+
 struct OpDef {
-    const char *name;
-    const char *summary;        // one line, for --help and the docs check
+    const char *name = "";
+    const char *summary = "";    // one line, for --help and the docs check
     int min_inputs = 1;
-    int max_inputs = 1;         // -1: any number
+    int max_inputs = 1;          // -1: any number
     std::vector<AttrSpec> attrs;
     ShapeRule infer_shape = nullptr;
     ParamRule params = nullptr;  // null: the op has no parameters
     bool user_visible = true;    // false for the graph's input node
+    bool elementwise = false;    // output (c, x, y, n) reads inputs only at (c, x, y, n)
+    LowerRule lower = nullptr;
+    ScheduleRule schedule = nullptr;
 };
 
 // Shape-rule helpers shared by the op files.

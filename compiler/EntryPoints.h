@@ -1,0 +1,44 @@
+#pragma once
+// A model's entry points as Halide pipelines, built once and shared by the JIT and the AOT
+// object, so both run the same code:
+//   init(seed, params)              fills the parameter arena from the declared initializers
+//   predict(params, images, probs)  inference-mode forward pass and softmax
+// Buffer shapes are constrained (arena size, image size, class count) so a caller passing a
+// wrong buffer gets an error code from the generated code, never an out-of-bounds access.
+
+#include "compiler/Graph.h"
+#include "compiler/LowerForward.h"
+#include "compiler/ParamLayout.h"
+
+#include <Halide.h>
+
+#include <string>
+#include <vector>
+
+namespace netc {
+
+struct InitEntry {
+    Halide::Param<uint64_t> seed{"seed"};
+    Halide::Func arena;  // output: (i), layout.total floats
+    Halide::Pipeline pipeline;
+    std::vector<Halide::Argument> arguments() const { return {seed}; }
+};
+
+struct PredictEntry {
+    Halide::ImageParam params{Halide::Float(32), 1, "params"};  // (i)
+    Halide::ImageParam images{Halide::Float(32), 4, "images"};  // NCHW: (x, y, c, n)
+    Forward forward;
+    Halide::Pipeline pipeline;  // output: probs (class, n)
+    std::vector<Halide::Argument> arguments() const { return {params, images}; }
+};
+
+InitEntry build_init(const ParamLayout &layout, const Halide::Target &target);
+
+PredictEntry build_predict(const Graph &graph, const ParamLayout &layout,
+                           const Halide::Target &target, int batch_estimate);
+
+/// Constrains `params` to the arena's size and `images` to the model's input shape.
+void constrain_inputs(const Graph &graph, const ParamLayout &layout, Halide::ImageParam &params,
+                      Halide::ImageParam &images, int batch_estimate);
+
+}  // namespace netc

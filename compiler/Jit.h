@@ -1,0 +1,51 @@
+#pragma once
+// JIT-compiles a model's entry points once and calls them on host memory. Tests use it, and
+// `netc train` will drive it. All buffers are plain float arrays in PyTorch's layouts: the
+// parameter arena (layout.total floats), images NCHW, probabilities (batch, classes).
+
+#include "compiler/EntryPoints.h"
+#include "compiler/Graph.h"
+#include "compiler/Lower.h"
+#include "compiler/ParamLayout.h"
+
+#include <Halide.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace netc {
+
+class JitModel {
+public:
+    JitModel(Graph graph, ParamLayout layout,
+             Halide::Target target = Halide::get_jit_target_from_environment());
+
+    const Graph &graph() const { return graph_; }
+    const ParamLayout &layout() const { return layout_; }
+
+    /// Fills `params` (layout.total floats) from the declared initializers.
+    void init(uint64_t seed, float *params);
+    /// Inference: `images` (batch, C, H, W) -> `probs` (batch, classes).
+    void predict(const float *params, const float *images, int batch, float *probs);
+
+    /// The value of one node for `images`, as NCHW (batch, C, H, W) or (batch, F) floats: for
+    /// tests that compare single ops against references. Compiled on first use per (node, mode).
+    std::vector<float> evaluate(int node, Mode mode, const float *params, const float *images,
+                                int batch, uint32_t rng_key = 0);
+
+private:
+    struct Evaluator;
+
+    Graph graph_;
+    ParamLayout layout_;
+    Halide::Target target_;
+    std::unique_ptr<InitEntry> init_;
+    std::unique_ptr<PredictEntry> predict_;
+    std::map<std::pair<int, int>, std::shared_ptr<Evaluator>> evaluators_;
+};
+
+/// Wraps host memory in a Halide buffer with the given extents, innermost first.
+Halide::Buffer<float> wrap(const float *data, std::vector<int> extents);
+
+}  // namespace netc

@@ -1,0 +1,116 @@
+#pragma once
+// The Halide-facing side of ops: what an op's forward lowering sees (LowerCtx) and returns
+// (OpLowering). Lowering emits algorithm Funcs only; schedules are applied separately
+// (compiler/Schedule.h), from each op's schedule hint.
+//
+// Memory layout inside generated pipelines: channels innermost, as Halide's own conv apps do.
+// An image value [C, H, W] per sample is a Func (c, x, y, n); a vector value [F] is (c, n).
+// Channels innermost lets conv, pooling and normalization vectorize across channels with unit
+// stride, and makes flatten/dense a plain matmul. The C API takes NCHW like PyTorch; the
+// conversion happens once, at the pipeline's edge (compiler/LowerForward.cpp).
+
+#include "compiler/Graph.h"
+#include "compiler/ParamLayout.h"
+#include "compiler/ops/Op.h"
+
+#include <Halide.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace netc {
+
+enum class Mode {
+    Train,  // batch statistics, dropout active
+    Infer,  // running statistics, dropout the identity
+};
+
+/// The dimension variables of every value: (c, x, y, n) or (c, n).
+struct Dims {
+    Halide::Var c{"c"}, x{"x"}, y{"y"}, n{"n"};
+};
+const Dims &dims();
+
+/// Halide arguments along the value's rank: {c, x, y, n} for images, {c, n} for vectors.
+std::vector<Halide::Var> value_vars(const Shape &shape);
+
+class LowerCtx {
+public:
+    LowerCtx(const Graph &graph, const Node &node, const ParamLayout &layout, Mode mode,
+             std::vector<Halide::Func> inputs, Halide::Func params, Halide::Expr batch,
+             Halide::Expr rng_key);
+
+    const Graph &graph;
+    const Node &node;
+    Mode mode;
+    std::vector<Halide::Func> inputs;  // the values of node.inputs, in the layout above
+    Halide::Expr batch;                // the runtime batch extent
+    Halide::Expr rng_key;              // uint32 key of this step's random stream (dropout)
+
+    const Shape &input_shape(int i = 0) const;
+    int64_t attr_int(const char *name) const { return node.attrs.get_int(name); }
+    double attr_float(const char *name) const { return node.attrs.get_float(name); }
+
+    bool has_param(const std::string &suffix) const;
+    /// The element of this node's parameter tensor `suffix` at `index`, given in torch order
+    /// (e.g. weight {f, c, ky, kx} for conv2d).
+    Halide::Expr param(const std::string &suffix, const std::vector<Halide::Expr> &index) const;
+    /// Where the tensor starts in the arena (for ops that update buffers).
+    const ParamEntry &param_entry(const std::string &suffix) const;
+
+    /// A Func name unique in the pipeline: "<layer>_<what>".
+    std::string name(const std::string &what) const { return node.name + "_" + what; }
+
+private:
+    const ParamLayout &layout_;
+    Halide::Func params_;
+};
+
+/// What an op's forward lowering produces.
+struct OpLowering {
+    Halide::Func out;                             // the op's value
+    std::vector<Halide::Func> stages;             // intermediate Funcs, in producer order
+    std::map<std::string, Halide::Func> saved;    // values later passes reuse ("mean", "inv_std")
+    std::vector<Halide::RDom> reductions;         // the domains of `stages`' updates, in order
+};
+
+/// How one node of a pipeline is being scheduled.
+struct ScheduleCtx {
+    const Graph &graph;
+    Halide::Target target;
+    int vector_width = 8;        // floats per vector on the target
+    bool is_output = false;      // the node's value is a pipeline output
+    bool only_elementwise_users = false;  // every consumer reads it at the same (c, x, y, n)
+};
+
+
+// Helpers shared by op lowerings.
+
+/// `f` padded with `value` outside the [C, H, W] image `shape` (for windows and convolutions).
+Halide::Func pad_image(const Halide::Func &f, const Shape &shape, Halide::Expr value);
+
+/// An elementwise op of one input: out(v) = fn(in(v), v), with v = (c, x, y, n) or (c, n).
+OpLowering lower_pointwise(const LowerCtx &ctx,
+                           const std::function<Halide::Expr(Halide::Expr x,
+                                                            const std::vector<Halide::Expr> &v)> &fn);
+
+// Schedule helpers shared by op schedule hints.
+
+/// Elementwise ops: inlined into consumers that are elementwise too (so chains such as
+/// batchnorm-relu fuse into one loop), computed at root before a window or reduction op, which
+/// would otherwise recompute them once per tap.
+void schedule_elementwise(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered);
+/// Computes `f` at root, vectorized over channels, parallel over the outermost dimension.
+void schedule_root(const ScheduleCtx &ctx, Halide::Func f, const Shape &shape);
+
+/// 32 random bits for each (key, index), the Halide twin of netc::random::bits.
+Halide::Expr random_bits(const Halide::Expr &key, const Halide::Expr &index);
+/// Uniform in [0, 1), the Halide twin of netc::random::uniform.
+Halide::Expr random_uniform(const Halide::Expr &key, const Halide::Expr &index);
+/// The key of a stream, the Halide twin of netc::random::stream_key for a (lo, hi) seed pair.
+Halide::Expr random_key(const Halide::Expr &seed_lo, const Halide::Expr &seed_hi,
+                        const Halide::Expr &stream);
+
+}  // namespace netc

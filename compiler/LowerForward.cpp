@@ -1,0 +1,66 @@
+#include "compiler/LowerForward.h"
+
+#include "compiler/ops/Op.h"
+#include "dsl/Error.h"
+
+#include <algorithm>
+
+namespace netc {
+
+using namespace Halide;
+
+Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
+                      const Func &params, const Func &images, const Expr &batch,
+                      const Expr &rng_key) {
+    const Dims &d = dims();
+    Forward fwd;
+    // The edge: NCHW images become the channels-innermost layout once.
+    Func input("input");
+    input(d.c, d.x, d.y, d.n) = images(d.x, d.y, d.c, d.n);
+    fwd.values.push_back({input, {}, {}, {}});
+    for (size_t i = 1; i < graph.nodes.size(); i++) {
+        const Node &node = graph.nodes[i];
+        if (!node.op->lower) internal_error(std::string("op ") + node.op->name + " has no lowering");
+        std::vector<Func> inputs;
+        for (int id : node.inputs) inputs.push_back(fwd.values[id].out);
+        LowerCtx ctx(graph, node, layout, mode, inputs, params, batch, rng_key);
+        fwd.values.push_back(node.op->lower(ctx));
+    }
+    fwd.logits = fwd.values.back().out;
+    Var c = d.c, n = d.n;
+    RDom k(0, (int)graph.classes, "k");
+    Func max_logit("max_logit"), exps("exps"), total("total");
+    max_logit(n) = maximum(fwd.logits(k, n));
+    exps(c, n) = exp(fwd.logits(c, n) - max_logit(n));
+    total(n) = sum(exps(k, n));
+    fwd.probs = Func("probs");
+    fwd.probs(c, n) = exps(c, n) / total(n);
+    return fwd;
+}
+
+int vector_width(const Target &target) {
+    if (target.has_feature(Target::AVX512)) return 16;
+    if (target.has_feature(Target::AVX2) || target.has_feature(Target::AVX)) return 8;
+    return 4;
+}
+
+void schedule_forward(const Graph &graph, Forward &fwd, const Target &target,
+                      const std::vector<int> &outputs) {
+    int width = vector_width(target);
+    // The NCHW -> (c, x, y, n) copy: one pass, so convolutions read channels contiguously.
+    ScheduleCtx edge{graph, target, width, true, false};
+    schedule_root(edge, fwd.values[0].out, graph.nodes[0].shape);
+    for (size_t i = 1; i < graph.nodes.size(); i++) {
+        const Node &node = graph.nodes[i];
+        ScheduleCtx ctx{graph, target, width, false, true};
+        ctx.is_output = i + 1 == graph.nodes.size() ||
+                        std::find(outputs.begin(), outputs.end(), (int)i) != outputs.end();
+        std::vector<int> users = graph.users((int)i);
+        for (int u : users) ctx.only_elementwise_users &= graph.nodes[u].op->elementwise;
+        if (users.empty()) ctx.only_elementwise_users = false;
+        internal_assert(node.op->schedule);
+        node.op->schedule(ctx, node, fwd.values[i]);
+    }
+}
+
+}  // namespace netc

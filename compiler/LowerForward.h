@@ -1,0 +1,35 @@
+#pragma once
+// Pass: the forward graph -> Halide Funcs (algorithm only), and their default schedule.
+// Used by every entry point that runs the model forward: predict, and (with the backward
+// graph) the train step.
+
+#include "compiler/Graph.h"
+#include "compiler/Lower.h"
+#include "compiler/ParamLayout.h"
+
+#include <Halide.h>
+
+#include <vector>
+
+namespace netc {
+
+struct Forward {
+    std::vector<OpLowering> values;  // per node id; values[0].out is the input in (c, x, y, n)
+    Halide::Func logits;             // (c, n): the last node's value
+    Halide::Func probs;              // (c, n): softmax over classes
+};
+
+/// Lowers every node. `params` is the flat arena (i); `images` the NCHW input (x, y, c, n);
+/// `batch` the batch extent; `rng_key` the uint32 key of this step's random stream.
+Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
+                      const Halide::Func &params, const Halide::Func &images,
+                      const Halide::Expr &batch, const Halide::Expr &rng_key);
+
+/// Applies each op's schedule hint. `outputs` are node ids whose values leave the pipeline.
+void schedule_forward(const Graph &graph, Forward &forward, const Halide::Target &target,
+                      const std::vector<int> &outputs);
+
+/// The natural vector width in floats of a target (16 with AVX-512, 8 with AVX2, 4 otherwise).
+int vector_width(const Halide::Target &target);
+
+}  // namespace netc
