@@ -1,6 +1,7 @@
 // The netc command line. Exit status: 0 success, 1 a user error (bad model, bad arguments,
 // unreadable file), 70 an internal error (a bug in netc).
 
+#include "compiler/Aot.h"
 #include "compiler/Frontend.h"
 #include "compiler/Summary.h"
 #include "dsl/Error.h"
@@ -42,10 +43,22 @@ int run(int argc, char **argv) {
     app.fallthrough(false);
 
     std::string file;
-    std::string emit;
-    app.add_option("FILE", file, "model file (.net)")->check(CLI::ExistingFile);
-    app.add_option("--emit", emit, "print an intermediate form instead of compiling")
-        ->check(CLI::IsMember({"ast", "graph", "params"}));
+    std::vector<std::string> emit;
+    std::string output;
+    std::string target = "host";
+    std::vector<std::string> emit_kinds = {"ast", "graph", "params"};
+    for (const auto &[kind, suffix] : netc::aot_output_kinds()) emit_kinds.push_back(kind);
+    app.add_option("FILE", file, "model file (.net) to compile");
+    app.add_option("-o,--output", output,
+                   "object file to write (out/name.o); the header goes beside it (out/name.h)");
+    app.add_option("--target", target, "Halide target string, e.g. host or x86-64-linux-avx2")
+        ->capture_default_str();
+    app.add_option("--emit", emit,
+                   "what to produce, comma-separated: ast, graph or params print an intermediate "
+                   "form; object, header, static-library, assembly, stmt-html are written next to "
+                   "-o (default: object,header)")
+        ->delimiter(',')
+        ->check(CLI::IsMember(emit_kinds));
 
     std::string check_file;
     CLI::App *check = app.add_subcommand("check", "report errors in a model file; exit 0 when clean");
@@ -79,7 +92,16 @@ int run(int argc, char **argv) {
         std::cerr << app.help();
         return exit_user_error;
     }
-    if (emit == "ast") {
+    bool dump = false;
+    for (const std::string &kind : emit) {
+        dump |= kind == "ast" || kind == "graph" || kind == "params";
+    }
+    if (dump && emit.size() != 1) {
+        std::cerr << "netc: --emit=ast, graph and params print to stdout and go alone\n";
+        return exit_user_error;
+    }
+    std::string what = dump ? emit[0] : "";
+    if (what == "ast") {
         // The AST is printed even when later stages would fail, as long as it parsed.
         std::string read_error;
         f = netc::load_model_file(file, read_error);
@@ -92,17 +114,28 @@ int run(int argc, char **argv) {
         return f.ok() ? 0 : exit_user_error;
     }
     if (!load(file, f)) return exit_user_error;
-    if (emit == "graph") {
+    if (what == "graph") {
         std::cout << netc::dump(*f.graph);
         return 0;
     }
-    if (emit == "params") {
+    if (what == "params") {
         std::cout << netc::dump(f.layout);
         return 0;
     }
-    std::cerr << "netc: compiling to an object file is not available in this version; use "
-                 "--emit=ast|graph|params, 'netc check' or 'netc summary'\n";
-    return exit_user_error;
+    if (output.empty()) {
+        std::cerr << "netc: no output file; give -o out/name.o (or --emit=ast|graph|params)\n";
+        return exit_user_error;
+    }
+    netc::AotOptions options;
+    options.output = output;
+    options.target = target;
+    if (!emit.empty()) options.emit = emit;
+    std::string error;
+    if (!netc::compile_aot(*f.graph, f.layout, options, error)) {
+        std::cerr << "netc: error: " << error << "\n";
+        return exit_user_error;
+    }
+    return 0;
 }
 
 }  // namespace

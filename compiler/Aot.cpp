@@ -1,0 +1,190 @@
+#include "compiler/Aot.h"
+
+#include "compiler/CApi.h"
+#include "compiler/EntryPoints.h"
+
+#include <Halide.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace netc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shell_quote(const std::string &s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+/// Runs a command; on failure fills `error` with the command and what it printed.
+bool run_tool(const std::vector<std::string> &argv, std::string &error) {
+    std::string command;
+    for (const std::string &a : argv) command += (command.empty() ? "" : " ") + shell_quote(a);
+    FILE *pipe = popen((command + " 2>&1").c_str(), "r");
+    if (!pipe) {
+        error = "cannot run " + argv[0];
+        return false;
+    }
+    std::string output;
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+    int status = pclose(pipe);
+    if (status == 0) return true;
+    error = "'" + command + "' failed";
+    if (!output.empty()) error += ":\n" + output;
+    return false;
+}
+
+bool read_text(const fs::path &path, std::string &text, std::string &error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = path.string() + ": cannot read";
+        return false;
+    }
+    std::ostringstream s;
+    s << in.rdbuf();
+    text = s.str();
+    return true;
+}
+
+bool write_text(const fs::path &path, const std::string &text, std::string &error) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    out.close();
+    if (!out) {
+        error = path.string() + ": cannot write";
+        return false;
+    }
+    return true;
+}
+
+/// Moves a finished file from the scratch directory to its destination: copy next to the
+/// destination, then rename over it, so the destination is either the old or the new file.
+bool install(const fs::path &from, const fs::path &to, std::string &error) {
+    std::error_code ec;
+    fs::path partial = to;
+    partial += ".partial";
+    fs::copy_file(from, partial, fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::rename(partial, to, ec);
+    if (ec) {
+        fs::remove(partial);
+        error = to.string() + ": cannot write: " + ec.message();
+        return false;
+    }
+    return true;
+}
+
+const char *env_or(const char *name, const char *fallback) {
+    const char *v = std::getenv(name);
+    return v && *v ? v : fallback;
+}
+
+struct ScratchDir {
+    fs::path path;
+    ScratchDir() {
+        std::string tmpl = (fs::temp_directory_path() / "netc-XXXXXX").string();
+        if (mkdtemp(tmpl.data())) path = tmpl;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        if (!path.empty()) fs::remove_all(path, ec);
+    }
+};
+
+}  // namespace
+
+const std::vector<std::pair<std::string, std::string>> &aot_output_kinds() {
+    static const std::vector<std::pair<std::string, std::string>> kinds = {
+        {"object", ".o"},       {"header", ".h"},   {"static-library", ".a"},
+        {"assembly", ".s"},     {"stmt-html", ".stmt.html"},
+    };
+    return kinds;
+}
+
+bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions &options,
+                 std::string &error) {
+    using namespace Halide;
+    if (options.target != "host" && !Target::validate_target_string(options.target)) {
+        error = "invalid --target '" + options.target +
+                "'; expected a Halide target such as host or x86-64-linux-avx2";
+        return false;
+    }
+    Target target = options.target == "host" ? get_host_target() : Target(options.target);
+    fs::path output(options.output);
+    fs::path stem = output;
+    stem.replace_extension();
+    if (!output.parent_path().empty() && !fs::is_directory(output.parent_path())) {
+        error = output.parent_path().string() + ": no such directory";
+        return false;
+    }
+    ScratchDir scratch;
+    if (scratch.path.empty()) {
+        error = "cannot create a temporary directory";
+        return false;
+    }
+    const fs::path &tmp = scratch.path;
+
+    int batch_estimate = (int)graph.train.batch;
+    InitEntry init = build_init(layout, target);
+    PredictEntry predict = build_predict(graph, layout, target, batch_estimate);
+    std::vector<Module> modules = {
+        init.pipeline.compile_to_module(init.arguments(), raw_entry_name(graph, "init"), target),
+        predict.pipeline.compile_to_module(predict.arguments(), raw_entry_name(graph, "predict"),
+                                           target),
+    };
+    Module linked = link_modules(graph.model, modules);
+
+    std::map<OutputFileType, std::string> halide_outputs = {
+        {OutputFileType::object, (tmp / "halide.o").string()},
+        {OutputFileType::c_header, (tmp / "halide.h").string()},
+    };
+    auto wants = [&](const std::string &kind) {
+        return std::find(options.emit.begin(), options.emit.end(), kind) != options.emit.end();
+    };
+    if (wants("assembly")) halide_outputs[OutputFileType::assembly] = (tmp / "model.s").string();
+    if (wants("stmt-html")) halide_outputs[OutputFileType::stmt_html] = (tmp / "model.html").string();
+    linked.compile(halide_outputs);
+
+    std::string halide_header;
+    if (!read_text(tmp / "halide.h", halide_header, error)) return false;
+    fs::path header = tmp / (graph.model + ".h");
+    if (!write_text(header, c_header(graph, layout, halide_header), error)) return false;
+    fs::path api_c = tmp / (graph.model + "_api.c");
+    if (!write_text(api_c, c_wrappers(graph, layout), error)) return false;
+    if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(),
+                   "-I", NETC_HALIDE_RUNTIME_INCLUDE, api_c.string(), "-o", (tmp / "api.o").string()},
+                  error)) {
+        return false;
+    }
+    fs::path object = tmp / "model.o";
+    if (!run_tool({env_or("LD", "ld"), "-r", "-o", object.string(), (tmp / "halide.o").string(),
+                   (tmp / "api.o").string()},
+                  error)) {
+        return false;
+    }
+    if (wants("static-library") &&
+        !run_tool({env_or("AR", "ar"), "rcs", (tmp / "model.a").string(), object.string()}, error)) {
+        return false;
+    }
+
+    std::map<std::string, fs::path> produced = {
+        {"object", object},           {"header", header},
+        {"static-library", tmp / "model.a"}, {"assembly", tmp / "model.s"},
+        {"stmt-html", tmp / "model.html"},
+    };
+    for (const auto &[kind, suffix] : aot_output_kinds()) {
+        if (!wants(kind)) continue;
+        fs::path destination = kind == "object" ? output : fs::path(stem.string() + suffix);
+        if (!install(produced.at(kind), destination, error)) return false;
+    }
+    return true;
+}
+
+}  // namespace netc

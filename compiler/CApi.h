@@ -1,0 +1,26 @@
+#pragma once
+// The plain C API of an AOT-compiled model: the text of `<model>.h` and of the small C file of
+// wrappers that turn flat pointers into halide_buffer_t and call the raw entry points.
+//
+// Return codes of every wrapper (also in the header):
+//   0 success, 1 a null pointer, 2 batch < 1 or too large, 3 a label out of range,
+//   4 the generated code failed (it prints Halide's message to stderr).
+
+#include "compiler/Graph.h"
+#include "compiler/ParamLayout.h"
+
+#include <string>
+
+namespace netc {
+
+/// `<model>.h`: macros, the parameter table, the plain API, then `halide_header` (Halide's own
+/// declarations of the raw `halide_buffer_t` entry points).
+std::string c_header(const Graph &graph, const ParamLayout &layout, const std::string &halide_header);
+
+/// The wrappers and the parameter table, as C99 compiled into the model's object.
+std::string c_wrappers(const Graph &graph, const ParamLayout &layout);
+
+/// The names of the raw entry points: "<model>_init_raw", "<model>_predict_raw".
+std::string raw_entry_name(const Graph &graph, const std::string &entry);
+
+}  // namespace netc
