@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace netc {
 
@@ -19,14 +18,24 @@ namespace {
 
 std::string shell_quote(const std::string &s) {
     std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
+    for (char c : s) {
+        if (c == '\'') {
+            out.append("'\\''");
+        } else {
+            out.push_back(c);
+        }
+    }
+    out.push_back('\'');
+    return out;
 }
 
 /// Runs a command; on failure fills `error` with the command and what it printed.
 bool run_tool(const std::vector<std::string> &argv, std::string &error) {
     std::string command;
-    for (const std::string &a : argv) command += (command.empty() ? "" : " ") + shell_quote(a);
+    for (const std::string &a : argv) {
+        if (!command.empty()) command.push_back(' ');
+        command.append(shell_quote(a));
+    }
     FILE *pipe = popen((command + " 2>&1").c_str(), "r");
     if (!pipe) {
         error = "cannot run " + argv[0];
@@ -40,18 +49,6 @@ bool run_tool(const std::vector<std::string> &argv, std::string &error) {
     error = "'" + command + "' failed";
     if (!output.empty()) error += ":\n" + output;
     return false;
-}
-
-bool read_text(const fs::path &path, std::string &text, std::string &error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = path.string() + ": cannot read";
-        return false;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    text = s.str();
-    return true;
 }
 
 bool write_text(const fs::path &path, const std::string &text, std::string &error) {
@@ -98,6 +95,27 @@ struct ScratchDir {
     }
 };
 
+std::string c_type(const Halide::Type &t) {
+    if (t.is_float()) return t.bits() == 64 ? "double" : "float";
+    if (t.is_bool()) return "bool";
+    return std::string(t.is_uint() ? "uint" : "int") + std::to_string(t.bits()) + "_t";
+}
+
+/// The C prototype of a raw entry point: its arguments, then one buffer per output. (Halide's
+/// own c_header of a module with the runtime would also carry a copy of HalideRuntime.h.)
+std::string raw_declaration(const std::string &name, const std::vector<Halide::Argument> &args,
+                            const std::vector<std::string> &outputs) {
+    std::string params;
+    for (const Halide::Argument &a : args) {
+        params += (params.empty() ? "" : ", ") +
+                  (a.is_buffer() ? "struct halide_buffer_t *" + a.name : c_type(a.type) + " " + a.name);
+    }
+    for (const std::string &o : outputs) {
+        params += (params.empty() ? "" : ", ") + std::string("struct halide_buffer_t *") + o;
+    }
+    return "int " + name + "(" + params + ");\n";
+}
+
 }  // namespace
 
 const std::vector<std::pair<std::string, std::string>> &aot_output_kinds() {
@@ -141,9 +159,11 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     };
     Module linked = link_modules(graph.model, modules);
 
+    std::string raw_declarations =
+        raw_declaration(raw_entry_name(graph, "init"), init.arguments(), {"params"}) +
+        raw_declaration(raw_entry_name(graph, "predict"), predict.arguments(), {"probs"});
     std::map<OutputFileType, std::string> halide_outputs = {
         {OutputFileType::object, (tmp / "halide.o").string()},
-        {OutputFileType::c_header, (tmp / "halide.h").string()},
     };
     auto wants = [&](const std::string &kind) {
         return std::find(options.emit.begin(), options.emit.end(), kind) != options.emit.end();
@@ -152,10 +172,8 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     if (wants("stmt-html")) halide_outputs[OutputFileType::stmt_html] = (tmp / "model.html").string();
     linked.compile(halide_outputs);
 
-    std::string halide_header;
-    if (!read_text(tmp / "halide.h", halide_header, error)) return false;
     fs::path header = tmp / (graph.model + ".h");
-    if (!write_text(header, c_header(graph, layout, halide_header), error)) return false;
+    if (!write_text(header, c_header(graph, layout, raw_declarations), error)) return false;
     fs::path api_c = tmp / (graph.model + "_api.c");
     if (!write_text(api_c, c_wrappers(graph, layout), error)) return false;
     if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(),

@@ -1,0 +1,111 @@
+// AOT end to end: netc writes an object and header, a plain C program links it with `cc` (no
+// libHalide on the link line), runs, and matches the JIT's parameters bit for bit and its
+// probabilities to 1e-5; the bad-argument return codes are exercised.
+#include "compiler/Frontend.h"
+#include "compiler/Jit.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int run(const std::string &command) {
+    int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string upper(std::string s) {
+    for (char &c : s) c = (char)std::toupper((unsigned char)c);
+    return s;
+}
+
+void check_model(const std::string &example, int batch) {
+    std::string path = std::string(NETC_SOURCE_DIR) + "/examples/" + example + ".net";
+    std::string read_error;
+    netc::Frontend f = netc::load_model_file(path, read_error);
+    REQUIRE(f.ok());
+    const netc::Graph &g = *f.graph;
+    fs::path dir = fs::temp_directory_path() / ("netc_aot_" + example);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+
+    REQUIRE(run(std::string(NETC_BINARY) + " " + path + " -o " + (dir / (g.model + ".o")).string()) == 0);
+    REQUIRE(fs::exists(dir / (g.model + ".h")));
+    std::string cc = "cc -std=c99 -Wall -Wextra -Werror -O1 -DMODEL=" + g.model +
+                     " -DMODEL_UPPER=" + upper(g.model) + " -include " +
+                     (dir / (g.model + ".h")).string() + " " + NETC_SOURCE_DIR +
+                     "/tests/compiler/aot_check.c " + (dir / (g.model + ".o")).string() +
+                     " -lpthread -ldl -lm -o " + (dir / "aot_check").string();
+    REQUIRE(run(cc) == 0);
+
+    std::vector<float> images((size_t)g.input.elements() * batch);
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(0, 1);
+    for (float &v : images) v = u(rng);
+    {
+        std::ofstream out(dir / "images.bin", std::ios::binary);
+        out.write((const char *)images.data(), images.size() * sizeof(float));
+    }
+    uint64_t seed = 0x1234567890abcdefULL;
+    REQUIRE(run((dir / "aot_check").string() + " " + std::to_string(seed) + " " +
+                std::to_string(batch) + " " + (dir / "images.bin").string() + " " +
+                (dir / "out.bin").string()) == 0);
+
+    std::vector<float> aot_params(f.layout.total), aot_probs((size_t)g.classes * batch);
+    int32_t codes[5];
+    std::ifstream in(dir / "out.bin", std::ios::binary);
+    in.read((char *)aot_params.data(), aot_params.size() * sizeof(float));
+    in.read((char *)aot_probs.data(), aot_probs.size() * sizeof(float));
+    in.read((char *)codes, sizeof codes);
+    REQUIRE(in.good());
+
+    netc::JitModel jit(g, f.layout);
+    std::vector<float> params(f.layout.total), probs((size_t)g.classes * batch);
+    jit.init(seed, params.data());
+    jit.predict(params.data(), images.data(), batch, probs.data());
+    CHECK(params == aot_params);  // the same code in JIT and AOT: the same bits
+    float worst = 0;
+    for (size_t i = 0; i < probs.size(); i++) worst = std::max(worst, std::fabs(probs[i] - aot_probs[i]));
+    CHECK(worst <= 1e-5f);
+    CHECK(codes[0] == 1);  // init(NULL)
+    CHECK(codes[1] == 1);  // predict(params = NULL)
+    CHECK(codes[2] == 1);  // predict(images = NULL)
+    CHECK(codes[3] == 2);  // batch 0
+    CHECK(codes[4] == 2);  // batch -3
+    fs::remove_all(dir);
+}
+
+}  // namespace
+
+TEST_CASE("AOT object linked by plain cc matches the JIT: MLP") { check_model("fashion_mlp", 3); }
+TEST_CASE("AOT object linked by plain cc matches the JIT: CNN") { check_model("fashion_cnn", 5); }
+TEST_CASE("AOT object linked by plain cc matches the JIT: residual CNN") {
+    check_model("cifar_resnet", 2);
+}
+
+TEST_CASE("netc rejects an invalid target and an unwritable output without leaving files") {
+    std::string model = std::string(NETC_SOURCE_DIR) + "/examples/fashion_linear.net";
+    fs::path dir = fs::temp_directory_path() / "netc_aot_errors";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::string out = (dir / "m.o").string();
+    CHECK(run(std::string(NETC_BINARY) + " " + model + " -o " + out +
+              " --target not-a-target 2>/dev/null") == 1);
+    CHECK(run(std::string(NETC_BINARY) + " " + model + " -o " + (dir / "missing/m.o").string() +
+              " 2>/dev/null") == 1);
+    CHECK(fs::is_empty(dir));
+    // All requested kinds appear beside the object.
+    CHECK(run(std::string(NETC_BINARY) + " " + model + " -o " + out +
+              " --emit=object,header,static-library,assembly,stmt-html") == 0);
+    for (const char *suffix : {".o", ".h", ".a", ".s", ".stmt.html"}) {
+        CHECK_MESSAGE(fs::exists(dir / (std::string("m") + suffix)), suffix);
+    }
+    fs::remove_all(dir);
+}

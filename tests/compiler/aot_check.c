@@ -1,0 +1,44 @@
+/* Drives a netc AOT object from plain C for tests/compiler/AotTest.cpp.
+ * Built with -DMODEL=<name> -DMODEL_UPPER=<NAME> -include <name>.h.
+ *
+ *   aot_check SEED BATCH IMAGES_IN OUT
+ *
+ * Reads BATCH images (NCHW floats) from IMAGES_IN, then writes to OUT: the initialized
+ * parameter arena, the probabilities, and the return codes of calls with bad arguments. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define FN(name) CAT(MODEL, name)
+#define CONST(name) CAT(MODEL_UPPER, name)
+
+int main(int argc, char **argv) {
+    if (argc != 5) return 100;
+    uint64_t seed = strtoull(argv[1], NULL, 10);
+    int32_t batch = atoi(argv[2]);
+    float *params = malloc(sizeof(float) * CONST(_PARAM_COUNT));
+    float *images = malloc(sizeof(float) * CONST(_INPUT_SIZE) * batch);
+    float *probs = malloc(sizeof(float) * CONST(_CLASSES) * batch);
+    FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
+    if (!in || !out) return 101;
+    if (fread(images, sizeof(float), (size_t)CONST(_INPUT_SIZE) * batch, in) !=
+        (size_t)CONST(_INPUT_SIZE) * batch) {
+        return 102;
+    }
+    if (FN(_init)(params, seed) != NETC_OK) return 103;
+    if (FN(_predict)(params, images, batch, probs) != NETC_OK) return 104;
+    int32_t codes[5] = {
+        FN(_init)(NULL, seed),
+        FN(_predict)(NULL, images, batch, probs),
+        FN(_predict)(params, NULL, batch, probs),
+        FN(_predict)(params, images, 0, probs),
+        FN(_predict)(params, images, -3, probs),
+    };
+    fwrite(params, sizeof(float), CONST(_PARAM_COUNT), out);
+    fwrite(probs, sizeof(float), (size_t)CONST(_CLASSES) * batch, out);
+    fwrite(codes, sizeof(int32_t), 5, out);
+    fclose(in);
+    fclose(out);
+    return 0;
+}
