@@ -13,9 +13,10 @@
 
 namespace netc {
 
-/// `<model>.h`: macros, the parameter table, the plain API, then `halide_header` (Halide's own
-/// declarations of the raw `halide_buffer_t` entry points).
-std::string c_header(const Graph &graph, const ParamLayout &layout, const std::string &halide_header);
+/// `<model>.h`: macros, the parameter table, the plain API and `raw_declarations` (the
+/// prototypes of the raw `halide_buffer_t` entry points).
+std::string c_header(const Graph &graph, const ParamLayout &layout,
+                     const std::string &raw_declarations);
 
 /// The wrappers and the parameter table, as C99 compiled into the model's object.
 std::string c_wrappers(const Graph &graph, const ParamLayout &layout);
