@@ -50,6 +50,7 @@ public:
             graph_.train.schedule = default_choice(ChoiceKind::Schedule, "constant");
         }
         if (diags_.has_errors()) return std::nullopt;
+        graph_.forward_count = (int)graph_.nodes.size();
         return std::move(graph_);
     }
 

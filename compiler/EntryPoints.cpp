@@ -1,6 +1,9 @@
 #include "compiler/EntryPoints.h"
 
+#include "compiler/DeriveBackward.h"
 #include "compiler/LowerInit.h"
+#include "compiler/LowerTrain.h"
+#include "compiler/Optimizer.h"
 
 namespace netc {
 
@@ -51,6 +54,52 @@ PredictEntry build_predict(const Graph &graph, const ParamLayout &layout, const 
     probs.set_estimates({{0, (int)graph.classes}, {0, batch_estimate}});
     probs.compute_root().parallel(dims().n);
     e.pipeline = Pipeline(probs);
+    return e;
+}
+
+}  // namespace netc
+
+namespace netc {
+
+std::vector<Argument> TrainEntry::arguments() const {
+    std::vector<Argument> args = {params};
+    for (const ImageParam &s : state) args.push_back(s);
+    args.push_back(images);
+    args.push_back(labels);
+    args.push_back(step);
+    args.push_back(total_steps);
+    return args;
+}
+
+std::unique_ptr<TrainEntry> build_train(const Graph &forward_graph, const ParamLayout &layout,
+                                        const Target &target) {
+    auto e = std::make_unique<TrainEntry>();
+    e->graph = derive_backward(forward_graph);
+    int batch_estimate = (int)forward_graph.train.batch;
+    constrain_inputs(forward_graph, layout, e->params, e->images, batch_estimate);
+    int slots = optimizer_state_slots(forward_graph.train.optimizer);
+    std::vector<Func> state;
+    for (int k = 0; k < slots; k++) {
+        e->state.emplace_back(Float(32), 1, "opt_state" + std::to_string(k));
+        e->state.back().dim(0).set_bounds(0, (int)layout.total);
+        e->state.back().set_estimates({{0, (int)layout.total}});
+        state.push_back(e->state.back());
+    }
+    e->labels.dim(0).set_min(0);
+    e->labels.set_estimates({{0, batch_estimate}});
+    e->step.set_estimate(0);
+    e->total_steps.set_estimate(1000);
+    Expr batch = e->images.dim(3).extent();
+    // Labels come one per image.
+    TrainStepFuncs f = lower_train_step(e->graph, layout, e->params, state, e->images, e->labels,
+                                        batch, e->step, e->total_steps);
+    schedule_train_step(e->graph, layout, f, target);
+    // The other Tuple outputs share the first one's bounds.
+    f.update.output_buffers()[0].dim(0).set_bounds(0, (int)layout.total);
+    f.update.set_estimates({{0, (int)layout.total}});
+    f.losses.output_buffer().dim(0).set_bounds(0, 3);
+    f.losses.set_estimates({{0, 3}});
+    e->pipeline = Pipeline({f.update, f.losses});
     return e;
 }
 

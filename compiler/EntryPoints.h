@@ -12,6 +12,7 @@
 
 #include <Halide.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,5 +41,28 @@ PredictEntry build_predict(const Graph &graph, const ParamLayout &layout,
 /// Constrains `params` to the arena's size and `images` to the model's input shape.
 void constrain_inputs(const Graph &graph, const ParamLayout &layout, Halide::ImageParam &params,
                       Halide::ImageParam &images, int batch_estimate);
+
+}  // namespace netc
+
+namespace netc {
+
+/// train_step(params, opt_state slots..., images, labels, step, total_steps)
+///   -> (params', slots'..., losses)
+/// The AOT wrapper passes the same memory for params and params' (and each state slot), so the
+/// step updates the arena in place.
+struct TrainEntry {
+    Halide::ImageParam params{Halide::Float(32), 1, "params"};
+    std::vector<Halide::ImageParam> state;  // one per optimizer slot, each (i)
+    Halide::ImageParam images{Halide::Float(32), 4, "images"};
+    Halide::ImageParam labels{Halide::Int(32), 1, "labels"};
+    Halide::Param<int64_t> step{"step"};
+    Halide::Param<int64_t> total_steps{"total_steps"};  // the run's length, for the schedule
+    Graph graph;  // the training graph (forward + backward)
+    Halide::Pipeline pipeline;  // outputs: update (a Tuple: params', slots'...), losses (3)
+    std::vector<Halide::Argument> arguments() const;
+};
+
+std::unique_ptr<TrainEntry> build_train(const Graph &forward_graph, const ParamLayout &layout,
+                                        const Halide::Target &target);
 
 }  // namespace netc

@@ -34,15 +34,20 @@ std::string dump(const Graph &graph) {
     out << "graph " << graph.model << " input " << graph.input.str() << " classes "
         << graph.classes << "\n";
     for (const Node &n : graph.nodes) {
+        if (n.id == graph.forward_count) out << "backward\n";
         out << "  %" << n.id << " " << n.name << " = " << n.op->name;
         if (!n.inputs.empty()) {
             out << "(";
             for (size_t i = 0; i < n.inputs.size(); i++) out << (i ? ", %" : "%") << n.inputs[i];
             out << ")";
         }
-        std::string attrs = n.attrs.str(n.op->attrs);
+        // A backward node carries its forward node's attributes; the forward line shows them.
+        std::string attrs = n.forward < 0 ? n.attrs.str(n.op->attrs) : "";
         if (!attrs.empty()) out << " " << attrs;
-        out << " : " << n.shape.str() << "\n";
+        out << " : " << n.shape.str() << (n.batched ? "" : " (no batch)") << "\n";
+    }
+    for (const auto &[tensor, id] : graph.param_grads) {
+        out << "  grad " << tensor << " = %" << id << "\n";
     }
     out << "  loss " << choice_string(ChoiceKind::Loss, graph.loss) << "\n";
     if (graph.regularizer) {

@@ -8,6 +8,7 @@
 #include "compiler/Shape.h"
 #include "dsl/Source.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct Node {
     std::vector<int> inputs;    // ids of the nodes whose values feed this one, in order
     Attrs attrs;
     Shape shape;                // per-sample output shape, set by infer_shapes
+    // Backward nodes (appended by derive_backward):
+    int forward = -1;           // the forward node whose backward rule emitted this node
+    bool batched = true;        // false: no batch dimension (a parameter gradient)
+    std::string param;          // a parameter gradient: its tensor ("conv1.weight")
 };
 
 /// A bound setting from a table: `adam(lr=1e-3)`, `svm(margin=1)`, `random_crop(pad=4)`.
@@ -51,12 +56,17 @@ struct Graph {
     SourceLoc loc;
     Shape input;                // per-sample input shape
     int64_t classes = 0;
-    std::vector<Node> nodes;    // nodes[0] is the input; the last node's value is the logits
+    std::vector<Node> nodes;    // nodes[0] is the input; nodes[forward_count - 1] the logits;
+                                // backward nodes, when derived, follow the forward ones
+    int forward_count = 0;
+    std::map<std::string, int> param_grads;  // tensor name -> the node of its gradient
     Choice loss;
     std::optional<Choice> regularizer;
     TrainSettings train;
 
-    const Node &output() const { return nodes.back(); }
+    /// The logits: the value of the last forward node.
+    const Node &output() const { return nodes[forward_count - 1]; }
+    bool has_backward() const { return (int)nodes.size() > forward_count; }
     /// Ids of the nodes that consume node `id`'s value.
     std::vector<int> users(int id) const;
 };

@@ -1,6 +1,9 @@
 #include "compiler/Jit.h"
 
+#include "compiler/Optimizer.h"
 #include "dsl/Error.h"
+
+#include <stdexcept>
 
 namespace netc {
 
@@ -50,6 +53,50 @@ void JitModel::predict(const float *params, const float *images, int batch, floa
     predict_->images.set(wrap(images, image_extents(graph_.input, batch)));
     Buffer<float> out(probs, (int)graph_.classes, batch);
     predict_->pipeline.realize(out, target_);
+}
+
+int64_t JitModel::opt_state_count() const {
+    return optimizer_state_slots(graph_.train.optimizer) * layout_.total;
+}
+
+const Graph &JitModel::train_graph() {
+    if (!train_) {
+        train_ = build_train(graph_, layout_, target_);
+        train_->pipeline.compile_jit(target_);
+    }
+    return train_->graph;
+}
+
+JitModel::StepResult JitModel::train_step(float *params, float *opt_state, const float *images,
+                                          const int32_t *labels, int batch, int64_t step) {
+    internal_assert(batch >= 1);
+    for (int n = 0; n < batch; n++) {
+        if (labels[n] < 0 || labels[n] >= graph_.classes) {
+            throw std::invalid_argument("label " + std::to_string(labels[n]) + " of sample " +
+                                        std::to_string(n) + " is outside [0, " +
+                                        std::to_string(graph_.classes) + ")");
+        }
+    }
+    train_graph();
+    int total = (int)layout_.total;
+    Buffer<float> arena(params, total);
+    train_->params.set(arena);
+    std::vector<Buffer<float>> slots;
+    for (size_t k = 0; k < train_->state.size(); k++) {
+        slots.emplace_back(opt_state + k * total, total);
+        train_->state[k].set(slots.back());
+    }
+    train_->images.set(wrap(images, image_extents(graph_.input, batch)));
+    train_->labels.set(Buffer<int32_t>(const_cast<int32_t *>(labels), batch));
+    train_->step.set(step);
+    train_->total_steps.set(total_steps_);
+    // In place: the update reads each parameter only at its own index, after every other stage.
+    std::vector<Buffer<>> outputs = {arena};
+    for (Buffer<float> &b : slots) outputs.push_back(b);
+    Buffer<float> losses(3);
+    outputs.push_back(losses);
+    train_->pipeline.realize(Realization(outputs), target_);
+    return {losses(0), losses(1), losses(2)};
 }
 
 std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params,

@@ -29,6 +29,24 @@ public:
     /// Inference: `images` (batch, C, H, W) -> `probs` (batch, classes).
     void predict(const float *params, const float *images, int batch, float *probs);
 
+    /// Floats of optimizer state (zeroed before the first step): slots x layout.total.
+    int64_t opt_state_count() const;
+    /// The run's length, for schedules such as cosine without `steps` of their own.
+    void set_total_steps(int64_t steps) { total_steps_ = steps; }
+
+    struct StepResult {
+        float data_loss = 0;       // batch mean of the data loss
+        float regularization = 0;  // the regularization term
+        float learning_rate = 0;   // the rate this step used
+    };
+    /// One training step, updating `params` and `opt_state` in place. Throws std::invalid_argument
+    /// on a label outside [0, classes) (nothing is updated then).
+    StepResult train_step(float *params, float *opt_state, const float *images,
+                          const int32_t *labels, int batch, int64_t step);
+
+    /// The training graph (forward + derived backward), compiled on first use.
+    const Graph &train_graph();
+
     /// The value of one node for `images`, as NCHW (batch, C, H, W) or (batch, F) floats: for
     /// tests that compare single ops against references. Compiled on first use per (node, mode).
     std::vector<float> evaluate(int node, Mode mode, const float *params, const float *images,
@@ -42,6 +60,8 @@ private:
     Halide::Target target_;
     std::unique_ptr<InitEntry> init_;
     std::unique_ptr<PredictEntry> predict_;
+    std::unique_ptr<TrainEntry> train_;
+    int64_t total_steps_ = 0;
     std::map<std::pair<int, int>, std::shared_ptr<Evaluator>> evaluators_;
 };
 

@@ -20,6 +20,13 @@ std::vector<Var> value_vars(const Shape &shape) {
     return {d.c, d.n};
 }
 
+std::vector<Var> param_vars(const Shape &shape) {
+    const Dims &d = dims();
+    std::vector<Var> all = {d.i0, d.i1, d.i2, d.i3};
+    internal_assert(shape.rank() >= 1 && shape.rank() <= 4);
+    return std::vector<Var>(all.begin(), all.begin() + shape.rank());
+}
+
 LowerCtx::LowerCtx(const Graph &graph, const Node &node, const ParamLayout &layout, Mode mode,
                    std::vector<Func> inputs, Func params, Expr batch, Expr rng_key)
     : graph(graph), node(node), mode(mode), inputs(std::move(inputs)), batch(std::move(batch)),
@@ -27,13 +34,26 @@ LowerCtx::LowerCtx(const Graph &graph, const Node &node, const ParamLayout &layo
 
 const Shape &LowerCtx::input_shape(int i) const { return graph.nodes[node.inputs[i]].shape; }
 
+const Node &LowerCtx::forward_node() const {
+    return node.forward >= 0 ? graph.nodes[node.forward] : node;
+}
+
+Func LowerCtx::saved(const std::string &what) const {
+    internal_assert(forward);
+    auto it = forward->saved.find(what);
+    if (it == forward->saved.end()) {
+        internal_error("layer " + forward_node().name + " saved no '" + what + "'");
+    }
+    return it->second;
+}
+
 bool LowerCtx::has_param(const std::string &suffix) const {
-    return layout_.find(node.name + "." + suffix) != nullptr;
+    return layout_.find(forward_node().name + "." + suffix) != nullptr;
 }
 
 const ParamEntry &LowerCtx::param_entry(const std::string &suffix) const {
-    const ParamEntry *e = layout_.find(node.name + "." + suffix);
-    if (!e) internal_error("layer " + node.name + " has no parameter " + suffix);
+    const ParamEntry *e = layout_.find(forward_node().name + "." + suffix);
+    if (!e) internal_error("layer " + forward_node().name + " has no parameter " + suffix);
     return *e;
 }
 
@@ -62,6 +82,65 @@ OpLowering lower_pointwise(const LowerCtx &ctx,
     Func out(ctx.node.name);
     out(v) = fn(ctx.inputs[0](args), args);
     return {out, {}, {}, {}};
+}
+
+OpLowering lower_pointwise_grad(
+    const LowerCtx &ctx, const std::function<Expr(Expr, Expr, Expr, const std::vector<Expr> &)> &fn) {
+    std::vector<Var> v = value_vars(ctx.node.shape);
+    std::vector<Expr> args(v.begin(), v.end());
+    Func out(ctx.node.name);
+    out(v) = fn(ctx.inputs[0](args), ctx.inputs[1](args), ctx.inputs[2](args), args);
+    return {out, {}, {}, {}};
+}
+
+OpDef pointwise_grad_op(const char *name, LowerRule lower) {
+    return OpDef{
+        .name = name,
+        .summary = "the gradient of an elementwise op",
+        .min_inputs = 3,
+        .max_inputs = 3,
+        .user_visible = false,
+        .elementwise = true,
+        .lower = lower,
+        .schedule = schedule_elementwise,
+    };
+}
+
+namespace {
+
+// db[c] = sum_{n, x, y} dy(c, x, y, n)
+OpLowering lower_bias_grad(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &s = ctx.input_shape(0);
+    bool image = s.rank() == 3;
+    RDom r = image ? RDom(0, (int)s.dims[2], 0, (int)s.dims[1], 0, ctx.batch, ctx.name("r"))
+                   : RDom(0, ctx.batch, ctx.name("r"));
+    Func out(ctx.node.name);
+    out(d.i0) = 0.0f;
+    out(d.i0) += image ? ctx.inputs[0](d.i0, r[0], r[1], r[2]) : ctx.inputs[0](d.i0, r[0]);
+    return {out, {}, {}, {r}};
+}
+
+void schedule_bias_grad(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+    const Dims &d = dims();
+    const RDom &r = l.reductions[0];
+    std::vector<VarOrRVar> order = {d.i0};
+    for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
+    l.out.compute_root().vectorize(d.i0, ctx.vector_width, TailStrategy::GuardWithIf);
+    l.out.update().reorder(order).vectorize(d.i0, ctx.vector_width, TailStrategy::GuardWithIf);
+}
+
+}  // namespace
+
+const OpDef &op_bias_grad() {
+    static const OpDef def = {
+        .name = "bias_grad",
+        .summary = "sum of the upstream gradient per channel",
+        .user_visible = false,
+        .lower = lower_bias_grad,
+        .schedule = schedule_bias_grad,
+    };
+    return def;
 }
 
 void schedule_elementwise(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered) {

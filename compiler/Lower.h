@@ -30,8 +30,14 @@ enum class Mode {
 /// The dimension variables of every value: (c, x, y, n) or (c, n).
 struct Dims {
     Halide::Var c{"c"}, x{"x"}, y{"y"}, n{"n"};
+    // Parameter gradients (no batch) are indexed by their torch dimensions reversed, innermost
+    // first: conv2d weight [f, c, ky, kx] -> (i0 = kx, i1 = ky, i2 = c, i3 = f).
+    Halide::Var i0{"i0"}, i1{"i1"}, i2{"i2"}, i3{"i3"};
 };
 const Dims &dims();
+
+/// (i0, ...) for a parameter tensor of torch shape `shape`.
+std::vector<Halide::Var> param_vars(const Shape &shape);
 
 /// Halide arguments along the value's rank: {c, x, y, n} for images, {c, n} for vectors.
 std::vector<Halide::Var> value_vars(const Shape &shape);
@@ -48,6 +54,8 @@ public:
     std::vector<Halide::Func> inputs;  // the values of node.inputs, in the layout above
     Halide::Expr batch;                // the runtime batch extent
     Halide::Expr rng_key;              // uint32 key of this step's random stream (dropout)
+    Halide::Func labels;               // (n) int32 class labels (training pipelines only)
+    const OpLowering *forward = nullptr;  // backward nodes: their forward node's lowering
 
     const Shape &input_shape(int i = 0) const;
     int64_t attr_int(const char *name) const { return node.attrs.get_int(name); }
@@ -62,6 +70,10 @@ public:
 
     /// A Func name unique in the pipeline: "<layer>_<what>".
     std::string name(const std::string &what) const { return node.name + "_" + what; }
+    /// The forward node a backward node differentiates (the node itself for forward nodes).
+    const Node &forward_node() const;
+    /// A forward node's saved intermediate (OpLowering::saved), for its backward nodes.
+    Halide::Func saved(const std::string &what) const;
 
 private:
     const ParamLayout &layout_;
@@ -95,6 +107,17 @@ Halide::Func pad_image(const Halide::Func &f, const Shape &shape, Halide::Expr v
 OpLowering lower_pointwise(const LowerCtx &ctx,
                            const std::function<Halide::Expr(Halide::Expr x,
                                                             const std::vector<Halide::Expr> &v)> &fn);
+
+/// The gradient of an elementwise op of one input: inputs (dy, x, y) -> dL/dx(v) = fn(dy, x, y, v).
+OpLowering lower_pointwise_grad(
+    const LowerCtx &ctx,
+    const std::function<Halide::Expr(Halide::Expr dy, Halide::Expr x, Halide::Expr y,
+                                     const std::vector<Halide::Expr> &v)> &fn);
+/// The OpDef of such a gradient node.
+OpDef pointwise_grad_op(const char *name, LowerRule lower);
+
+/// Backward primitive: the gradient of a per-channel bias, db[c] = sum over n (and x, y) of dy.
+const OpDef &op_bias_grad();
 
 // Schedule helpers shared by op schedule hints.
 

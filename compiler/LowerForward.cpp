@@ -11,9 +11,10 @@ using namespace Halide;
 
 Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
                       const Func &params, const Func &images, const Expr &batch,
-                      const Expr &rng_key) {
+                      const Expr &rng_key, const Func &labels) {
     const Dims &d = dims();
     Forward fwd;
+    fwd.values.reserve(graph.nodes.size());  // backward nodes point at their forward node's entry
     // The edge: NCHW images become the channels-innermost layout once.
     Func input("input");
     input(d.c, d.x, d.y, d.n) = images(d.x, d.y, d.c, d.n);
@@ -24,9 +25,11 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
         std::vector<Func> inputs;
         for (int id : node.inputs) inputs.push_back(fwd.values[id].out);
         LowerCtx ctx(graph, node, layout, mode, inputs, params, batch, rng_key);
+        ctx.labels = labels;
+        if (node.forward >= 0) ctx.forward = &fwd.values[node.forward];
         fwd.values.push_back(node.op->lower(ctx));
     }
-    fwd.logits = fwd.values.back().out;
+    fwd.logits = fwd.values[graph.forward_count - 1].out;
     Var c = d.c, n = d.n;
     RDom k(0, (int)graph.classes, "k");
     Func max_logit("max_logit"), exps("exps"), total("total");
@@ -53,7 +56,7 @@ void schedule_forward(const Graph &graph, Forward &fwd, const Target &target,
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         const Node &node = graph.nodes[i];
         ScheduleCtx ctx{graph, target, width, false, true};
-        ctx.is_output = i + 1 == graph.nodes.size() ||
+        ctx.is_output = (int)i + 1 == graph.forward_count ||
                         std::find(outputs.begin(), outputs.end(), (int)i) != outputs.end();
         std::vector<int> users = graph.users((int)i);
         for (int u : users) ctx.only_elementwise_users &= graph.nodes[u].op->elementwise;

@@ -1,7 +1,7 @@
 #pragma once
-// Pass: the forward graph -> Halide Funcs (algorithm only), and their default schedule.
-// Used by every entry point that runs the model forward: predict, and (with the backward
-// graph) the train step.
+// Pass: the graph -> Halide Funcs (algorithm only), and their default schedule. Every node is
+// lowered: the forward ones and, when derive_backward has appended them, the backward ones.
+// Used by every entry point: predict (a forward graph) and the train step (forward + backward).
 
 #include "compiler/Graph.h"
 #include "compiler/Lower.h"
@@ -20,10 +20,12 @@ struct Forward {
 };
 
 /// Lowers every node. `params` is the flat arena (i); `images` the NCHW input (x, y, c, n);
-/// `batch` the batch extent; `rng_key` the uint32 key of this step's random stream.
+/// `batch` the batch extent; `rng_key` the uint32 key of this step's random stream; `labels`
+/// the int32 labels (n), needed only by a backward graph.
 Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
                       const Halide::Func &params, const Halide::Func &images,
-                      const Halide::Expr &batch, const Halide::Expr &rng_key);
+                      const Halide::Expr &batch, const Halide::Expr &rng_key,
+                      const Halide::Func &labels = Halide::Func());
 
 /// Applies each op's schedule hint. `outputs` are node ids whose values leave the pipeline.
 void schedule_forward(const Graph &graph, Forward &forward, const Halide::Target &target,

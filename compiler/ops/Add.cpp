@@ -1,4 +1,5 @@
 // add: elementwise sum of two or more values of one shape (residual connections).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -29,6 +30,13 @@ OpLowering lower_add(const LowerCtx &ctx) {
     return {out, {}, {}, {}};
 }
 
+// d/dx_i (x_1 + x_2 + ...) = 1: every input receives dy itself, no node needed
+void backward_add(BackwardCtx &ctx) {
+    for (int i = 0; i < (int)ctx.node().inputs.size(); i++) {
+        if (ctx.needs_input_grad(i)) ctx.set_input_grad(i, ctx.dy());
+    }
+}
+
 }  // namespace
 
 const OpDef &op_add() {
@@ -41,6 +49,7 @@ const OpDef &op_add() {
         .elementwise = true,
         .lower = lower_add,
         .schedule = schedule_elementwise,
+        .backward = backward_add,
     };
     return def;
 }

@@ -1,6 +1,7 @@
 // batchnorm: normalizes each channel over the batch (and pixels), then scales and shifts
 // (torch.nn.BatchNorm2d on CxHxW, BatchNorm1d on F). Running statistics follow
 // running = (1 - momentum) * running + momentum * batch_statistic, as PyTorch does.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -96,6 +97,112 @@ void schedule_batchnorm(const ScheduleCtx &ctx, const Node &node, OpLowering &l)
     schedule_elementwise(ctx, node, l);
 }
 
+/// Per-channel sums over the batch and pixels of dy and of dy * xhat, xhat the normalized input.
+struct GradSums {
+    Func dy, dy_xhat;
+    RDom r;
+    Expr count;
+};
+
+GradSums grad_sums(const LowerCtx &ctx, const Func &dy, const Func &x) {
+    const Dims &d = dims();
+    const Shape &s = ctx.forward_node().shape;
+    bool image = s.rank() == 3;
+    RDom r = image ? RDom(0, (int)s.dims[2], 0, (int)s.dims[1], 0, ctx.batch, ctx.name("r"))
+                   : RDom(0, ctx.batch, ctx.name("r"));
+    auto at = [&](const Func &f) { return image ? f(d.c, r[0], r[1], r[2]) : f(d.c, r[0]); };
+    Func mean = ctx.saved("mean"), inv_std = ctx.saved("inv_std");
+    GradSums g{Func(ctx.name("sum_dy")), Func(ctx.name("sum_dy_xhat")), r,
+               cast<float>(image ? ctx.batch * (int)(s.dims[1] * s.dims[2]) : ctx.batch)};
+    g.dy(d.c) = 0.0f;
+    g.dy(d.c) += at(dy);
+    g.dy_xhat(d.c) = 0.0f;
+    g.dy_xhat(d.c) += at(dy) * (at(x) - mean(d.c)) * inv_std(d.c);
+    return g;
+}
+
+void schedule_grad_sums(const ScheduleCtx &ctx, const std::vector<Func> &sums, const RDom &r) {
+    const Dims &d = dims();
+    std::vector<VarOrRVar> order = {d.c};
+    for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
+    for (Func f : sums) {
+        f.compute_root().vectorize(d.c, ctx.vector_width, TailStrategy::GuardWithIf);
+        f.update().reorder(order).vectorize(d.c, ctx.vector_width, TailStrategy::GuardWithIf);
+    }
+}
+
+// dL/dx = w * inv_std / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)), sums over (n, y, x)
+OpLowering lower_batchnorm_grad_input(const LowerCtx &ctx) {
+    GradSums g = grad_sums(ctx, ctx.inputs[0], ctx.inputs[1]);
+    Func mean = ctx.saved("mean"), inv_std = ctx.saved("inv_std");
+    bool affine = ctx.has_param("weight");
+    OpLowering l = lower_pointwise(ctx, [&](Expr dy, const std::vector<Expr> &v) {
+        Expr c = v[0];
+        std::vector<Expr> args = v;
+        Expr xhat = (ctx.inputs[1](args) - mean(c)) * inv_std(c);
+        Expr scale = (affine ? ctx.param("weight", {c}) : 1.0f) * inv_std(c) / g.count;
+        return scale * (g.count * dy - g.dy(c) - xhat * g.dy_xhat(c));
+    });
+    l.stages = {g.dy, g.dy_xhat};
+    l.reductions = {g.r};
+    return l;
+}
+
+// dL/dw[c] = sum over (n, y, x) of dy * xhat
+OpLowering lower_batchnorm_grad_weight(const LowerCtx &ctx) {
+    GradSums g = grad_sums(ctx, ctx.inputs[0], ctx.inputs[1]);
+    Func out(ctx.node.name);
+    out(dims().i0) = g.dy_xhat(dims().i0);
+    return {out, {g.dy_xhat}, {}, {g.r}};
+}
+
+void schedule_batchnorm_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    schedule_grad_sums(ctx, l.stages, l.reductions[0]);
+    if (node.batched) {
+        schedule_root(ctx, l.out, node.shape);
+    } else {
+        l.out.compute_root();
+    }
+}
+
+const OpDef &op_batchnorm_grad_input() {
+    static const OpDef def = {
+        .name = "batchnorm_grad_input",
+        .summary = "dL/dx of batchnorm with batch statistics",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_batchnorm_grad_input,
+        .schedule = schedule_batchnorm_grad,
+    };
+    return def;
+}
+
+const OpDef &op_batchnorm_grad_weight() {
+    static const OpDef def = {
+        .name = "batchnorm_grad_weight",
+        .summary = "dL/dw of batchnorm: sum of dy * xhat per channel",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_batchnorm_grad_weight,
+        .schedule = schedule_batchnorm_grad,
+    };
+    return def;
+}
+
+// y = xhat * w + b:  dw = sum dy xhat,  db = sum dy,  dx as above (the batch statistics depend on x)
+void backward_batchnorm(BackwardCtx &ctx) {
+    if (ctx.needs_input_grad()) {
+        ctx.set_input_grad(0, ctx.emit(op_batchnorm_grad_input(), {ctx.dy(), ctx.x()},
+                                       ctx.x_shape(), "input"));
+    }
+    if (ctx.node().attrs.get_bool("affine")) {
+        ctx.emit_param_grad(op_batchnorm_grad_weight(), {ctx.dy(), ctx.x()}, "weight");
+        ctx.emit_param_grad(op_bias_grad(), {ctx.dy()}, "bias");
+    }
+}
+
 }  // namespace
 
 const OpDef &op_batchnorm() {
@@ -113,6 +220,7 @@ const OpDef &op_batchnorm() {
         .params = batchnorm_params,
         .lower = lower_batchnorm,
         .schedule = schedule_batchnorm,
+        .backward = backward_batchnorm,
     };
     return def;
 }

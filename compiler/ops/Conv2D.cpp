@@ -1,4 +1,5 @@
 // conv2d: 2-D cross-correlation over [C, H, W] images (torch.nn.Conv2d), square kernels.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -69,6 +70,108 @@ void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
         .vectorize(d.c, width, TailStrategy::GuardWithIf);
 }
 
+struct Window {
+    int k, stride, pad, dilation;
+};
+
+Window window_of(const LowerCtx &ctx) {
+    return {(int)ctx.attr_int("kernel"), (int)ctx.attr_int("stride"), (int)ctx.attr_int("pad"),
+            (int)ctx.attr_int("dilation")};
+}
+
+// dL/dx(c, ix, iy, n) = sum_{f, kx, ky} W[f, c, ky, kx] * dy(f, ox, oy, n)
+//   where ix = ox*s + kx*d - p (and likewise y): a transposed convolution
+OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    Window w = window_of(ctx);
+    const Shape &out_shape = ctx.forward_node().shape;  // [F, OH, OW]
+    int filters = (int)out_shape.dims[0];
+    Func dy = pad_image(ctx.inputs[0], out_shape, 0.0f);
+    Var f("f"), kx("kx"), ky("ky");
+    Func weight_t(ctx.name("weight_t"));  // input channels innermost, to vectorize over them
+    weight_t(d.c, f, kx, ky) = ctx.param("weight", {f, d.c, ky, kx});
+    RDom r(0, filters, 0, w.k, 0, w.k, ctx.name("r"));
+    Expr tx = d.x + w.pad - r.y * w.dilation, ty = d.y + w.pad - r.z * w.dilation;
+    Expr tap = weight_t(d.c, r.x, r.y, r.z) * dy(r.x, tx / w.stride, ty / w.stride, d.n);
+    if (w.stride > 1) {
+        // Only input pixels on the output grid received this tap.
+        tap = select(tx % w.stride == 0 && ty % w.stride == 0, tap, 0.0f);
+    }
+    Func acc(ctx.name("acc"));
+    acc(d.c, d.x, d.y, d.n) = 0.0f;
+    acc(d.c, d.x, d.y, d.n) += tap;
+    Func out(ctx.node.name);
+    out(d.c, d.x, d.y, d.n) = acc(d.c, d.x, d.y, d.n);
+    return {out, {weight_t, acc}, {}, {r}};
+}
+
+// dL/dW[f, c, ky, kx] = sum_{n, ox, oy} dy(f, ox, oy, n) * x(c, ox*s + kx*d - p, oy*s + ky*d - p, n)
+OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    Window w = window_of(ctx);
+    const Shape &out_shape = ctx.forward_node().shape;
+    Func x = pad_image(ctx.inputs[1], ctx.input_shape(1), 0.0f);
+    Var f("f"), c("c"), kx("kx"), ky("ky");
+    RDom r(0, (int)out_shape.dims[2], 0, (int)out_shape.dims[1], 0, ctx.batch, ctx.name("r"));
+    Func acc(ctx.name("acc"));  // (f, c, kx, ky): filters innermost, to vectorize over them
+    acc(f, c, kx, ky) = 0.0f;
+    acc(f, c, kx, ky) += ctx.inputs[0](f, r.x, r.y, r.z) *
+                         x(c, r.x * w.stride + kx * w.dilation - w.pad,
+                           r.y * w.stride + ky * w.dilation - w.pad, r.z);
+    Func out(ctx.node.name);
+    out(d.i0, d.i1, d.i2, d.i3) = acc(d.i3, d.i2, d.i0, d.i1);
+    return {out, {acc}, {}, {r}};
+}
+
+void schedule_conv2d_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    schedule_conv2d(ctx, node, l);
+}
+
+void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+    Func acc = l.stages[0];
+    const RDom &r = l.reductions[0];
+    std::vector<Var> v = acc.args();  // f, c, kx, ky
+    int width = ctx.vector_width;
+    acc.compute_root().vectorize(v[0], width, TailStrategy::GuardWithIf);
+    acc.update()
+        .reorder(v[0], r.x, r.y, r.z, v[1], v[2], v[3])
+        .vectorize(v[0], width, TailStrategy::GuardWithIf)
+        .parallel(v[1]);
+    l.out.compute_root();
+}
+
+const OpDef &op_conv2d_grad_input() {
+    static const OpDef def = {
+        .name = "conv2d_grad_input",
+        .summary = "dL/dx of conv2d: a transposed convolution of dy",
+        .user_visible = false,
+        .lower = lower_conv2d_grad_input,
+        .schedule = schedule_conv2d_grad_input,
+    };
+    return def;
+}
+
+const OpDef &op_conv2d_grad_weight() {
+    static const OpDef def = {
+        .name = "conv2d_grad_weight",
+        .summary = "dL/dW of conv2d: the correlation of dy with x",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_conv2d_grad_weight,
+        .schedule = schedule_conv2d_grad_weight,
+    };
+    return def;
+}
+
+void backward_conv2d(BackwardCtx &ctx) {
+    if (ctx.needs_input_grad()) {
+        ctx.set_input_grad(0, ctx.emit(op_conv2d_grad_input(), {ctx.dy()}, ctx.x_shape(), "input"));
+    }
+    ctx.emit_param_grad(op_conv2d_grad_weight(), {ctx.dy(), ctx.x()}, "weight");
+    if (ctx.node().attrs.get_bool("bias")) ctx.emit_param_grad(op_bias_grad(), {ctx.dy()}, "bias");
+}
+
 }  // namespace
 
 const OpDef &op_conv2d() {
@@ -87,6 +190,7 @@ const OpDef &op_conv2d() {
         .params = conv2d_params,
         .lower = lower_conv2d,
         .schedule = schedule_conv2d,
+        .backward = backward_conv2d,
     };
     return def;
 }

@@ -1,4 +1,5 @@
 // dense: y = x W^T + b, a fully connected layer (torch.nn.Linear).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -54,6 +55,78 @@ void schedule_dense(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     acc.update().reorder(d.c, r, d.n).vectorize(d.c, width, TailStrategy::GuardWithIf);
 }
 
+// dL/dx(i, n) = sum_o W[o, i] * dy(o, n)
+OpLowering lower_dense_grad_input(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    int units = (int)ctx.forward_node().shape.dims[0];
+    Var o("o");
+    Func weight(ctx.name("weight"));  // W as stored: inputs innermost, to vectorize over them
+    weight(d.c, o) = ctx.param("weight", {o, d.c});
+    RDom r(0, units, ctx.name("r"));
+    Func acc(ctx.name("acc"));
+    acc(d.c, d.n) = 0.0f;
+    acc(d.c, d.n) += weight(d.c, r) * ctx.inputs[0](r, d.n);
+    Func out(ctx.node.name);
+    out(d.c, d.n) = acc(d.c, d.n);
+    return {out, {weight, acc}, {}, {r}};
+}
+
+// dL/dW[o, i] = sum_n dy(o, n) * x(i, n), as (i0 = i, i1 = o)
+OpLowering lower_dense_grad_weight(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    RDom r(0, ctx.batch, ctx.name("r"));
+    Func acc(ctx.name("acc"));
+    acc(d.i0, d.i1) = 0.0f;
+    acc(d.i0, d.i1) += ctx.inputs[0](d.i1, r) * ctx.inputs[1](d.i0, r);
+    Func out(ctx.node.name);
+    out(d.i0, d.i1) = acc(d.i0, d.i1);
+    return {out, {acc}, {}, {r}};
+}
+
+void schedule_dense_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+    const Dims &d = dims();
+    Func acc = l.stages[0];
+    int width = ctx.vector_width;
+    l.out.compute_root().vectorize(d.i0, width, TailStrategy::GuardWithIf).parallel(d.i1);
+    acc.compute_at(l.out, d.i1).vectorize(d.i0, width, TailStrategy::GuardWithIf);
+    acc.update()
+        .reorder(d.i0, l.reductions[0].x, d.i1)
+        .vectorize(d.i0, width, TailStrategy::GuardWithIf);
+}
+
+const OpDef &op_dense_grad_input() {
+    static const OpDef def = {
+        .name = "dense_grad_input",
+        .summary = "dL/dx of dense: dy W",
+        .user_visible = false,
+        .lower = lower_dense_grad_input,
+        .schedule = schedule_dense,
+    };
+    return def;
+}
+
+const OpDef &op_dense_grad_weight() {
+    static const OpDef def = {
+        .name = "dense_grad_weight",
+        .summary = "dL/dW of dense: dy^T x",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_dense_grad_weight,
+        .schedule = schedule_dense_grad_weight,
+    };
+    return def;
+}
+
+// y = x W^T + b:  dx = dy W,  dW = dy^T x,  db = sum_n dy
+void backward_dense(BackwardCtx &ctx) {
+    if (ctx.needs_input_grad()) {
+        ctx.set_input_grad(0, ctx.emit(op_dense_grad_input(), {ctx.dy()}, ctx.x_shape(), "input"));
+    }
+    ctx.emit_param_grad(op_dense_grad_weight(), {ctx.dy(), ctx.x()}, "weight");
+    if (ctx.node().attrs.get_bool("bias")) ctx.emit_param_grad(op_bias_grad(), {ctx.dy()}, "bias");
+}
+
 }  // namespace
 
 const OpDef &op_dense() {
@@ -68,6 +141,7 @@ const OpDef &op_dense() {
         .params = dense_params,
         .lower = lower_dense,
         .schedule = schedule_dense,
+        .backward = backward_dense,
     };
     return def;
 }

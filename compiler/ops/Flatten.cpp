@@ -1,5 +1,6 @@
 // flatten: [C, H, W] -> [C*H*W] in C-major order (torch.flatten(x, 1)), so dense weights
 // transfer to and from PyTorch unchanged.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -30,6 +31,36 @@ void schedule_flatten(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     schedule_root(ctx, l.out, node.shape);
 }
 
+// dL/dx(c, x, y, n) = dy(c*H*W + y*W + x, n): the same elements, unflattened
+OpLowering lower_flatten_grad(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &in = ctx.node.shape;
+    Func out(ctx.node.name);
+    if (in.rank() == 1) {
+        out(d.c, d.n) = ctx.inputs[0](d.c, d.n);
+    } else {
+        int h = (int)in.dims[1], w = (int)in.dims[2];
+        out(d.c, d.x, d.y, d.n) = ctx.inputs[0]((d.c * h + d.y) * w + d.x, d.n);
+    }
+    return {out, {}, {}, {}};
+}
+
+const OpDef &op_flatten_grad() {
+    static const OpDef def = {
+        .name = "flatten_grad",
+        .summary = "dL/dx of flatten: dy reshaped",
+        .user_visible = false,
+        .lower = lower_flatten_grad,
+        .schedule = schedule_flatten,
+    };
+    return def;
+}
+
+void backward_flatten(BackwardCtx &ctx) {
+    if (!ctx.needs_input_grad()) return;
+    ctx.set_input_grad(0, ctx.emit(op_flatten_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
+}
+
 }  // namespace
 
 const OpDef &op_flatten() {
@@ -39,6 +70,7 @@ const OpDef &op_flatten() {
         .infer_shape = flatten_shape,
         .lower = lower_flatten,
         .schedule = schedule_flatten,
+        .backward = backward_flatten,
     };
     return def;
 }

@@ -1,4 +1,5 @@
 // global_avgpool: the mean of each channel over all pixels, [C, H, W] -> [C].
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -28,6 +29,31 @@ void schedule_global_avgpool(const ScheduleCtx &ctx, const Node &node, OpLowerin
     schedule_root(ctx, l.out, node.shape);
 }
 
+// dL/dx(c, x, y, n) = dy(c, n) / (H * W)
+OpLowering lower_global_avgpool_grad(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &in = ctx.node.shape;
+    Func out(ctx.node.name);
+    out(d.c, d.x, d.y, d.n) = ctx.inputs[0](d.c, d.n) * (1.0f / (float)(in.dims[1] * in.dims[2]));
+    return {out, {}, {}, {}};
+}
+
+const OpDef &op_global_avgpool_grad() {
+    static const OpDef def = {
+        .name = "global_avgpool_grad",
+        .summary = "dL/dx of global_avgpool: dy spread evenly over the pixels",
+        .user_visible = false,
+        .lower = lower_global_avgpool_grad,
+        .schedule = schedule_global_avgpool,
+    };
+    return def;
+}
+
+void backward_global_avgpool(BackwardCtx &ctx) {
+    if (!ctx.needs_input_grad()) return;
+    ctx.set_input_grad(0, ctx.emit(op_global_avgpool_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
+}
+
 }  // namespace
 
 const OpDef &op_global_avgpool() {
@@ -37,6 +63,7 @@ const OpDef &op_global_avgpool() {
         .infer_shape = global_avgpool_shape,
         .lower = lower_global_avgpool,
         .schedule = schedule_global_avgpool,
+        .backward = backward_global_avgpool,
     };
     return def;
 }

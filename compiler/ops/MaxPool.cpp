@@ -1,4 +1,5 @@
 // maxpool: the maximum over each window (torch.nn.MaxPool2d); padding never wins.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -15,13 +16,66 @@ OpLowering lower_maxpool(const LowerCtx &ctx) {
     Func padded = pad_image(ctx.inputs[0], ctx.input_shape(), Float(32).min());
     RDom r(0, k, 0, k, ctx.name("r"));
     Func out(ctx.node.name);
-    out(d.c, d.x, d.y, d.n) =
-        maximum(padded(d.c, d.x * stride + r.x - pad, d.y * stride + r.y - pad, d.n));
-    return {out, {}, {}, {r}};
+    Expr tap = padded(d.c, d.x * stride + r.x - pad, d.y * stride + r.y - pad, d.n);
+    if (ctx.mode == Mode::Infer) {
+        out(d.c, d.x, d.y, d.n) = maximum(tap);
+        return {out, {}, {}, {r}};
+    }
+    // Training keeps where each maximum came from (the first in row-major window order, as
+    // PyTorch picks among ties), for the backward pass.
+    Func where(ctx.name("argmax"));
+    where(d.c, d.x, d.y, d.n) = argmax(tap);
+    out(d.c, d.x, d.y, d.n) = where(d.c, d.x, d.y, d.n)[2];
+    return {out, {where}, {{"argmax", where}}, {r}};
 }
 
 void schedule_maxpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    for (Func f : l.stages) schedule_root(ctx, f, node.shape);
     schedule_root(ctx, l.out, node.shape);
+}
+
+// dL/dx(c, ix, iy, n) = sum of dy(c, ox, oy, n) over the windows whose maximum was at (ix, iy)
+OpLowering lower_maxpool_grad(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    int k = (int)ctx.attr_int("kernel"), pad = (int)ctx.attr_int("pad");
+    int stride = ctx.node.attrs.has("stride") ? (int)ctx.attr_int("stride") : k;
+    const Shape &out_shape = ctx.forward_node().shape;
+    int oh = (int)out_shape.dims[1], ow = (int)out_shape.dims[2];
+    Func where = ctx.saved("argmax");
+    Func dy = ctx.inputs[0];
+    // The windows covering ix start at ox*s - p in (ix - k, ix]: at most ceil(k/s) per axis.
+    int reach = (k + stride - 1) / stride;
+    RDom j(0, reach, 0, reach, ctx.name("j"));
+    Expr ox = (d.x + pad) / stride - j.x, oy = (d.y + pad) / stride - j.y;
+    Expr cx = clamp(ox, 0, ow - 1), cy = clamp(oy, 0, oh - 1);
+    Tuple at = where(d.c, cx, cy, d.n);
+    Expr hit = ox >= 0 && ox < ow && oy >= 0 && oy < oh &&
+               cast<int>(at[0]) == d.x - (ox * stride - pad) &&
+               cast<int>(at[1]) == d.y - (oy * stride - pad);
+    Func out(ctx.node.name);
+    out(d.c, d.x, d.y, d.n) = sum(select(hit, dy(d.c, cx, cy, d.n), 0.0f));
+    return {out, {}, {}, {j}};
+}
+
+void schedule_maxpool_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    schedule_root(ctx, l.out, node.shape);
+}
+
+const OpDef &op_maxpool_grad() {
+    static const OpDef def = {
+        .name = "maxpool_grad",
+        .summary = "dL/dx of maxpool: dy routed to each window's maximum",
+        .user_visible = false,
+        .lower = lower_maxpool_grad,
+        .schedule = schedule_maxpool_grad,
+    };
+    return def;
+}
+
+// d/dx_i max_j x_j = 1[i is the (first) argmax]
+void backward_maxpool(BackwardCtx &ctx) {
+    if (!ctx.needs_input_grad()) return;
+    ctx.set_input_grad(0, ctx.emit(op_maxpool_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
 }
 
 }  // namespace
@@ -34,6 +88,7 @@ const OpDef &op_maxpool() {
         .infer_shape = pool_shape,
         .lower = lower_maxpool,
         .schedule = schedule_maxpool,
+        .backward = backward_maxpool,
     };
     return def;
 }

@@ -38,6 +38,7 @@ using ShapeRule = std::optional<Shape> (*)(const Node &node, const std::vector<S
 using ParamRule = std::vector<ParamSpec> (*)(const Node &node, const std::vector<Shape> &inputs);
 
 // The Halide side (compiler/Lower.h) is only named here, so the front end stays Halide-free.
+class BackwardCtx;
 class LowerCtx;
 struct OpLowering;
 struct ScheduleCtx;
@@ -45,6 +46,8 @@ struct ScheduleCtx;
 using LowerRule = OpLowering (*)(const LowerCtx &ctx);
 /// Applies the op's default schedule to the Funcs its lowering made.
 using ScheduleRule = void (*)(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered);
+/// Emits the backward nodes of one forward node (compiler/Backward.h).
+using BackwardRule = void (*)(BackwardCtx &ctx);
 
 struct OpDef {
     const char *name = "";
@@ -58,6 +61,7 @@ struct OpDef {
     bool elementwise = false;    // output (c, x, y, n) reads inputs only at (c, x, y, n)
     LowerRule lower = nullptr;
     ScheduleRule schedule = nullptr;
+    BackwardRule backward = nullptr;
 };
 
 // Shape-rule helpers shared by the op files.

@@ -1,4 +1,5 @@
 // relu: y = max(x, 0), elementwise.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -12,6 +13,20 @@ OpLowering lower_relu(const LowerCtx &ctx) {
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return max(x, 0.0f); });
 }
 
+// d/dx max(x, 0) = 1[x > 0]
+OpLowering lower_relu_grad(const LowerCtx &ctx) {
+    return lower_pointwise_grad(ctx, [](Expr dy, Expr x, Expr, const std::vector<Expr> &) {
+        return select(x > 0.0f, dy, 0.0f);
+    });
+}
+
+const OpDef &op_relu_grad() {
+    static const OpDef def = pointwise_grad_op("relu_grad", lower_relu_grad);
+    return def;
+}
+
+void backward_relu(BackwardCtx &ctx) { backward_pointwise(ctx, op_relu_grad()); }
+
 }  // namespace
 
 const OpDef &op_relu() {
@@ -22,6 +37,7 @@ const OpDef &op_relu() {
         .elementwise = true,
         .lower = lower_relu,
         .schedule = schedule_elementwise,
+        .backward = backward_relu,
     };
     return def;
 }

@@ -1,0 +1,16 @@
+#pragma once
+// Pass: appends the backward graph to a forward graph, the way the lectures teach backprop:
+// starting from dL/dlogits, each op's backward rule turns the gradient of its value into
+// gradients of its inputs and parameters (local gradient times upstream gradient); where a
+// value fans out, the contributions are summed. Nothing is computed for values that need no
+// gradient (the image, and anything no parameter feeds).
+
+#include "compiler/Graph.h"
+
+namespace netc {
+
+/// A copy of `forward` with backward nodes appended and Graph::param_grads filled for every
+/// trainable tensor.
+Graph derive_backward(const Graph &forward);
+
+}  // namespace netc
