@@ -18,6 +18,7 @@ struct AotOptions {
     std::string output;          // "out/name.o": the other outputs take its stem ("out/name.h")
     std::string target = "host"; // a Halide target string
     std::vector<std::string> emit = {"object", "header"};  // see aot_output_kinds()
+    int64_t total_steps = 0;     // the run's length for schedules without `steps`; 0: unknown
 };
 
 /// The kinds --emit accepts for AOT, with the file suffix each writes.

@@ -4,7 +4,8 @@
 //
 // Return codes of every wrapper (also in the header):
 //   0 success, 1 a null pointer, 2 batch < 1 or too large, 3 a label out of range,
-//   4 the generated code failed (it prints Halide's message to stderr).
+//   4 the generated code failed (it prints Halide's message to stderr), 5 the schedule needs the
+//   run's length and none was given.
 
 #include "compiler/Graph.h"
 #include "compiler/ParamLayout.h"
@@ -16,12 +17,12 @@ namespace netc {
 /// `<model>.h`: macros, the parameter table, the plain API and `raw_declarations` (the
 /// prototypes of the raw `halide_buffer_t` entry points).
 std::string c_header(const Graph &graph, const ParamLayout &layout,
-                     const std::string &raw_declarations);
+                     const std::string &raw_declarations, int64_t total_steps);
 
 /// The wrappers and the parameter table, as C99 compiled into the model's object.
-std::string c_wrappers(const Graph &graph, const ParamLayout &layout);
+std::string c_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps);
 
-/// The names of the raw entry points: "<model>_init_raw", "<model>_predict_raw".
+/// The names of the raw entry points: "<model>_init_raw", "<model>_predict_raw", ...
 std::string raw_entry_name(const Graph &graph, const std::string &entry);
 
 }  // namespace netc

@@ -53,6 +53,11 @@ int run(int argc, char **argv) {
                    "object file to write (out/name.o); the header goes beside it (out/name.h)");
     app.add_option("--target", target, "Halide target string, e.g. host or x86-64-linux-avx2")
         ->capture_default_str();
+    int64_t total_steps = 0;
+    app.add_option("--total-steps", total_steps,
+                   "the training run's length in steps, compiled into the object for schedules "
+                   "(cosine, linear, polynomial) without steps=N of their own")
+        ->check(CLI::PositiveNumber);
     app.add_option("--emit", emit,
                    "what to produce, comma-separated: ast, graph or params print an intermediate "
                    "form; object, header, static-library, assembly, stmt-html are written next to "
@@ -129,6 +134,7 @@ int run(int argc, char **argv) {
     netc::AotOptions options;
     options.output = output;
     options.target = target;
+    options.total_steps = total_steps;
     if (!emit.empty()) options.emit = emit;
     std::string error;
     if (!netc::compile_aot(*f.graph, f.layout, options, error)) {
