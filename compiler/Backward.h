@@ -32,6 +32,9 @@ public:
     int emit(const OpDef &op, std::vector<int> inputs, Shape shape, const std::string &what);
     /// Emits a gradient of the parameter tensor `suffix` (no batch dimension, torch shape).
     int emit_param_grad(const OpDef &op, std::vector<int> inputs, const std::string &suffix);
+    /// Adds an attribute the forward node does not have to an emitted node, for what only the
+    /// rule knows (which slice of dy a concat input receives).
+    void set_attr(int emitted, const std::string &name, int64_t value);
 
     /// Declares that node `id` is dL/dx_i (contributions to one value are summed).
     void set_input_grad(int i, int id);

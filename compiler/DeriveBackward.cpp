@@ -50,6 +50,13 @@ int BackwardCtx::emit_param_grad(const OpDef &op, std::vector<int> inputs,
     return id;
 }
 
+void BackwardCtx::set_attr(int emitted, const std::string &name, int64_t value) {
+    internal_assert(graph_.nodes[emitted].forward == node_.id);
+    AttrValue v;
+    v.number = (double)value;
+    graph_.nodes[emitted].attrs.set(name, v);
+}
+
 void BackwardCtx::set_input_grad(int i, int id) {
     internal_assert(input_needs_grad_[i]);
     input_grads_.push_back({i, id});
@@ -60,12 +67,33 @@ void backward_pointwise(BackwardCtx &ctx, const OpDef &grad_op) {
     ctx.set_input_grad(0, ctx.emit(grad_op, {ctx.dy(), ctx.x(), ctx.y()}, ctx.node().shape, "input"));
 }
 
-Graph derive_backward(const Graph &forward) {
+namespace {
+
+/// One node for the gradient of `value`: the single contribution, or their sum.
+int sum_contributions(Graph &g, int value, const std::vector<int> &parts) {
+    if (parts.size() == 1) return parts[0];
+    Node sum;
+    sum.id = (int)g.nodes.size();
+    sum.op = &op_add();
+    sum.name = "d_" + g.nodes[value].name;
+    sum.loc = g.nodes[value].loc;
+    sum.inputs = parts;
+    sum.shape = g.nodes[value].shape;
+    sum.forward = value;
+    g.nodes.push_back(sum);
+    return sum.id;
+}
+
+}  // namespace
+
+Graph derive_backward(const Graph &forward, bool input_grad) {
     Graph g = forward;
     internal_assert(!g.has_backward());
     int count = g.forward_count;
-    // Which values depend on a trainable parameter: only those need a gradient.
+    // Which values depend on a trainable parameter (or, when asked, on the image): only those
+    // need a gradient.
     std::vector<bool> needs(count, false);
+    needs[0] = input_grad;
     for (int i = 1; i < count; i++) {
         const Node &n = g.nodes[i];
         std::vector<Shape> in;
@@ -83,19 +111,7 @@ Graph derive_backward(const Graph &forward) {
     for (int i = count - 1; i >= 1; i--) {
         std::vector<int> &parts = contributions[i];
         if (parts.empty()) continue;  // nothing downstream needs this value's gradient
-        int dy = parts[0];
-        if (parts.size() > 1) {
-            Node sum;
-            sum.id = (int)g.nodes.size();
-            sum.op = &op_add();
-            sum.name = "d_" + g.nodes[i].name;
-            sum.loc = g.nodes[i].loc;
-            sum.inputs = parts;
-            sum.shape = g.nodes[i].shape;
-            sum.forward = i;
-            g.nodes.push_back(sum);
-            dy = sum.id;
-        }
+        int dy = sum_contributions(g, i, parts);
         // Rules append nodes, so hold no reference into g.nodes across the call.
         const OpDef *op = g.nodes[i].op;
         if (!op->backward) internal_error(std::string("op ") + op->name + " has no backward rule");
@@ -106,6 +122,9 @@ Graph derive_backward(const Graph &forward) {
         for (const auto &[input, grad] : ctx.input_grads()) {
             contributions[g.nodes[i].inputs[input]].push_back(grad);
         }
+    }
+    if (input_grad && !contributions[0].empty()) {
+        g.input_grad = sum_contributions(g, 0, contributions[0]);
     }
     return g;
 }

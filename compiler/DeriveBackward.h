@@ -10,7 +10,8 @@
 namespace netc {
 
 /// A copy of `forward` with backward nodes appended and Graph::param_grads filled for every
-/// trainable tensor.
-Graph derive_backward(const Graph &forward);
+/// trainable tensor. With `input_grad`, the image's gradient is derived too (for gradient
+/// checks) and recorded in Graph::input_grad.
+Graph derive_backward(const Graph &forward, bool input_grad = false);
 
 }  // namespace netc

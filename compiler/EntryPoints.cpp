@@ -35,6 +35,8 @@ InitEntry build_init(const ParamLayout &layout, const Target &target) {
     for (int k = 0; k < (int)layout.entries.size(); k++) {
         if (layout.entries[k].size >= width) {
             e.arena.update(k).vectorize(init.ranges[k].x, width, TailStrategy::GuardWithIf);
+        } else {
+            e.arena.update(k).unscheduled();  // a handful of floats: a plain loop
         }
     }
     e.pipeline = Pipeline(e.arena);
@@ -72,9 +74,9 @@ std::vector<Argument> TrainEntry::arguments() const {
 }
 
 std::unique_ptr<TrainEntry> build_train(const Graph &forward_graph, const ParamLayout &layout,
-                                        const Target &target) {
+                                        const Target &target, TrainOutputs outputs) {
     auto e = std::make_unique<TrainEntry>();
-    e->graph = derive_backward(forward_graph);
+    e->graph = derive_backward(forward_graph, outputs == TrainOutputs::Gradient);
     int batch_estimate = (int)forward_graph.train.batch;
     constrain_inputs(forward_graph, layout, e->params, e->images, batch_estimate);
     int slots = optimizer_state_slots(forward_graph.train.optimizer);
@@ -94,11 +96,24 @@ std::unique_ptr<TrainEntry> build_train(const Graph &forward_graph, const ParamL
     TrainStepFuncs f = lower_train_step(e->graph, layout, e->params, state, e->images, e->labels,
                                         batch, e->step, e->total_steps);
     schedule_train_step(e->graph, layout, f, target);
+    f.losses.output_buffer().dim(0).set_bounds(0, 3);
+    f.losses.set_estimates({{0, 3}});
+    if (outputs == TrainOutputs::Loss) {
+        e->pipeline = Pipeline(f.losses);
+        return e;
+    }
+    if (outputs == TrainOutputs::Gradient) {
+        const Dims &d = dims();
+        Func input_grad("input_grad");  // NCHW, like the images
+        input_grad(d.x, d.y, d.c, d.n) = f.graph.values[e->graph.input_grad].out(d.c, d.x, d.y, d.n);
+        input_grad.compute_root();
+        f.gradient.compute_root();
+        e->pipeline = Pipeline({f.gradient, f.losses, input_grad});
+        return e;
+    }
     // The other Tuple outputs share the first one's bounds.
     f.update.output_buffers()[0].dim(0).set_bounds(0, (int)layout.total);
     f.update.set_estimates({{0, (int)layout.total}});
-    f.losses.output_buffer().dim(0).set_bounds(0, 3);
-    f.losses.set_estimates({{0, 3}});
     e->pipeline = Pipeline({f.update, f.losses});
     return e;
 }

@@ -62,7 +62,15 @@ struct TrainEntry {
     std::vector<Halide::Argument> arguments() const;
 };
 
+/// What a training pipeline produces.
+enum class TrainOutputs {
+    Update,    // the train step: params', state slots', losses
+    Gradient,  // dL/dparams over the arena (regularization included), losses, dL/dimages (NCHW)
+    Loss,      // losses only
+};
+
 std::unique_ptr<TrainEntry> build_train(const Graph &forward_graph, const ParamLayout &layout,
-                                        const Halide::Target &target);
+                                        const Halide::Target &target,
+                                        TrainOutputs outputs = TrainOutputs::Update);
 
 }  // namespace netc

@@ -60,6 +60,7 @@ struct Graph {
                                 // backward nodes, when derived, follow the forward ones
     int forward_count = 0;
     std::map<std::string, int> param_grads;  // tensor name -> the node of its gradient
+    int input_grad = -1;                     // the image's gradient, when derived
     Choice loss;
     std::optional<Choice> regularizer;
     TrainSettings train;

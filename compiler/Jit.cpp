@@ -61,14 +61,15 @@ int64_t JitModel::opt_state_count() const {
 
 const Graph &JitModel::train_graph() {
     if (!train_) {
-        train_ = build_train(graph_, layout_, target_);
+        train_ = build_train(graph_, layout_, target_, TrainOutputs::Update);
         train_->pipeline.compile_jit(target_);
     }
     return train_->graph;
 }
 
-JitModel::StepResult JitModel::train_step(float *params, float *opt_state, const float *images,
-                                          const int32_t *labels, int batch, int64_t step) {
+void JitModel::bind_training(std::unique_ptr<TrainEntry> &entry, TrainOutputs outputs,
+                             const float *params, float *opt_state, const float *images,
+                             const int32_t *labels, int batch, int64_t step) {
     internal_assert(batch >= 1);
     for (int n = 0; n < batch; n++) {
         if (labels[n] < 0 || labels[n] >= graph_.classes) {
@@ -77,25 +78,55 @@ JitModel::StepResult JitModel::train_step(float *params, float *opt_state, const
                                         std::to_string(graph_.classes) + ")");
         }
     }
-    train_graph();
-    int total = (int)layout_.total;
-    Buffer<float> arena(params, total);
-    train_->params.set(arena);
-    std::vector<Buffer<float>> slots;
-    for (size_t k = 0; k < train_->state.size(); k++) {
-        slots.emplace_back(opt_state + k * total, total);
-        train_->state[k].set(slots.back());
+    if (!entry) {
+        entry = build_train(graph_, layout_, target_, outputs);
+        entry->pipeline.compile_jit(target_);
     }
-    train_->images.set(wrap(images, image_extents(graph_.input, batch)));
-    train_->labels.set(Buffer<int32_t>(const_cast<int32_t *>(labels), batch));
-    train_->step.set(step);
-    train_->total_steps.set(total_steps_);
+    int total = (int)layout_.total;
+    entry->params.set(wrap(params, {total}));
+    for (size_t k = 0; opt_state && k < entry->state.size(); k++) {
+        entry->state[k].set(Buffer<float>(opt_state + k * total, total));
+    }
+    entry->images.set(wrap(images, image_extents(graph_.input, batch)));
+    entry->labels.set(Buffer<int32_t>(const_cast<int32_t *>(labels), batch));
+    entry->step.set(step);
+    entry->total_steps.set(total_steps_);
+}
+
+JitModel::StepResult JitModel::train_step(float *params, float *opt_state, const float *images,
+                                          const int32_t *labels, int batch, int64_t step) {
+    bind_training(train_, TrainOutputs::Update, params, opt_state, images, labels, batch, step);
+    int total = (int)layout_.total;
     // In place: the update reads each parameter only at its own index, after every other stage.
-    std::vector<Buffer<>> outputs = {arena};
-    for (Buffer<float> &b : slots) outputs.push_back(b);
+    std::vector<Buffer<>> outputs = {Buffer<float>(params, total)};
+    for (size_t k = 0; k < train_->state.size(); k++) {
+        outputs.push_back(Buffer<float>(opt_state + k * total, total));
+    }
     Buffer<float> losses(3);
     outputs.push_back(losses);
     train_->pipeline.realize(Realization(outputs), target_);
+    return {losses(0), losses(1), losses(2)};
+}
+
+JitModel::Gradient JitModel::gradient(const float *params, const float *images,
+                                      const int32_t *labels, int batch, int64_t step) {
+    bind_training(gradient_, TrainOutputs::Gradient, params, nullptr, images, labels, batch, step);
+    Gradient g;
+    g.params.resize(layout_.total);
+    g.images.resize((size_t)graph_.input.elements() * batch);
+    Buffer<float> losses(3);
+    Buffer<float> grad(g.params.data(), (int)layout_.total);
+    Buffer<float> image_grad(g.images.data(), image_extents(graph_.input, batch));
+    gradient_->pipeline.realize(Realization({grad, losses, image_grad}), target_);
+    g.losses = {losses(0), losses(1), losses(2)};
+    return g;
+}
+
+JitModel::StepResult JitModel::loss(const float *params, const float *images,
+                                    const int32_t *labels, int batch, int64_t step) {
+    bind_training(loss_, TrainOutputs::Loss, params, nullptr, images, labels, batch, step);
+    Buffer<float> losses(3);
+    loss_->pipeline.realize(losses, target_);
     return {losses(0), losses(1), losses(2)};
 }
 

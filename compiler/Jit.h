@@ -44,6 +44,19 @@ public:
     StepResult train_step(float *params, float *opt_state, const float *images,
                           const int32_t *labels, int batch, int64_t step);
 
+    /// The full gradient for a gradient check: dL/dparams over the arena (regularization
+    /// included, 0 for buffers) and dL/dimages (NCHW), with the losses, without updating.
+    struct Gradient {
+        std::vector<float> params;
+        std::vector<float> images;
+        StepResult losses;
+    };
+    Gradient gradient(const float *params, const float *images, const int32_t *labels, int batch,
+                      int64_t step);
+    /// The losses of a training-mode forward pass (dropout masks of `step`), nothing updated.
+    StepResult loss(const float *params, const float *images, const int32_t *labels, int batch,
+                    int64_t step);
+
     /// The training graph (forward + derived backward), compiled on first use.
     const Graph &train_graph();
 
@@ -54,13 +67,17 @@ public:
 
 private:
     struct Evaluator;
+    /// Binds the training inputs of `entry` (compiling it on first use).
+    void bind_training(std::unique_ptr<TrainEntry> &entry, TrainOutputs outputs, const float *params,
+                       float *opt_state, const float *images, const int32_t *labels, int batch,
+                       int64_t step);
 
     Graph graph_;
     ParamLayout layout_;
     Halide::Target target_;
     std::unique_ptr<InitEntry> init_;
     std::unique_ptr<PredictEntry> predict_;
-    std::unique_ptr<TrainEntry> train_;
+    std::unique_ptr<TrainEntry> train_, gradient_, loss_;
     int64_t total_steps_ = 0;
     std::map<std::pair<int, int>, std::shared_ptr<Evaluator>> evaluators_;
 };

@@ -107,6 +107,8 @@ TrainStepFuncs lower_train_step(const Graph &g, const ParamLayout &layout, const
     reg_loss() = 0.0f;
 
     f.update = Func("update");
+    f.gradient = Func("gradient");
+    f.gradient(i) = 0.0f;
     std::vector<Expr> keep = {params(i)};
     for (const Func &s : state) keep.push_back(s(i));
     define(f.update, {i}, keep);
@@ -131,6 +133,7 @@ TrainStepFuncs lower_train_step(const Graph &g, const ParamLayout &layout, const
             Expr grad = f.graph.values[grad_it->second].out(rvars_of(r));
             if (reg.l1 > 0) grad += (float)reg.l1 * select(w > 0.0f, 1.0f, select(w < 0.0f, -1.0f, 0.0f));
             if (reg.l2 > 0) grad += (float)(2 * reg.l2) * w;
+            f.gradient(index) = grad;
             std::vector<Expr> slots;
             for (const Func &s : state) slots.push_back(s(index));
             OptimizerUpdate u = optimizer_update(g.train.optimizer, w, grad, slots, lr, step);
@@ -171,6 +174,8 @@ void schedule_train_step(const Graph &g, const ParamLayout &layout, TrainStepFun
             f.update.update(definition - 1)
                 .allow_race_conditions()
                 .vectorize(f.ranges[k][0], width, TailStrategy::GuardWithIf);
+        } else {
+            f.update.update(definition - 1).unscheduled();
         }
     }
 }

@@ -1,4 +1,5 @@
 // avgpool: the mean over each window (torch.nn.AvgPool2d, count_include_pad=True).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -25,6 +26,48 @@ void schedule_avgpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     schedule_root(ctx, l.out, node.shape);
 }
 
+// dL/dx(c, ix, iy, n) = sum of dy(c, ox, oy, n) / k^2 over the windows covering (ix, iy)
+OpLowering lower_avgpool_grad(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    int k = (int)ctx.attr_int("kernel"), pad = (int)ctx.attr_int("pad");
+    int stride = ctx.node.attrs.has("stride") ? (int)ctx.attr_int("stride") : k;
+    const Shape &out_shape = ctx.forward_node().shape;
+    int oh = (int)out_shape.dims[1], ow = (int)out_shape.dims[2];
+    const Func &dy = ctx.inputs[0];
+    // Window ox starts at ox*s - p, so it covers ix for ox in ((ix + p - k) / s, (ix + p) / s]:
+    // at most ceil(k / s) windows per axis, unrolled here (the window is small and static).
+    int reach = (k + stride - 1) / stride;
+    Expr total = 0.0f;
+    for (int jy = 0; jy < reach; jy++) {
+        for (int jx = 0; jx < reach; jx++) {
+            Expr ox = (d.x + pad) / stride - jx, oy = (d.y + pad) / stride - jy;
+            Expr covers = ox >= 0 && ox < ow && oy >= 0 && oy < oh &&
+                          d.x + pad - ox * stride < k && d.y + pad - oy * stride < k;
+            total += select(covers, dy(d.c, clamp(ox, 0, ow - 1), clamp(oy, 0, oh - 1), d.n), 0.0f);
+        }
+    }
+    Func out(ctx.node.name);
+    out(d.c, d.x, d.y, d.n) = total * (1.0f / (float)(k * k));
+    return {out, {}, {}, {}};
+}
+
+const OpDef &op_avgpool_grad() {
+    static const OpDef def = {
+        .name = "avgpool_grad",
+        .summary = "dL/dx of avgpool: dy / k^2 spread over each window",
+        .user_visible = false,
+        .lower = lower_avgpool_grad,
+        .schedule = schedule_avgpool,
+    };
+    return def;
+}
+
+// d/dx_i (sum_{j in window} x_j / k^2) = 1/k^2 for each window holding i (padding counts in k^2)
+void backward_avgpool(BackwardCtx &ctx) {
+    if (!ctx.needs_input_grad()) return;
+    ctx.set_input_grad(0, ctx.emit(op_avgpool_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
+}
+
 }  // namespace
 
 const OpDef &op_avgpool() {
@@ -35,6 +78,7 @@ const OpDef &op_avgpool() {
         .infer_shape = pool_shape,
         .lower = lower_avgpool,
         .schedule = schedule_avgpool,
+        .backward = backward_avgpool,
     };
     return def;
 }

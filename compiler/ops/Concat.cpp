@@ -1,4 +1,5 @@
 // concat: joins values along the channel axis (torch.cat(xs, dim=1)).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 #include <algorithm>
@@ -49,6 +50,42 @@ void schedule_concat(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     schedule_root(ctx, l.out, node.shape);
 }
 
+// dL/dx_k(c, ...) = dy(c + offset_k, ...): input k's channels of dy
+OpLowering lower_concat_grad(const LowerCtx &ctx) {
+    std::vector<Var> v = value_vars(ctx.node.shape);
+    std::vector<Expr> args(v.begin(), v.end());
+    args[0] = v[0] + (int)ctx.attr_int("channel_offset");
+    Func out(ctx.node.name);
+    out(v) = ctx.inputs[0](args);
+    return {out, {}, {}, {}};
+}
+
+const OpDef &op_concat_grad() {
+    static const OpDef def = {
+        .name = "concat_grad",
+        .summary = "dL/dx_k of concat: input k's channels of dy",
+        .user_visible = false,
+        .lower = lower_concat_grad,
+        .schedule = schedule_concat,
+    };
+    return def;
+}
+
+// d/dx_k concat(x_1, x_2, ...) selects x_k's channels: each input gets its slice of dy
+void backward_concat(BackwardCtx &ctx) {
+    int offset = 0;
+    for (int i = 0; i < (int)ctx.node().inputs.size(); i++) {
+        int channels = (int)ctx.x_shape(i).dims[0];
+        if (ctx.needs_input_grad(i)) {
+            int id = ctx.emit(op_concat_grad(), {ctx.dy()}, ctx.x_shape(i),
+                              "input" + std::to_string(i));
+            ctx.set_attr(id, "channel_offset", offset);
+            ctx.set_input_grad(i, id);
+        }
+        offset += channels;
+    }
+}
+
 }  // namespace
 
 const OpDef &op_concat() {
@@ -60,6 +97,7 @@ const OpDef &op_concat() {
         .infer_shape = concat_shape,
         .lower = lower_concat,
         .schedule = schedule_concat,
+        .backward = backward_concat,
     };
     return def;
 }

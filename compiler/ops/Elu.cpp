@@ -1,4 +1,5 @@
 // elu: y = x > 0 ? x : alpha * (exp(x) - 1), elementwise (torch.nn.ELU).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -12,6 +13,21 @@ OpLowering lower_elu(const LowerCtx &ctx) {
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return select(x > 0.0f, x, (float)ctx.attr_float("alpha") * (exp(x) - 1.0f)); });
 }
 
+// d/dx elu(x) = x > 0 ? 1 : alpha * exp(x) = y + alpha
+OpLowering lower_elu_grad(const LowerCtx &ctx) {
+    float alpha = (float)ctx.attr_float("alpha");
+    return lower_pointwise_grad(ctx, [=](Expr dy, Expr x, Expr y, const std::vector<Expr> &) {
+        return select(x > 0.0f, dy, dy * (y + alpha));
+    });
+}
+
+const OpDef &op_elu_grad() {
+    static const OpDef def = pointwise_grad_op("elu_grad", lower_elu_grad);
+    return def;
+}
+
+void backward_elu(BackwardCtx &ctx) { backward_pointwise(ctx, op_elu_grad()); }
+
 }  // namespace
 
 const OpDef &op_elu() {
@@ -23,6 +39,7 @@ const OpDef &op_elu() {
         .elementwise = true,
         .lower = lower_elu,
         .schedule = schedule_elementwise,
+        .backward = backward_elu,
     };
     return def;
 }

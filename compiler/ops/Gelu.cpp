@@ -1,4 +1,5 @@
 // gelu: y = x * Phi(x), the Gaussian error linear unit (torch.nn.GELU), exact or tanh form.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -16,6 +17,29 @@ OpLowering lower_gelu(const LowerCtx &ctx) {
     });
 }
 
+// exact: d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
+// tanh:  d/dx = (1 + t)/2 + x/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u) as above
+OpLowering lower_gelu_grad(const LowerCtx &ctx) {
+    bool exact = ctx.node.attrs.get_enum("approximate") == "none";
+    return lower_pointwise_grad(ctx, [=](Expr dy, Expr x, Expr, const std::vector<Expr> &) {
+        if (exact) {
+            Expr cdf = 0.5f * (1.0f + erf(x * 0.70710678118654752f));
+            Expr pdf = 0.39894228040143268f * exp(-0.5f * x * x);
+            return dy * (cdf + x * pdf);
+        }
+        Expr t = tanh(0.79788456080286536f * (x + 0.044715f * x * x * x));
+        Expr du = 0.79788456080286536f * (1.0f + 3.0f * 0.044715f * x * x);
+        return dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
+    });
+}
+
+const OpDef &op_gelu_grad() {
+    static const OpDef def = pointwise_grad_op("gelu_grad", lower_gelu_grad);
+    return def;
+}
+
+void backward_gelu(BackwardCtx &ctx) { backward_pointwise(ctx, op_gelu_grad()); }
+
 }  // namespace
 
 const OpDef &op_gelu() {
@@ -28,6 +52,7 @@ const OpDef &op_gelu() {
         .elementwise = true,
         .lower = lower_gelu,
         .schedule = schedule_elementwise,
+        .backward = backward_gelu,
     };
     return def;
 }

@@ -1,5 +1,6 @@
 // groupnorm: normalizes each sample over groups of channels (and their pixels), then scales and
 // shifts per channel (torch.nn.GroupNorm).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -66,6 +67,144 @@ void schedule_groupnorm(const ScheduleCtx &ctx, const Node &node, OpLowering &l)
     schedule_elementwise(ctx, node, l);
 }
 
+/// The normalized input xhat = (x - mean_{g,n}) * inv_std_{g,n} at value coordinates v.
+Expr groupnorm_xhat(const LowerCtx &ctx, const Func &x, const std::vector<Expr> &v) {
+    const Node &layer = ctx.forward_node();
+    int group_size = (int)(layer.shape.dims[0] / layer.attrs.get_int("groups"));
+    Expr g = v[0] / group_size, n = v.back();
+    return (x(v) - ctx.saved("mean")(g, n)) * ctx.saved("inv_std")(g, n);
+}
+
+// dL/dx = inv_std / M * (M g - sum(g) - xhat * sum(g * xhat)), g = dy * w_c, sums over the group
+OpLowering lower_groupnorm_grad_input(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &s = ctx.node.shape;
+    bool image = s.rank() == 3;
+    int group_size = (int)(s.dims[0] / ctx.attr_int("groups"));
+    int h = image ? (int)s.dims[1] : 1, w = image ? (int)s.dims[2] : 1;
+    const Func &dy = ctx.inputs[0], &x = ctx.inputs[1];
+    bool affine = ctx.has_param("weight");
+    auto g = [&](const std::vector<Expr> &v) {
+        return affine ? dy(v) * ctx.param("weight", {v[0]}) : dy(v);
+    };
+    auto g_xhat = [&](const std::vector<Expr> &v) { return g(v) * groupnorm_xhat(ctx, x, v); };
+    // Per-channel partial sums over the pixels, whole channel vectors at a time, then the
+    // sums over each group's channels.
+    Func part(ctx.name("part")), part_xhat(ctx.name("part_xhat"));
+    Func total(ctx.name("total")), total_xhat(ctx.name("total_xhat"));
+    OpLowering l;
+    if (image) {
+        RDom r(0, w, 0, h, ctx.name("r"));
+        std::vector<Expr> at = {d.c, r.x, r.y, d.n};
+        part(d.c, d.n) = 0.0f;
+        part(d.c, d.n) += g(at);
+        part_xhat(d.c, d.n) = 0.0f;
+        part_xhat(d.c, d.n) += g_xhat(at);
+        l.stages = {part, part_xhat};
+        l.reductions = {r};
+    } else {
+        part(d.c, d.n) = g({d.c, d.n});
+        part_xhat(d.c, d.n) = g_xhat({d.c, d.n});
+    }
+    Var grp("g");
+    RDom rk(0, group_size, ctx.name("rk"));
+    total(grp, d.n) = sum(part(grp * group_size + rk, d.n));
+    total_xhat(grp, d.n) = sum(part_xhat(grp * group_size + rk, d.n));
+    l.stages.insert(l.stages.end(), {total, total_xhat});
+    float count = (float)(group_size * h * w);
+    std::vector<Var> v = value_vars(s);
+    std::vector<Expr> at(v.begin(), v.end());
+    Expr group = d.c / group_size;
+    Expr inv_std = ctx.saved("inv_std")(group, d.n);
+    l.out = Func(ctx.node.name);
+    l.out(v) = inv_std * (1.0f / count) *
+               (count * g(at) - total(group, d.n) -
+                groupnorm_xhat(ctx, x, at) * total_xhat(group, d.n));
+    return l;
+}
+
+void schedule_groupnorm_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    const Dims &d = dims();
+    int width = ctx.vector_width;
+    size_t first_total = 0;
+    if (!l.reductions.empty()) {
+        const RDom &r = l.reductions[0];
+        for (int i : {0, 1}) {
+            l.stages[i].compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf).parallel(d.n);
+            l.stages[i]
+                .update()
+                .reorder(d.c, r.x, r.y, d.n)
+                .vectorize(d.c, width, TailStrategy::GuardWithIf)
+                .parallel(d.n);
+        }
+        first_total = 2;
+    }
+    for (size_t i = first_total; i < l.stages.size(); i++) l.stages[i].compute_root().parallel(d.n);
+    schedule_root(ctx, l.out, node.shape);
+}
+
+// dL/dw[c] = sum over (n, y, x) of dy * xhat
+OpLowering lower_groupnorm_grad_weight(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &s = ctx.forward_node().shape;
+    bool image = s.rank() == 3;
+    RDom r = image ? RDom(0, (int)s.dims[2], 0, (int)s.dims[1], 0, ctx.batch, ctx.name("r"))
+                   : RDom(0, ctx.batch, ctx.name("r"));
+    std::vector<Expr> at = image ? std::vector<Expr>{d.i0, r[0], r[1], r[2]}
+                                 : std::vector<Expr>{d.i0, r[0]};
+    Func out(ctx.node.name);
+    out(d.i0) = 0.0f;
+    out(d.i0) += ctx.inputs[0](at) * groupnorm_xhat(ctx, ctx.inputs[1], at);
+    return {out, {}, {}, {r}};
+}
+
+void schedule_groupnorm_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+    const Dims &d = dims();
+    const RDom &r = l.reductions[0];
+    std::vector<VarOrRVar> order = {d.i0};
+    for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
+    l.out.compute_root().vectorize(d.i0, ctx.vector_width, TailStrategy::GuardWithIf);
+    l.out.update().reorder(order).vectorize(d.i0, ctx.vector_width, TailStrategy::GuardWithIf);
+}
+
+const OpDef &op_groupnorm_grad_input() {
+    static const OpDef def = {
+        .name = "groupnorm_grad_input",
+        .summary = "dL/dx of groupnorm",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_groupnorm_grad_input,
+        .schedule = schedule_groupnorm_grad_input,
+    };
+    return def;
+}
+
+const OpDef &op_groupnorm_grad_weight() {
+    static const OpDef def = {
+        .name = "groupnorm_grad_weight",
+        .summary = "dL/dw of groupnorm: sum of dy * xhat per channel",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_groupnorm_grad_weight,
+        .schedule = schedule_groupnorm_grad_weight,
+    };
+    return def;
+}
+
+// y = xhat * w_c + b_c, statistics per (sample, group):  dw = sum dy xhat,  db = sum dy,  dx above
+void backward_groupnorm(BackwardCtx &ctx) {
+    if (ctx.needs_input_grad()) {
+        ctx.set_input_grad(0, ctx.emit(op_groupnorm_grad_input(), {ctx.dy(), ctx.x()},
+                                       ctx.x_shape(), "input"));
+    }
+    if (ctx.node().attrs.get_bool("affine")) {
+        ctx.emit_param_grad(op_groupnorm_grad_weight(), {ctx.dy(), ctx.x()}, "weight");
+        ctx.emit_param_grad(op_bias_grad(), {ctx.dy()}, "bias");
+    }
+}
+
 }  // namespace
 
 const OpDef &op_groupnorm() {
@@ -82,6 +221,7 @@ const OpDef &op_groupnorm() {
         .params = groupnorm_params,
         .lower = lower_groupnorm,
         .schedule = schedule_groupnorm,
+        .backward = backward_groupnorm,
     };
     return def;
 }

@@ -1,5 +1,6 @@
 // layernorm: normalizes each sample over all its elements, then applies an elementwise scale
 // and shift of the sample's shape (torch.nn.LayerNorm(normalized_shape = per-sample shape)).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -51,6 +52,179 @@ void schedule_layernorm(const ScheduleCtx &ctx, const Node &node, OpLowering &l)
     schedule_elementwise(ctx, node, l);
 }
 
+/// The normalized input xhat = (x - mean_n) * inv_std_n at value coordinates v.
+Expr layernorm_xhat(const LowerCtx &ctx, const Func &x, const std::vector<Expr> &v) {
+    Expr n = v.back();
+    return (x(v) - ctx.saved("mean")(n)) * ctx.saved("inv_std")(n);
+}
+
+/// w[c, y, x] at value coordinates v, or 1 without affine parameters.
+Expr layernorm_weight(const LowerCtx &ctx, const std::vector<Expr> &v) {
+    if (!ctx.has_param("weight")) return 1.0f;
+    bool image = v.size() == 4;
+    return ctx.param("weight", image ? std::vector<Expr>{v[0], v[2], v[1]} : std::vector<Expr>{v[0]});
+}
+
+// dL/dx = inv_std / M * (M g - sum(g) - xhat * sum(g * xhat)), g = dy * w, sums over the sample
+OpLowering lower_layernorm_grad_input(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &s = ctx.node.shape;
+    bool image = s.rank() == 3;
+    const Func &dy = ctx.inputs[0], &x = ctx.inputs[1];
+    auto g = [&](const std::vector<Expr> &v) { return dy(v) * layernorm_weight(ctx, v); };
+    auto g_xhat = [&](const std::vector<Expr> &v) { return g(v) * layernorm_xhat(ctx, x, v); };
+    // Per-channel partial sums over the pixels, whole channel vectors at a time, then the
+    // per-sample sums over the channels.
+    Func part(ctx.name("part")), part_xhat(ctx.name("part_xhat"));
+    Func total(ctx.name("total")), total_xhat(ctx.name("total_xhat"));
+    RDom rc(0, (int)s.dims[0], ctx.name("rc"));
+    OpLowering l;
+    if (image) {
+        RDom r(0, (int)s.dims[2], 0, (int)s.dims[1], ctx.name("r"));
+        std::vector<Expr> at = {d.c, r.x, r.y, d.n};
+        part(d.c, d.n) = 0.0f;
+        part(d.c, d.n) += g(at);
+        part_xhat(d.c, d.n) = 0.0f;
+        part_xhat(d.c, d.n) += g_xhat(at);
+        l.stages = {part, part_xhat};
+        l.reductions = {r};
+    } else {
+        part(d.c, d.n) = g({d.c, d.n});
+        part_xhat(d.c, d.n) = g_xhat({d.c, d.n});
+    }
+    total(d.n) = sum(part(rc, d.n));
+    total_xhat(d.n) = sum(part_xhat(rc, d.n));
+    l.stages.insert(l.stages.end(), {total, total_xhat});
+    float count = (float)s.elements();
+    std::vector<Var> v = value_vars(s);
+    std::vector<Expr> at(v.begin(), v.end());
+    Expr inv_std = ctx.saved("inv_std")(d.n);
+    l.out = Func(ctx.node.name);
+    l.out(v) = inv_std * (1.0f / count) *
+               (count * g(at) - total(d.n) - layernorm_xhat(ctx, x, at) * total_xhat(d.n));
+    return l;
+}
+
+void schedule_layernorm_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    const Dims &d = dims();
+    int width = ctx.vector_width;
+    if (!l.reductions.empty()) {
+        const RDom &r = l.reductions[0];
+        for (int i : {0, 1}) {
+            l.stages[i].compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf).parallel(d.n);
+            l.stages[i]
+                .update()
+                .reorder(d.c, r.x, r.y, d.n)
+                .vectorize(d.c, width, TailStrategy::GuardWithIf)
+                .parallel(d.n);
+        }
+    }
+    for (size_t i = l.reductions.empty() ? 0 : 2; i < l.stages.size(); i++) {
+        if (l.stages[i].dimensions() == 1) l.stages[i].compute_root().parallel(d.n);
+    }
+    schedule_root(ctx, l.out, node.shape);
+}
+
+/// dL/dw = sum_n dy * xhat (with_xhat) or dL/db = sum_n dy, elementwise over the sample, as
+/// (i0 = x, i1 = y, i2 = c) for [C, H, W] and (i0 = f) for [F].
+OpLowering lower_layernorm_grad_param(const LowerCtx &ctx, bool with_xhat) {
+    const Dims &d = dims();
+    const Shape &s = ctx.forward_node().shape;
+    bool image = s.rank() == 3;
+    const Func &dy = ctx.inputs[0];
+    RDom r(0, ctx.batch, ctx.name("r"));
+    std::vector<Expr> at = image ? std::vector<Expr>{d.c, d.x, d.y, r.x} : std::vector<Expr>{d.c, r.x};
+    Expr term = with_xhat ? dy(at) * layernorm_xhat(ctx, ctx.inputs[1], at) : dy(at);
+    Func acc(ctx.name("acc"));  // in the value layout, channels innermost
+    Func out(ctx.node.name);
+    if (image) {
+        acc(d.c, d.x, d.y) = 0.0f;
+        acc(d.c, d.x, d.y) += term;
+        out(d.i0, d.i1, d.i2) = acc(d.i2, d.i0, d.i1);
+    } else {
+        acc(d.c) = 0.0f;
+        acc(d.c) += term;
+        out(d.i0) = acc(d.i0);
+    }
+    return {out, {acc}, {}, {r}};
+}
+
+// dL/dw[c, y, x] = sum_n dy * xhat
+OpLowering lower_layernorm_grad_weight(const LowerCtx &ctx) {
+    return lower_layernorm_grad_param(ctx, true);
+}
+
+// dL/db[c, y, x] = sum_n dy
+OpLowering lower_layernorm_grad_bias(const LowerCtx &ctx) {
+    return lower_layernorm_grad_param(ctx, false);
+}
+
+void schedule_layernorm_grad_param(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+    const Dims &d = dims();
+    Func acc = l.stages[0];
+    int width = ctx.vector_width;
+    RVar rn = l.reductions[0].x;
+    acc.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
+    if (acc.dimensions() == 3) {
+        acc.update()
+            .reorder(d.c, rn, d.x, d.y)
+            .vectorize(d.c, width, TailStrategy::GuardWithIf)
+            .parallel(d.y);
+    } else {
+        acc.update().reorder(d.c, rn).vectorize(d.c, width, TailStrategy::GuardWithIf);
+    }
+    l.out.compute_root();
+}
+
+const OpDef &op_layernorm_grad_input() {
+    static const OpDef def = {
+        .name = "layernorm_grad_input",
+        .summary = "dL/dx of layernorm",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_layernorm_grad_input,
+        .schedule = schedule_layernorm_grad_input,
+    };
+    return def;
+}
+
+const OpDef &op_layernorm_grad_weight() {
+    static const OpDef def = {
+        .name = "layernorm_grad_weight",
+        .summary = "dL/dw of layernorm: sum over the batch of dy * xhat",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_layernorm_grad_weight,
+        .schedule = schedule_layernorm_grad_param,
+    };
+    return def;
+}
+
+const OpDef &op_layernorm_grad_bias() {
+    static const OpDef def = {
+        .name = "layernorm_grad_bias",
+        .summary = "dL/db of layernorm: sum over the batch of dy",
+        .user_visible = false,
+        .lower = lower_layernorm_grad_bias,
+        .schedule = schedule_layernorm_grad_param,
+    };
+    return def;
+}
+
+// y = xhat * w + b, statistics per sample:  dw = sum_n dy xhat,  db = sum_n dy,  dx as above
+void backward_layernorm(BackwardCtx &ctx) {
+    if (ctx.needs_input_grad()) {
+        ctx.set_input_grad(0, ctx.emit(op_layernorm_grad_input(), {ctx.dy(), ctx.x()},
+                                       ctx.x_shape(), "input"));
+    }
+    if (ctx.node().attrs.get_bool("affine")) {
+        ctx.emit_param_grad(op_layernorm_grad_weight(), {ctx.dy(), ctx.x()}, "weight");
+        ctx.emit_param_grad(op_layernorm_grad_bias(), {ctx.dy()}, "bias");
+    }
+}
+
 }  // namespace
 
 const OpDef &op_layernorm() {
@@ -66,6 +240,7 @@ const OpDef &op_layernorm() {
         .params = layernorm_params,
         .lower = lower_layernorm,
         .schedule = schedule_layernorm,
+        .backward = backward_layernorm,
     };
     return def;
 }

@@ -1,4 +1,5 @@
 // leaky_relu: y = x > 0 ? x : alpha * x, elementwise (torch.nn.LeakyReLU).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -12,6 +13,21 @@ OpLowering lower_leaky_relu(const LowerCtx &ctx) {
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return select(x > 0.0f, x, (float)ctx.attr_float("alpha") * x); });
 }
 
+// d/dx leaky_relu(x) = x > 0 ? 1 : alpha
+OpLowering lower_leaky_relu_grad(const LowerCtx &ctx) {
+    float alpha = (float)ctx.attr_float("alpha");
+    return lower_pointwise_grad(ctx, [=](Expr dy, Expr x, Expr, const std::vector<Expr> &) {
+        return select(x > 0.0f, dy, alpha * dy);
+    });
+}
+
+const OpDef &op_leaky_relu_grad() {
+    static const OpDef def = pointwise_grad_op("leaky_relu_grad", lower_leaky_relu_grad);
+    return def;
+}
+
+void backward_leaky_relu(BackwardCtx &ctx) { backward_pointwise(ctx, op_leaky_relu_grad()); }
+
 }  // namespace
 
 const OpDef &op_leaky_relu() {
@@ -23,6 +39,7 @@ const OpDef &op_leaky_relu() {
         .elementwise = true,
         .lower = lower_leaky_relu,
         .schedule = schedule_elementwise,
+        .backward = backward_leaky_relu,
     };
     return def;
 }

@@ -1,5 +1,6 @@
 // maxout: y_c = max_k x_{c*pieces + k}, the maximum over groups of `pieces` consecutive
 // channels (Goodfellow et al. 2013); C channels become C / pieces.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -41,6 +42,56 @@ void schedule_maxout(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     schedule_root(ctx, l.out, node.shape);
 }
 
+// dL/dx(c*pieces + k, ...) = k == first argmax_j x(c*pieces + j, ...) ? dy(c, ...) : 0
+OpLowering lower_maxout_grad(const LowerCtx &ctx) {
+    int pieces = (int)ctx.attr_int("pieces");
+    const Func &dy = ctx.inputs[0], &x = ctx.inputs[1];
+    std::vector<Var> v = value_vars(ctx.node.shape);
+    std::vector<Expr> args(v.begin(), v.end());
+    // The piece that won each output: the first maximum, as the forward max keeps it.
+    Func winner(ctx.name("winner"));
+    args[0] = v[0] * pieces;
+    Expr best = x(args), best_k = 0;
+    for (int k = 1; k < pieces; k++) {
+        args[0] = v[0] * pieces + k;
+        Expr piece = x(args);
+        best_k = select(piece > best, k, best_k);
+        best = max(best, piece);
+    }
+    winner(v) = best_k;
+    std::vector<Expr> group(v.begin(), v.end());
+    group[0] = v[0] / pieces;
+    Func out(ctx.node.name);
+    out(v) = select(v[0] % pieces == winner(group), dy(group), 0.0f);
+    return {out, {winner}, {}, {}};
+}
+
+void schedule_maxout_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    Shape groups = node.shape;
+    groups.dims[0] /= ctx.graph.nodes[node.forward].attrs.get_int("pieces");
+    schedule_root(ctx, l.stages[0], groups);
+    schedule_root(ctx, l.out, node.shape);
+}
+
+const OpDef &op_maxout_grad() {
+    static const OpDef def = {
+        .name = "maxout_grad",
+        .summary = "dL/dx of maxout: dy routed to each group's (first) maximum",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_maxout_grad,
+        .schedule = schedule_maxout_grad,
+    };
+    return def;
+}
+
+// d/dx_i max_j x_j = 1[i is the (first) argmax]
+void backward_maxout(BackwardCtx &ctx) {
+    if (!ctx.needs_input_grad()) return;
+    ctx.set_input_grad(0, ctx.emit(op_maxout_grad(), {ctx.dy(), ctx.x()}, ctx.x_shape(), "input"));
+}
+
 }  // namespace
 
 const OpDef &op_maxout() {
@@ -51,6 +102,7 @@ const OpDef &op_maxout() {
         .infer_shape = maxout_shape,
         .lower = lower_maxout,
         .schedule = schedule_maxout,
+        .backward = backward_maxout,
     };
     return def;
 }

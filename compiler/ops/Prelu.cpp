@@ -1,4 +1,5 @@
 // prelu: y = x > 0 ? x : a_c * x with a learned slope per channel (torch.nn.PReLU).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -22,6 +23,70 @@ OpLowering lower_prelu(const LowerCtx &ctx) {
     });
 }
 
+// d/dx prelu(x) = x > 0 ? 1 : a[c]
+OpLowering lower_prelu_grad_input(const LowerCtx &ctx) {
+    bool shared = ctx.node.attrs.get_bool("shared");
+    return lower_pointwise_grad(ctx, [&](Expr dy, Expr x, Expr, const std::vector<Expr> &v) {
+        return select(x > 0.0f, dy, ctx.param("weight", {shared ? Expr(0) : v[0]}) * dy);
+    });
+}
+
+const OpDef &op_prelu_grad_input() {
+    static const OpDef def = pointwise_grad_op("prelu_grad_input", lower_prelu_grad_input);
+    return def;
+}
+
+// dL/da[c] = sum_{n, y, x} dy * min(x, 0); shared: also summed over c
+OpLowering lower_prelu_grad_weight(const LowerCtx &ctx) {
+    const Dims &d = dims();
+    const Shape &s = ctx.input_shape(1);
+    bool image = s.rank() == 3;
+    RDom r = image ? RDom(0, (int)s.dims[2], 0, (int)s.dims[1], 0, ctx.batch, ctx.name("r"))
+                   : RDom(0, ctx.batch, ctx.name("r"));
+    auto at = [&](const Func &f) { return image ? f(d.c, r[0], r[1], r[2]) : f(d.c, r[0]); };
+    Func per_channel(ctx.name("per_channel"));
+    per_channel(d.c) = 0.0f;
+    per_channel(d.c) += select(at(ctx.inputs[1]) > 0.0f, 0.0f, at(ctx.inputs[0]) * at(ctx.inputs[1]));
+    Func out(ctx.node.name);
+    if (ctx.node.attrs.get_bool("shared")) {
+        RDom rc(0, (int)s.dims[0], ctx.name("rc"));
+        out(d.i0) = sum(per_channel(rc));
+    } else {
+        out(d.i0) = per_channel(d.i0);
+    }
+    return {out, {per_channel}, {}, {r}};
+}
+
+void schedule_prelu_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+    const Dims &d = dims();
+    Func per_channel = l.stages[0];
+    const RDom &r = l.reductions[0];
+    std::vector<VarOrRVar> order = {d.c};
+    for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
+    per_channel.compute_root().vectorize(d.c, ctx.vector_width, TailStrategy::GuardWithIf);
+    per_channel.update().reorder(order).vectorize(d.c, ctx.vector_width, TailStrategy::GuardWithIf);
+    l.out.compute_root();
+}
+
+const OpDef &op_prelu_grad_weight() {
+    static const OpDef def = {
+        .name = "prelu_grad_weight",
+        .summary = "dL/da of prelu: sum of dy * min(x, 0) per channel (or over all)",
+        .min_inputs = 2,
+        .max_inputs = 2,
+        .user_visible = false,
+        .lower = lower_prelu_grad_weight,
+        .schedule = schedule_prelu_grad_weight,
+    };
+    return def;
+}
+
+// y = x > 0 ? x : a x:  dx = dy * (x > 0 ? 1 : a),  da = sum dy * min(x, 0)
+void backward_prelu(BackwardCtx &ctx) {
+    backward_pointwise(ctx, op_prelu_grad_input());
+    ctx.emit_param_grad(op_prelu_grad_weight(), {ctx.dy(), ctx.x()}, "weight");
+}
+
 }  // namespace
 
 const OpDef &op_prelu() {
@@ -38,6 +103,7 @@ const OpDef &op_prelu() {
         .elementwise = true,
         .lower = lower_prelu,
         .schedule = schedule_elementwise,
+        .backward = backward_prelu,
     };
     return def;
 }

@@ -1,4 +1,5 @@
 // selu: y = scale * (x > 0 ? x : alpha * (exp(x) - 1)), scale = 1.0507..., alpha = 1.6732... (torch.nn.SELU).
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -16,6 +17,20 @@ OpLowering lower_selu(const LowerCtx &ctx) {
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return selu_scale * select(x > 0.0f, x, selu_alpha * (exp(x) - 1.0f)); });
 }
 
+// d/dx selu(x) = x > 0 ? scale : scale * alpha * exp(x) = y + scale * alpha
+OpLowering lower_selu_grad(const LowerCtx &ctx) {
+    return lower_pointwise_grad(ctx, [](Expr dy, Expr x, Expr y, const std::vector<Expr> &) {
+        return select(x > 0.0f, selu_scale * dy, dy * (y + selu_scale * selu_alpha));
+    });
+}
+
+const OpDef &op_selu_grad() {
+    static const OpDef def = pointwise_grad_op("selu_grad", lower_selu_grad);
+    return def;
+}
+
+void backward_selu(BackwardCtx &ctx) { backward_pointwise(ctx, op_selu_grad()); }
+
 }  // namespace
 
 const OpDef &op_selu() {
@@ -26,6 +41,7 @@ const OpDef &op_selu() {
         .elementwise = true,
         .lower = lower_selu,
         .schedule = schedule_elementwise,
+        .backward = backward_selu,
     };
     return def;
 }

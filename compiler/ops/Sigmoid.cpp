@@ -1,4 +1,5 @@
 // sigmoid: y = 1 / (1 + exp(-x)), elementwise.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -12,6 +13,20 @@ OpLowering lower_sigmoid(const LowerCtx &ctx) {
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return 1.0f / (1.0f + exp(-x)); });
 }
 
+// d/dx sigmoid(x) = y * (1 - y)
+OpLowering lower_sigmoid_grad(const LowerCtx &ctx) {
+    return lower_pointwise_grad(ctx, [](Expr dy, Expr, Expr y, const std::vector<Expr> &) {
+        return dy * y * (1.0f - y);
+    });
+}
+
+const OpDef &op_sigmoid_grad() {
+    static const OpDef def = pointwise_grad_op("sigmoid_grad", lower_sigmoid_grad);
+    return def;
+}
+
+void backward_sigmoid(BackwardCtx &ctx) { backward_pointwise(ctx, op_sigmoid_grad()); }
+
 }  // namespace
 
 const OpDef &op_sigmoid() {
@@ -22,6 +37,7 @@ const OpDef &op_sigmoid() {
         .elementwise = true,
         .lower = lower_sigmoid,
         .schedule = schedule_elementwise,
+        .backward = backward_sigmoid,
     };
     return def;
 }

@@ -1,4 +1,5 @@
 // tanh: y = tanh(x), elementwise.
+#include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -12,6 +13,20 @@ OpLowering lower_tanh(const LowerCtx &ctx) {
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return tanh(x); });
 }
 
+// d/dx tanh(x) = 1 - y^2
+OpLowering lower_tanh_grad(const LowerCtx &ctx) {
+    return lower_pointwise_grad(ctx, [](Expr dy, Expr, Expr y, const std::vector<Expr> &) {
+        return dy * (1.0f - y * y);
+    });
+}
+
+const OpDef &op_tanh_grad() {
+    static const OpDef def = pointwise_grad_op("tanh_grad", lower_tanh_grad);
+    return def;
+}
+
+void backward_tanh(BackwardCtx &ctx) { backward_pointwise(ctx, op_tanh_grad()); }
+
 }  // namespace
 
 const OpDef &op_tanh() {
@@ -22,6 +37,7 @@ const OpDef &op_tanh() {
         .elementwise = true,
         .lower = lower_tanh,
         .schedule = schedule_elementwise,
+        .backward = backward_tanh,
     };
     return def;
 }

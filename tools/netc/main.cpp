@@ -3,6 +3,7 @@
 
 #include "compiler/Aot.h"
 #include "compiler/Frontend.h"
+#include "compiler/GradCheck.h"
 #include "compiler/Summary.h"
 #include "dsl/Error.h"
 
@@ -74,6 +75,27 @@ int run(int argc, char **argv) {
         "summary", "print a table of layers, output shapes, parameter counts and memory");
     summary->add_option("FILE", summary_file, "model file (.net)")->required();
 
+    std::string gradcheck_file;
+    netc::GradCheckOptions gradcheck_options;
+    CLI::App *gradcheck = app.add_subcommand(
+        "gradcheck", "check the derived gradients against central finite differences; exit 1 "
+                     "when an error is above the threshold");
+    gradcheck->add_option("FILE", gradcheck_file, "model file (.net)")->required();
+    gradcheck->add_option("--batch", gradcheck_options.batch, "random samples per batch")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+    gradcheck->add_option("--samples", gradcheck_options.samples, "entries checked per tensor")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+    gradcheck->add_option("--step", gradcheck_options.step, "finite-difference step")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    gradcheck->add_option("--threshold", gradcheck_options.threshold, "largest relative error allowed")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    gradcheck->add_option("--seed", gradcheck_options.seed, "seed of the data and parameters")
+        ->capture_default_str();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -92,6 +114,12 @@ int run(int argc, char **argv) {
         if (!load(summary_file, f)) return exit_user_error;
         std::cout << netc::summary_table(*f.graph, f.layout);
         return 0;
+    }
+    if (*gradcheck) {
+        if (!load(gradcheck_file, f)) return exit_user_error;
+        netc::GradCheckReport report = netc::gradcheck(*f.graph, f.layout, gradcheck_options);
+        std::cout << netc::format_report(*f.graph, report, gradcheck_options);
+        return report.passed(gradcheck_options.threshold) ? 0 : exit_user_error;
     }
     if (file.empty()) {
         std::cerr << app.help();
