@@ -1,0 +1,411 @@
+#include "compiler/Reference.h"
+
+#include "compiler/Random.h"
+#include "compiler/ops/Op.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace netc::reference {
+
+Tensor::Tensor(Shape shape, int batch)
+    : shape(std::move(shape)), batch(batch), data((size_t)batch * this->shape.elements(), 0.0) {}
+
+Tensor Tensor::from(Shape shape, int batch, const float *values) {
+    Tensor t(std::move(shape), batch);
+    for (size_t i = 0; i < t.data.size(); i++) t.data[i] = values[i];
+    return t;
+}
+
+namespace {
+
+// PyTorch's output size of a window along one axis: floor((in + 2p - d(k-1) - 1) / s) + 1.
+int window_out(int in, int kernel, int stride, int pad, int dilation) {
+    return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+Tensor map(const Tensor &in, const std::function<double(double)> &fn) {
+    Tensor out = in;
+    for (double &v : out.data) v = fn(v);
+    return out;
+}
+
+// Mean and biased variance of a list of numbers, two-pass.
+void moments(const std::vector<double> &xs, double &mean, double &var) {
+    mean = 0;
+    for (double x : xs) mean += x;
+    mean /= (double)xs.size();
+    var = 0;
+    for (double x : xs) var += (x - mean) * (x - mean);
+    var /= (double)xs.size();
+}
+
+} // namespace
+
+Tensor dense(const Tensor &in, int units, const float *weight, const float *bias) {
+    int features = (int)in.shape.elements();
+    Tensor out(Shape{{units}}, in.batch);
+    for (int n = 0; n < in.batch; n++) {
+        for (int o = 0; o < units; o++) {
+            double acc = bias ? bias[o] : 0.0;
+            for (int i = 0; i < features; i++) {
+                acc += (double)weight[(size_t)o * features + i] * in.data[(size_t)n * features + i];
+            }
+            out.at(n, o) = acc;
+        }
+    }
+    return out;
+}
+
+Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
+              const float *weight, const float *bias) {
+    int channels = in.channels(), h = in.height(), w = in.width();
+    int oh = window_out(h, kernel, stride, pad, dilation);
+    int ow = window_out(w, kernel, stride, pad, dilation);
+    Tensor out(Shape{{filters, oh, ow}}, in.batch);
+    for (int n = 0; n < in.batch; n++) {
+        for (int f = 0; f < filters; f++) {
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    double acc = bias ? bias[f] : 0.0;
+                    for (int c = 0; c < channels; c++) {
+                        for (int ky = 0; ky < kernel; ky++) {
+                            for (int kx = 0; kx < kernel; kx++) {
+                                int iy = oy * stride + ky * dilation - pad;
+                                int ix = ox * stride + kx * dilation - pad;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                size_t wi =
+                                    (((size_t)f * channels + c) * kernel + ky) * kernel + kx;
+                                acc += (double)weight[wi] * in.at(n, c, iy, ix);
+                            }
+                        }
+                    }
+                    out.at(n, f, oy, ox) = acc;
+                }
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// A pooling op: each output is `reduce` of the window's taps that fall inside the image.
+Tensor pool(const Tensor &in, int kernel, int stride, int pad,
+            const std::function<double(const std::vector<double> &)> &reduce) {
+    int oh = window_out(in.height(), kernel, stride, pad, 1);
+    int ow = window_out(in.width(), kernel, stride, pad, 1);
+    Tensor out(Shape{{in.channels(), oh, ow}}, in.batch);
+    std::vector<double> taps;
+    for (int n = 0; n < in.batch; n++) {
+        for (int c = 0; c < in.channels(); c++) {
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    taps.clear();
+                    for (int ky = 0; ky < kernel; ky++) {
+                        for (int kx = 0; kx < kernel; kx++) {
+                            int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                            if (iy < 0 || iy >= in.height() || ix < 0 || ix >= in.width()) continue;
+                            taps.push_back(in.at(n, c, iy, ix));
+                        }
+                    }
+                    out.at(n, c, oy, ox) = reduce(taps);
+                }
+            }
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+Tensor maxpool(const Tensor &in, int kernel, int stride, int pad) {
+    return pool(in, kernel, stride, pad, [](const std::vector<double> &taps) {
+        if (taps.empty()) throw std::logic_error("maxpool window entirely in the padding");
+        return *std::max_element(taps.begin(), taps.end());
+    });
+}
+
+Tensor avgpool(const Tensor &in, int kernel, int stride, int pad) {
+    return pool(in, kernel, stride, pad, [kernel](const std::vector<double> &taps) {
+        double total = 0;
+        for (double t : taps) total += t;
+        return total / (double)(kernel * kernel); // padded zeros count
+    });
+}
+
+Tensor global_avgpool(const Tensor &in) {
+    Tensor out(Shape{{in.channels()}}, in.batch);
+    for (int n = 0; n < in.batch; n++) {
+        for (int c = 0; c < in.channels(); c++) {
+            double total = 0;
+            for (int p = 0; p < in.pixels(); p++) total += in.at(n, c, p);
+            out.at(n, c) = total / in.pixels();
+        }
+    }
+    return out;
+}
+
+Tensor flatten(const Tensor &in) {
+    // NCHW is already row-major over (C, H, W) per sample: only the shape changes.
+    Tensor out = in;
+    out.shape = Shape{{in.shape.elements()}};
+    return out;
+}
+
+Tensor add(const std::vector<const Tensor *> &in) {
+    Tensor out = *in[0];
+    for (size_t k = 1; k < in.size(); k++) {
+        for (size_t i = 0; i < out.data.size(); i++) out.data[i] += in[k]->data[i];
+    }
+    return out;
+}
+
+Tensor concat(const std::vector<const Tensor *> &in) {
+    Shape shape = in[0]->shape;
+    shape.dims[0] = 0;
+    for (const Tensor *t : in) shape.dims[0] += t->channels();
+    Tensor out(shape, in[0]->batch);
+    for (int n = 0; n < out.batch; n++) {
+        int base = 0;
+        for (const Tensor *t : in) {
+            for (int c = 0; c < t->channels(); c++) {
+                for (int p = 0; p < t->pixels(); p++) out.at(n, base + c, p) = t->at(n, c, p);
+            }
+            base += t->channels();
+        }
+    }
+    return out;
+}
+
+Tensor sigmoid(const Tensor &in) {
+    return map(in, [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
+}
+
+Tensor tanh(const Tensor &in) {
+    return map(in, [](double x) { return std::tanh(x); });
+}
+
+Tensor relu(const Tensor &in) {
+    return map(in, [](double x) { return x > 0 ? x : 0.0; });
+}
+
+Tensor leaky_relu(const Tensor &in, double alpha) {
+    return map(in, [alpha](double x) { return x > 0 ? x : alpha * x; });
+}
+
+Tensor prelu(const Tensor &in, const float *slopes, int count) {
+    Tensor out = in;
+    for (int n = 0; n < in.batch; n++) {
+        for (int c = 0; c < in.channels(); c++) {
+            double a = slopes[count == 1 ? 0 : c];
+            for (int p = 0; p < in.pixels(); p++) {
+                double x = in.at(n, c, p);
+                out.at(n, c, p) = x > 0 ? x : a * x;
+            }
+        }
+    }
+    return out;
+}
+
+Tensor elu(const Tensor &in, double alpha) {
+    return map(in, [alpha](double x) { return x > 0 ? x : alpha * std::expm1(x); });
+}
+
+Tensor selu(const Tensor &in) {
+    // Klambauer et al. 2017, the constants torch.nn.SELU uses.
+    const double alpha = 1.6732632423543772848170429916717;
+    const double scale = 1.0507009873554804934193349852946;
+    return map(in, [=](double x) { return scale * (x > 0 ? x : alpha * std::expm1(x)); });
+}
+
+Tensor maxout(const Tensor &in, int pieces) {
+    Shape shape = in.shape;
+    shape.dims[0] /= pieces;
+    Tensor out(shape, in.batch);
+    for (int n = 0; n < in.batch; n++) {
+        for (int c = 0; c < out.channels(); c++) {
+            for (int p = 0; p < in.pixels(); p++) {
+                double best = -std::numeric_limits<double>::infinity();
+                for (int k = 0; k < pieces; k++) best = std::max(best, in.at(n, c * pieces + k, p));
+                out.at(n, c, p) = best;
+            }
+        }
+    }
+    return out;
+}
+
+Tensor gelu(const Tensor &in, bool tanh_form) {
+    if (tanh_form) {
+        const double k = std::sqrt(2.0 / M_PI);
+        return map(in, [k](double x) {
+            return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+        });
+    }
+    return map(in, [](double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); });
+}
+
+Tensor batchnorm(const Tensor &in, bool train, double eps, const float *weight, const float *bias,
+                 const float *running_mean, const float *running_var) {
+    Tensor out = in;
+    std::vector<double> xs;
+    for (int c = 0; c < in.channels(); c++) {
+        double mean, var;
+        if (train) {
+            xs.clear();
+            for (int n = 0; n < in.batch; n++) {
+                for (int p = 0; p < in.pixels(); p++) xs.push_back(in.at(n, c, p));
+            }
+            moments(xs, mean, var);
+        } else {
+            mean = running_mean[c];
+            var = running_var[c];
+        }
+        double scale = weight ? weight[c] : 1.0, shift = bias ? bias[c] : 0.0;
+        for (int n = 0; n < in.batch; n++) {
+            for (int p = 0; p < in.pixels(); p++) {
+                out.at(n, c, p) = (in.at(n, c, p) - mean) / std::sqrt(var + eps) * scale + shift;
+            }
+        }
+    }
+    return out;
+}
+
+Tensor layernorm(const Tensor &in, double eps, const float *weight, const float *bias) {
+    Tensor out = in;
+    size_t per_sample = (size_t)in.shape.elements();
+    for (int n = 0; n < in.batch; n++) {
+        std::vector<double> xs(in.data.begin() + n * per_sample,
+                               in.data.begin() + (n + 1) * per_sample);
+        double mean, var;
+        moments(xs, mean, var);
+        for (size_t i = 0; i < per_sample; i++) {
+            double y = (xs[i] - mean) / std::sqrt(var + eps);
+            if (weight) y = y * weight[i] + bias[i]; // weight[c, h, w] is row-major like the sample
+            out.data[n * per_sample + i] = y;
+        }
+    }
+    return out;
+}
+
+Tensor groupnorm(const Tensor &in, int groups, double eps, const float *weight, const float *bias) {
+    Tensor out = in;
+    int per_group = in.channels() / groups;
+    std::vector<double> xs;
+    for (int n = 0; n < in.batch; n++) {
+        for (int g = 0; g < groups; g++) {
+            xs.clear();
+            for (int c = g * per_group; c < (g + 1) * per_group; c++) {
+                for (int p = 0; p < in.pixels(); p++) xs.push_back(in.at(n, c, p));
+            }
+            double mean, var;
+            moments(xs, mean, var);
+            for (int c = g * per_group; c < (g + 1) * per_group; c++) {
+                for (int p = 0; p < in.pixels(); p++) {
+                    double y = (in.at(n, c, p) - mean) / std::sqrt(var + eps);
+                    out.at(n, c, p) = weight ? y * weight[c] + bias[c] : y;
+                }
+            }
+        }
+    }
+    return out;
+}
+
+Tensor dropout(const Tensor &in, bool train, double p, uint32_t rng_key, int node_id) {
+    if (!train) return in;
+    Tensor out = in;
+    uint32_t key = random::bits(rng_key, (uint32_t)node_id);
+    // p is a float attribute of the generated code; compare in float so the 24-bit uniform
+    // lands on the same side of it.
+    float threshold = (float)p;
+    for (size_t i = 0; i < in.data.size(); i++) {
+        bool keep = random::uniform(key, (uint32_t)i) >= threshold;
+        out.data[i] = keep ? in.data[i] / (1.0 - p) : 0.0;
+    }
+    return out;
+}
+
+Tensor softmax(const Tensor &logits) {
+    Tensor out = logits;
+    int classes = logits.channels();
+    for (int n = 0; n < logits.batch; n++) {
+        double top = -std::numeric_limits<double>::infinity();
+        for (int c = 0; c < classes; c++) top = std::max(top, logits.at(n, c));
+        double total = 0;
+        for (int c = 0; c < classes; c++) total += std::exp(logits.at(n, c) - top);
+        for (int c = 0; c < classes; c++) out.at(n, c) = std::exp(logits.at(n, c) - top) / total;
+    }
+    return out;
+}
+
+Tensor apply(const Graph &, const ParamLayout &layout, const float *params, const Node &node,
+             const std::vector<const Tensor *> &inputs, bool train, uint32_t rng_key) {
+    auto param = [&](const char *suffix) -> const float * {
+        const ParamEntry *e = layout.find(node.name + "." + suffix);
+        return e ? params + e->offset : nullptr;
+    };
+    auto param_size = [&](const char *suffix) -> int {
+        const ParamEntry *e = layout.find(node.name + "." + suffix);
+        return e ? (int)e->size : 0;
+    };
+    const Attrs &a = node.attrs;
+    auto i = [&](const char *name) { return (int)a.get_int(name); };
+    const Tensor &x = *inputs.at(0);
+    std::string op = node.op->name;
+    if (op == "dense") return dense(x, i("units"), param("weight"), param("bias"));
+    if (op == "conv2d") {
+        return conv2d(x, i("filters"), i("kernel"), i("stride"), i("pad"), i("dilation"),
+                      param("weight"), param("bias"));
+    }
+    if (op == "maxpool" || op == "avgpool") {
+        int k = i("kernel"), s = a.has("stride") ? i("stride") : k;
+        return op == "maxpool" ? maxpool(x, k, s, i("pad")) : avgpool(x, k, s, i("pad"));
+    }
+    if (op == "global_avgpool") return global_avgpool(x);
+    if (op == "flatten") return flatten(x);
+    if (op == "add") return add(inputs);
+    if (op == "concat") return concat(inputs);
+    if (op == "sigmoid") return sigmoid(x);
+    if (op == "tanh") return tanh(x);
+    if (op == "relu") return relu(x);
+    if (op == "leaky_relu") return leaky_relu(x, a.get_float("alpha"));
+    if (op == "prelu") return prelu(x, param("weight"), param_size("weight"));
+    if (op == "elu") return elu(x, a.get_float("alpha"));
+    if (op == "selu") return selu(x);
+    if (op == "maxout") return maxout(x, i("pieces"));
+    if (op == "gelu") return gelu(x, a.get_enum("approximate") == "tanh");
+    if (op == "batchnorm") {
+        return batchnorm(x, train, a.get_float("eps"), param("weight"), param("bias"),
+                         param("running_mean"), param("running_var"));
+    }
+    if (op == "layernorm") return layernorm(x, a.get_float("eps"), param("weight"), param("bias"));
+    if (op == "groupnorm") {
+        return groupnorm(x, i("groups"), a.get_float("eps"), param("weight"), param("bias"));
+    }
+    if (op == "dropout") return dropout(x, train, a.get_float("p"), rng_key, node.id);
+    throw std::logic_error("reference: no reference for op " + op);
+}
+
+std::vector<Tensor> forward(const Graph &graph, const ParamLayout &layout, const float *params,
+                            const float *images, int batch, bool train, uint32_t rng_key) {
+    std::vector<Tensor> values;
+    values.push_back(Tensor::from(graph.input, batch, images));
+    for (size_t k = 1; k < graph.nodes.size(); k++) {
+        const Node &node = graph.nodes[k];
+        std::vector<const Tensor *> inputs;
+        for (int id : node.inputs) inputs.push_back(&values[id]);
+        values.push_back(apply(graph, layout, params, node, inputs, train, rng_key));
+    }
+    return values;
+}
+
+Tensor predict(const Graph &graph, const ParamLayout &layout, const float *params,
+               const float *images, int batch) {
+    return softmax(forward(graph, layout, params, images, batch, false, 0).back());
+}
+
+} // namespace netc::reference

@@ -1,0 +1,114 @@
+#pragma once
+// Plain C++ references of every op's forward pass, the oracle the lowering tests compare the
+// generated code against. Straight loops over PyTorch's layouts (NCHW images, (N, F) vectors),
+// double accumulation, parameters read in torch layout (Linear weight [out, in], Conv2d weight
+// [out, in, kh, kw], ...). Written from each op's definition in PyTorch, not from the Halide
+// lowering, so the two are independent: a shared misreading would have to be made twice.
+// No Halide here.
+
+#include "compiler/Graph.h"
+#include "compiler/ParamLayout.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace netc::reference {
+
+/// A batch of values: images (N, C, H, W) or vectors (N, F), row-major.
+struct Tensor {
+    Shape shape; // per sample: [C, H, W] or [F]
+    int batch = 0;
+    std::vector<double> data; // (batch, C, H, W) or (batch, F)
+
+    Tensor() = default;
+    Tensor(Shape shape, int batch);
+    /// Copies `values` (batch * shape.elements() floats, in the layout above).
+    static Tensor from(Shape shape, int batch, const float *values);
+
+    bool image() const { return shape.rank() == 3; }
+    int channels() const { return (int)shape.dims[0]; }
+    int height() const { return image() ? (int)shape.dims[1] : 1; }
+    int width() const { return image() ? (int)shape.dims[2] : 1; }
+    /// Elements per channel per sample: H*W for images, 1 for vectors.
+    int pixels() const { return height() * width(); }
+
+    double &at(int n, int c, int y, int x) {
+        return data[(((size_t)n * channels() + c) * height() + y) * width() + x];
+    }
+    double at(int n, int c, int y, int x) const {
+        return data[(((size_t)n * channels() + c) * height() + y) * width() + x];
+    }
+    /// Element (n, c, p) with p the pixel y * W + x; for vectors p is 0.
+    double &at(int n, int c, int p = 0) {
+        return data[((size_t)n * channels() + c) * pixels() + p];
+    }
+    double at(int n, int c, int p = 0) const {
+        return data[((size_t)n * channels() + c) * pixels() + p];
+    }
+};
+
+// Parameters are passed as pointers into the arena, in torch layout; null for an absent tensor.
+
+/// y[n, o] = b[o] + sum_i W[o, i] x[n, i]   (W [units, F])
+Tensor dense(const Tensor &in, int units, const float *weight, const float *bias);
+/// y[n, f, oy, ox] = b[f] + sum_{c, ky, kx} W[f, c, ky, kx] x[n, c, oy*s + ky*d - p, ox*s + kx*d -
+/// p] with x = 0 outside the image   (W [filters, C, k, k])
+Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
+              const float *weight, const float *bias);
+/// The maximum over each k x k window; positions in the padding are skipped (never win).
+Tensor maxpool(const Tensor &in, int kernel, int stride, int pad);
+/// The sum over each k x k window divided by k*k (padding counts as zeros: count_include_pad).
+Tensor avgpool(const Tensor &in, int kernel, int stride, int pad);
+/// y[n, c] = mean over (y, x) of x[n, c, y, x]
+Tensor global_avgpool(const Tensor &in);
+/// [C, H, W] -> [C*H*W] in row-major (torch.flatten(x, 1)) order; vectors pass through.
+Tensor flatten(const Tensor &in);
+/// The elementwise sum of two or more tensors of one shape.
+Tensor add(const std::vector<const Tensor *> &in);
+/// torch.cat(in, dim=1).
+Tensor concat(const std::vector<const Tensor *> &in);
+
+Tensor sigmoid(const Tensor &in);
+Tensor tanh(const Tensor &in);
+Tensor relu(const Tensor &in);
+Tensor leaky_relu(const Tensor &in, double alpha);
+/// `slopes` has `count` entries: one per channel, or one shared by all.
+Tensor prelu(const Tensor &in, const float *slopes, int count);
+Tensor elu(const Tensor &in, double alpha);
+Tensor selu(const Tensor &in);
+/// y[c] = max_k x[c * pieces + k]
+Tensor maxout(const Tensor &in, int pieces);
+/// x * Phi(x) with the exact normal CDF, or torch's tanh approximation.
+Tensor gelu(const Tensor &in, bool tanh_form);
+
+/// Train: per-channel mean and biased variance over (n, y, x) of this batch; infer: the running
+/// statistics. y = (x - mean) / sqrt(var + eps) * weight + bias (weight, bias null: 1, 0).
+Tensor batchnorm(const Tensor &in, bool train, double eps, const float *weight, const float *bias,
+                 const float *running_mean, const float *running_var);
+/// Statistics over all of one sample's elements; weight and bias have the sample's shape.
+Tensor layernorm(const Tensor &in, double eps, const float *weight, const float *bias);
+/// Statistics over each group of C/groups consecutive channels (and their pixels) of one sample;
+/// weight and bias per channel.
+Tensor groupnorm(const Tensor &in, int groups, double eps, const float *weight, const float *bias);
+/// Train: element i (its NCHW index within the batch) is kept, scaled by 1/(1-p), iff
+/// netc::random::uniform(netc::random::bits(rng_key, node_id), i) >= p; otherwise 0.
+/// Infer: the identity.
+Tensor dropout(const Tensor &in, bool train, double p, uint32_t rng_key, int node_id);
+
+/// Softmax over each row of (N, classes) logits.
+Tensor softmax(const Tensor &logits);
+
+/// One node's value from its inputs' values (in node.inputs order), its parameters read from
+/// the arena `params` at the layout's offsets.
+Tensor apply(const Graph &graph, const ParamLayout &layout, const float *params, const Node &node,
+             const std::vector<const Tensor *> &inputs, bool train, uint32_t rng_key);
+
+/// Every node's value, composed op by op from `images` (batch, C, H, W): result[0] is the input.
+std::vector<Tensor> forward(const Graph &graph, const ParamLayout &layout, const float *params,
+                            const float *images, int batch, bool train, uint32_t rng_key);
+
+/// Inference-mode class probabilities (batch, classes).
+Tensor predict(const Graph &graph, const ParamLayout &layout, const float *params,
+               const float *images, int batch);
+
+} // namespace netc::reference
