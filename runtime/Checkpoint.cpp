@@ -1,0 +1,214 @@
+#include "runtime/Checkpoint.h"
+
+#include "runtime/Safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+
+namespace netc::runtime {
+
+namespace {
+
+constexpr const char *checkpoint_format = "netc-checkpoint";
+constexpr const char *checkpoint_version = "1";
+
+std::string optimizer_tensor(const std::string &slot, const std::string &name) {
+    return "optimizer." + slot + "." + name;
+}
+
+std::string format_double(double x) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", x);
+    return buf;
+}
+
+/// The metadata value `key` of `file`, or an error naming the file and the key.
+Result<std::string> metadata(const SafetensorsFile &file, const std::string &key) {
+    auto it = file.metadata.find(key);
+    if (it == file.metadata.end()) {
+        return Result<std::string>::error(file.path + ": not a netc checkpoint: __metadata__ has no '" +
+                                          key + "'");
+    }
+    return it->second;
+}
+
+Result<int64_t> metadata_int(const SafetensorsFile &file, const std::string &key) {
+    Result<std::string> text = metadata(file, key);
+    if (!text) return text.status();
+    try {
+        size_t used = 0;
+        long long value = std::stoll(*text, &used);
+        if (used == text->size()) return (int64_t)value;
+    } catch (const std::exception &) {
+    }
+    return Result<int64_t>::error(file.path + ": __metadata__ '" + key + "' is '" + *text +
+                                  "', not an integer");
+}
+
+Result<double> metadata_double(const SafetensorsFile &file, const std::string &key) {
+    Result<std::string> text = metadata(file, key);
+    if (!text) return text.status();
+    try {
+        size_t used = 0;
+        double value = std::stod(*text, &used);
+        if (used == text->size()) return value;
+    } catch (const std::exception &) {
+    }
+    return Result<double>::error(file.path + ": __metadata__ '" + key + "' is '" + *text +
+                                 "', not a number");
+}
+
+} // namespace
+
+Status save_checkpoint(const std::string &path, const TrainableModel &model, const float *params,
+                       const float *opt_state, const std::vector<std::string> &class_names,
+                       const Normalization &normalization, const TrainingProgress &progress,
+                       uint64_t seed) {
+    const ModelInfo &info = model.info();
+    std::vector<TensorView> views;
+    for (const ArenaTensor &t : info.tensors) {
+        views.push_back({t.name, DType::F32, t.shape, params + t.offset});
+    }
+    if (opt_state) {
+        for (size_t k = 0; k < info.optimizer_slots.size(); k++) {
+            const float *slot = opt_state + (int64_t)k * model.param_count();
+            for (const ArenaTensor &t : info.tensors) {
+                views.push_back({optimizer_tensor(info.optimizer_slots[k], t.name), DType::F32,
+                                 t.shape, slot + t.offset});
+            }
+        }
+    }
+    std::map<std::string, std::string> meta = {
+        {"format", checkpoint_format},
+        {"format_version", checkpoint_version},
+        {"model", info.name},
+        {"optimizer", info.optimizer},
+        {"class_names", nlohmann::json(class_names).dump()},
+        {"normalization_mean", format_floats(normalization.mean)},
+        {"normalization_std", format_floats(normalization.stddev)},
+        {"step", std::to_string(progress.step)},
+        {"epoch", std::to_string(progress.epoch)},
+        {"best_accuracy", format_double(progress.best_accuracy)},
+        {"best_epoch", std::to_string(progress.best_epoch)},
+        {"stale_epochs", std::to_string(progress.stale_epochs)},
+        {"seed", std::to_string(seed)},
+    };
+    return write_safetensors(path, views, meta);
+}
+
+Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
+                                   bool with_optimizer) {
+    Result<SafetensorsFile> read = read_safetensors(path);
+    if (!read) return read.status();
+    const SafetensorsFile &file = *read;
+    const ModelInfo &info = model.info();
+
+    Result<std::string> format = metadata(file, "format");
+    if (!format) return format.status();
+    if (*format != checkpoint_format) {
+        return Result<Checkpoint>::error(path + ": not a netc checkpoint (format '" + *format + "')");
+    }
+    Result<std::string> version = metadata(file, "format_version");
+    if (!version) return version.status();
+    if (*version != checkpoint_version) {
+        return Result<Checkpoint>::error(path + ": checkpoint format version " + *version +
+                                         " is not supported (this netc reads version " +
+                                         checkpoint_version + ")");
+    }
+
+    std::vector<ExpectedTensor> expected;
+    for (const ArenaTensor &t : info.tensors) expected.push_back({t.name, t.shape, DType::F32});
+    if (with_optimizer) {
+        for (const std::string &slot : info.optimizer_slots) {
+            for (const ArenaTensor &t : info.tensors) {
+                expected.push_back({optimizer_tensor(slot, t.name), t.shape, DType::F32});
+            }
+        }
+    }
+    Status tensors = check_tensors(file, expected, {"optimizer."});
+    if (!tensors) {
+        return Result<Checkpoint>::error(tensors.message() + "\n" + path +
+                                         ": the checkpoint does not fit model '" + info.name + "'");
+    }
+
+    Checkpoint ckpt;
+    Result<std::string> model_name = metadata(file, "model");
+    if (!model_name) return model_name.status();
+    ckpt.model = *model_name;
+    if (ckpt.model != info.name) {
+        return Result<Checkpoint>::error(path + ": the checkpoint is of model '" + ckpt.model +
+                                         "', not '" + info.name + "'");
+    }
+    Result<std::string> classes = metadata(file, "class_names");
+    if (!classes) return classes.status();
+    try {
+        ckpt.class_names = nlohmann::json::parse(*classes).get<std::vector<std::string>>();
+    } catch (const std::exception &) {
+        return Result<Checkpoint>::error(path + ": __metadata__ 'class_names' is not a JSON array of "
+                                         "strings: " + *classes);
+    }
+    if ((int)ckpt.class_names.size() != info.data.classes) {
+        return Result<Checkpoint>::error(path + ": the checkpoint names " +
+                                         std::to_string(ckpt.class_names.size()) +
+                                         " classes but the model has " +
+                                         std::to_string(info.data.classes));
+    }
+    for (const char *key : {"normalization_mean", "normalization_std"}) {
+        Result<std::string> text = metadata(file, key);
+        if (!text) return text.status();
+        Result<std::vector<float>> values = parse_floats(*text, path + ": __metadata__ " + key);
+        if (!values) return values.status();
+        if ((int)values->size() != info.data.channels) {
+            return Result<Checkpoint>::error(path + ": __metadata__ " + key + " has " +
+                                             std::to_string(values->size()) +
+                                             " values but the model's input has " +
+                                             std::to_string(info.data.channels) + " channels");
+        }
+        (std::string(key) == "normalization_mean" ? ckpt.normalization.mean
+                                                  : ckpt.normalization.stddev) = std::move(*values);
+    }
+    for (float s : ckpt.normalization.stddev) {
+        if (!(s > 0)) {
+            return Result<Checkpoint>::error(path + ": __metadata__ normalization_std holds " +
+                                             std::to_string(s) + ", which must be > 0");
+        }
+    }
+
+    Result<int64_t> step = metadata_int(file, "step");
+    Result<int64_t> epoch = metadata_int(file, "epoch");
+    Result<double> best = metadata_double(file, "best_accuracy");
+    Result<int64_t> best_epoch = metadata_int(file, "best_epoch");
+    Result<int64_t> stale = metadata_int(file, "stale_epochs");
+    Result<int64_t> seed = metadata_int(file, "seed");
+    for (const Status *s : {&step.status(), &epoch.status(), &best.status(), &best_epoch.status(),
+                            &stale.status(), &seed.status()}) {
+        if (!s->ok()) return *s;
+    }
+    if (*step < 0 || *epoch < 0) {
+        return Result<Checkpoint>::error(path + ": negative step or epoch in __metadata__");
+    }
+    ckpt.progress = {*step, *epoch, *best, *best_epoch, *stale};
+    ckpt.seed = (uint64_t)*seed;
+
+    ckpt.params.assign((size_t)model.param_count(), 0.0f);
+    for (const ArenaTensor &t : info.tensors) {
+        std::vector<float> values = file.find(t.name)->floats();
+        std::copy(values.begin(), values.end(), ckpt.params.begin() + t.offset);
+    }
+    if (with_optimizer) {
+        ckpt.opt_state.assign((size_t)model.opt_state_count(), 0.0f);
+        for (size_t k = 0; k < info.optimizer_slots.size(); k++) {
+            for (const ArenaTensor &t : info.tensors) {
+                std::vector<float> values =
+                    file.find(optimizer_tensor(info.optimizer_slots[k], t.name))->floats();
+                std::copy(values.begin(), values.end(),
+                          ckpt.opt_state.begin() + (int64_t)k * model.param_count() + t.offset);
+            }
+        }
+    }
+    return ckpt;
+}
+
+} // namespace netc::runtime

@@ -1,0 +1,398 @@
+#include "runtime/Trainer.h"
+
+#include "runtime/Batcher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <unistd.h>
+
+namespace netc::runtime {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t interrupted = 0;
+void (*previous_handler)(int) = SIG_DFL;
+
+void on_sigint(int) {
+    interrupted = 1;
+    // A second Ctrl-C while the loop finishes its step and saves kills as usual.
+    std::signal(SIGINT, SIG_DFL);
+}
+
+/// Creates `dir` and proves that a file can be created in it, before any work is done.
+Status check_writable_dir(const std::string &dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return Status::error(dir + ": cannot create the output directory: " + ec.message());
+    if (!fs::is_directory(dir)) return Status::error(dir + ": exists and is not a directory");
+    std::string probe = (fs::path(dir) / ".netc-write-test-XXXXXX").string();
+    int fd = ::mkstemp(probe.data());
+    if (fd < 0) {
+        return Status::error(dir + ": the output directory cannot be written: " +
+                             std::strerror(errno));
+    }
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return {};
+}
+
+std::string format_duration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
+    long s = std::lround(seconds);
+    char buf[32];
+    if (s >= 3600) {
+        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    } else {
+        std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+    }
+    return buf;
+}
+
+std::string json_number(double x) {
+    if (!std::isfinite(x)) return "null";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g", x);
+    return buf;
+}
+
+bool same_floats(const std::vector<float> &a, const std::vector<float> &b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+/// The running figures of the current epoch, for the progress line and the metrics.
+struct Running {
+    double loss_sum = 0;
+    int64_t loss_count = 0;
+    int64_t correct = 0, sampled = 0;
+    double seconds = 0; // in steps
+    int64_t images = 0;
+
+    double loss() const { return loss_count ? loss_sum / (double)loss_count : 0; }
+    double accuracy() const { return sampled ? (double)correct / (double)sampled : 0; }
+    double rate() const { return seconds > 0 ? (double)images / seconds : 0; }
+};
+
+int64_t count_correct(const std::vector<float> &probs, const int32_t *labels, int64_t count,
+                      int classes, std::vector<int32_t> *predicted = nullptr) {
+    int64_t correct = 0;
+    for (int64_t i = 0; i < count; i++) {
+        const float *p = probs.data() + i * classes;
+        int32_t best = (int32_t)(std::max_element(p, p + classes) - p);
+        if (predicted) predicted->push_back(best);
+        correct += best == labels[i];
+    }
+    return correct;
+}
+
+} // namespace
+
+InterruptGuard::InterruptGuard() {
+    interrupted = 0;
+    previous_handler = std::signal(SIGINT, on_sigint);
+}
+
+InterruptGuard::~InterruptGuard() {
+    std::signal(SIGINT, previous_handler);
+    interrupted = 0;
+}
+
+bool interrupt_requested() { return interrupted != 0; }
+void request_interrupt() { interrupted = 1; }
+
+Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Dataset &data,
+                            const std::vector<int64_t> &indices, const Normalization &norm,
+                            int64_t batch) {
+    Evaluation result;
+    if (indices.empty()) return result;
+    BatcherOptions options;
+    options.batch = batch;
+    options.shuffle = false;
+    options.normalization = norm;
+    Batcher batcher(data, indices, options);
+    batcher.start_epoch(0);
+    int classes = model.info().data.classes;
+    std::vector<float> probs;
+    Batch b;
+    int64_t correct = 0;
+    while (batcher.next(b)) {
+        probs.resize((size_t)(b.size * classes));
+        Status s = model.predict(params, b.images.data(), b.size, probs.data());
+        if (!s) return s;
+        correct += count_correct(probs, b.labels.data(), b.size, classes, &result.predicted);
+    }
+    result.accuracy = (double)correct / (double)indices.size();
+    return result;
+}
+
+Result<TrainReport> train(TrainableModel &model, const Dataset &data, const TrainConfig &config) {
+    const ModelInfo &info = model.info();
+    if (Status s = check_writable_dir(config.out_dir); !s) return s;
+    const std::string last_path = (fs::path(config.out_dir) / "last.safetensors").string();
+    const std::string best_path = (fs::path(config.out_dir) / "best.safetensors").string();
+    const std::string metrics_path = (fs::path(config.out_dir) / "metrics.jsonl").string();
+    if (!config.resume && fs::exists(last_path)) {
+        return Result<TrainReport>::error(
+            last_path + ": a checkpoint is already there; pass --resume to continue that run, or "
+                        "choose another output directory (nothing was overwritten)");
+    }
+    if (config.resume && !fs::exists(last_path)) {
+        return Result<TrainReport>::error(last_path + ": no checkpoint to resume from");
+    }
+
+    Result<ValidationSplit> split = split_validation(data.count, config.validation, config.seed);
+    if (!split) return split.status();
+    if (split->train.empty()) return Result<TrainReport>::error("no training samples left");
+    Normalization norm = compute_normalization(data, split->train);
+    Result<std::vector<AugmentStep>> pipeline = make_augment_pipeline(config.augment);
+    if (!pipeline) return pipeline.status();
+
+    BatcherOptions options;
+    options.batch = config.batch;
+    options.shuffle = true;
+    options.seed = config.seed;
+    options.normalization = norm;
+    options.augment = *pipeline;
+    Batcher batcher(data, split->train, options);
+    const int64_t per_epoch = batcher.batches_per_epoch();
+    const int64_t total_steps = per_epoch * config.epochs;
+    model.set_total_steps(total_steps);
+
+    std::vector<float> params((size_t)model.param_count(), 0.0f);
+    std::vector<float> opt_state((size_t)model.opt_state_count(), 0.0f);
+    TrainingProgress progress;
+    if (config.resume) {
+        Result<Checkpoint> ckpt = load_checkpoint(last_path, model, true);
+        if (!ckpt) return ckpt.status();
+        if (ckpt->seed != config.seed) {
+            return Result<TrainReport>::error(last_path + ": the run was started with seed " +
+                                              std::to_string(ckpt->seed) + ", not " +
+                                              std::to_string(config.seed));
+        }
+        if (!same_floats(ckpt->normalization.mean, norm.mean) ||
+            !same_floats(ckpt->normalization.stddev, norm.stddev)) {
+            return Result<TrainReport>::error(
+                last_path + ": the training data differ from the run's (its normalization "
+                            "differs): resume with the same --data and --limit");
+        }
+        params = std::move(ckpt->params);
+        opt_state = std::move(ckpt->opt_state);
+        progress = ckpt->progress;
+    } else {
+        model.init(config.seed, params.data());
+    }
+    bool have_checkpoint = config.resume;
+    int64_t checkpoint_step = progress.step;
+
+    std::FILE *metrics = std::fopen(metrics_path.c_str(), "a");
+    if (!metrics) {
+        return Result<TrainReport>::error(metrics_path + ": cannot open for appending: " +
+                                          std::strerror(errno));
+    }
+    struct Closer {
+        std::FILE *f;
+        ~Closer() { std::fclose(f); }
+    } closer{metrics};
+
+    auto save_last = [&]() -> Status {
+        Status s = save_checkpoint(last_path, model, params.data(), opt_state.data(),
+                                   data.class_names, norm, progress, config.seed);
+        if (s) {
+            have_checkpoint = true;
+            checkpoint_step = progress.step;
+        }
+        return s;
+    };
+
+    TrainReport report;
+    std::ostream *out = config.progress;
+    const int classes = info.data.classes;
+    const int64_t start_step = progress.step;
+    double run_seconds = 0;
+    int64_t run_images = 0;
+    bool first_logged = false;
+    std::vector<float> probs;
+    Batch b;
+
+    for (int64_t epoch = progress.step / per_epoch; epoch < config.epochs; epoch++) {
+        batcher.start_epoch(epoch);
+        Running running, interval;
+        for (int64_t index = progress.step - epoch * per_epoch; index < per_epoch; index++) {
+            if (interrupt_requested() ||
+                (config.max_steps > 0 && progress.step >= config.max_steps)) {
+                if (out && config.progress_bar) *out << "\n";
+                report.outcome = interrupt_requested() ? TrainOutcome::Interrupted
+                                                       : TrainOutcome::StepLimit;
+                progress.epoch = epoch;
+                if (Status s = save_last(); !s) return s;
+                report.progress = progress;
+                report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
+                return report;
+            }
+            batcher.get(index, b);
+            if (config.accuracy_every > 0 && index % config.accuracy_every == 0) {
+                probs.resize((size_t)(b.size * classes));
+                Status s = model.predict(params.data(), b.images.data(), b.size, probs.data());
+                if (!s) return s;
+                int64_t correct = count_correct(probs, b.labels.data(), b.size, classes);
+                running.correct += correct;
+                running.sampled += b.size;
+                interval.correct += correct;
+                interval.sampled += b.size;
+            }
+            auto t0 = Clock::now();
+            StepLosses losses;
+            Status s = model.train_step(params.data(), opt_state.data(), b.images.data(),
+                                        b.labels.data(), b.size, progress.step, losses);
+            double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+            if (!s) return s;
+            double loss = (double)losses.data_loss + (double)losses.regularization;
+            if (!std::isfinite(loss)) {
+                if (out && config.progress_bar) *out << "\n";
+                std::string kept = have_checkpoint
+                                       ? last_path + " holds step " +
+                                             std::to_string(checkpoint_step) +
+                                             ", the last good checkpoint"
+                                       : "no checkpoint had been written yet";
+                return Result<TrainReport>::error(
+                    "training diverged: the loss is " + std::string(std::isnan(loss) ? "nan" : "inf") +
+                    " at step " + std::to_string(progress.step) + " (epoch " +
+                    std::to_string(epoch + 1) + "); stopped, " + kept +
+                    " (try a lower learning rate)");
+            }
+            progress.step++;
+            for (Running *r : {&running, &interval}) {
+                r->loss_sum += loss;
+                r->loss_count++;
+                r->seconds += seconds;
+                r->images += b.size;
+            }
+            run_seconds += seconds;
+            run_images += b.size;
+
+            if (progress.step % config.log_every == 0 || index + 1 == per_epoch) {
+                if (!first_logged) {
+                    report.first_loss = interval.loss();
+                    first_logged = true;
+                }
+                std::fprintf(metrics,
+                             "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
+                             "\"lr\": %s, \"img_per_s\": %s}\n",
+                             (long long)progress.step, (long long)(epoch + 1),
+                             json_number(interval.loss()).c_str(),
+                             interval.sampled ? json_number(interval.accuracy()).c_str() : "null",
+                             json_number(losses.learning_rate).c_str(),
+                             json_number(interval.rate()).c_str());
+                std::fflush(metrics);
+                interval = Running();
+            }
+            if (out) {
+                int64_t done = index + 1;
+                double eta = running.rate() > 0
+                                 ? (double)(total_steps - progress.step) * (double)config.batch /
+                                       running.rate()
+                                 : 0;
+                if (config.progress_bar) {
+                    const int width = 24;
+                    int filled = (int)(width * done / per_epoch);
+                    char line[256];
+                    std::snprintf(line, sizeof line,
+                                  "\repoch %lld/%lld [%s%s] %lld/%lld %.0f img/s ETA %s loss %.4f "
+                                  "acc %.3f lr %.3g ",
+                                  (long long)(epoch + 1), (long long)config.epochs,
+                                  std::string(filled, '#').c_str(),
+                                  std::string(width - filled, '.').c_str(), (long long)done,
+                                  (long long)per_epoch, running.rate(),
+                                  format_duration(eta).c_str(), running.loss(), running.accuracy(),
+                                  (double)losses.learning_rate);
+                    *out << line << std::flush;
+                } else if (done % std::max<int64_t>(1, per_epoch / 4) == 0 && done != per_epoch) {
+                    char line[256];
+                    std::snprintf(line, sizeof line,
+                                  "epoch %lld/%lld step %lld/%lld: loss %.4f acc %.3f, %.0f img/s, "
+                                  "ETA %s\n",
+                                  (long long)(epoch + 1), (long long)config.epochs,
+                                  (long long)done, (long long)per_epoch, running.loss(),
+                                  running.accuracy(), running.rate(),
+                                  format_duration(eta).c_str());
+                    *out << line << std::flush;
+                }
+            }
+        }
+
+        // The end of an epoch: validation, the best checkpoint, the last one, early stopping.
+        progress.epoch = epoch + 1;
+        report.last_loss = running.loss();
+        double val = -1;
+        if (!split->validation.empty()) {
+            Result<Evaluation> e =
+                evaluate(model, params.data(), data, split->validation, norm, config.batch);
+            if (!e) return e.status();
+            val = e->accuracy;
+        }
+        report.last_val_accuracy = val;
+        bool improved = false;
+        if (val >= 0) {
+            improved = val > progress.best_accuracy + config.min_delta || progress.best_epoch < 0;
+            if (improved) {
+                progress.best_accuracy = val;
+                progress.best_epoch = epoch + 1;
+                progress.stale_epochs = 0;
+            } else {
+                progress.stale_epochs++;
+            }
+        }
+        bool stop_early = config.patience > 0 && progress.stale_epochs >= config.patience;
+        // best.safetensors holds the best epoch's weights (the last ones without validation).
+        if (improved || val < 0) {
+            Status s = save_checkpoint(best_path, model, params.data(), nullptr, data.class_names,
+                                       norm, progress, config.seed);
+            if (!s) return s;
+        }
+        if (Status s = save_last(); !s) return s;
+        std::fprintf(metrics,
+                     "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
+                     "\"val_accuracy\": %s, \"best_val_accuracy\": %s, \"img_per_s\": %s}\n",
+                     (long long)progress.step, (long long)(epoch + 1),
+                     json_number(running.loss()).c_str(),
+                     running.sampled ? json_number(running.accuracy()).c_str() : "null",
+                     val >= 0 ? json_number(val).c_str() : "null",
+                     progress.best_accuracy >= 0 ? json_number(progress.best_accuracy).c_str()
+                                                 : "null",
+                     json_number(running.rate()).c_str());
+        std::fflush(metrics);
+        if (out) {
+            char line[256];
+            std::snprintf(line, sizeof line,
+                          "%sepoch %lld/%lld: loss %.4f, train acc %.3f, val acc %s, %.0f img/s%s\n",
+                          config.progress_bar ? "\n" : "", (long long)(epoch + 1),
+                          (long long)config.epochs, running.loss(), running.accuracy(),
+                          val >= 0 ? json_number(val).c_str() : "-", running.rate(),
+                          improved && val >= 0 ? " (best)" : "");
+            *out << line << std::flush;
+        }
+        if (stop_early) {
+            if (out) {
+                *out << "early stopping: no improvement of validation accuracy for "
+                     << config.patience << " epochs (best " << progress.best_accuracy
+                     << " at epoch " << progress.best_epoch << ")\n";
+            }
+            report.outcome = TrainOutcome::EarlyStopped;
+            break;
+        }
+    }
+    (void)start_step;
+    report.progress = progress;
+    report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
+    return report;
+}
+
+} // namespace netc::runtime
