@@ -160,6 +160,12 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
         train->pipeline.compile_to_module(train->arguments(), raw_entry_name(graph, "train_step"),
                                           target),
     };
+    std::optional<EmbeddedPredictEntry> embedded;
+    if (options.weights) {
+        embedded = build_predict_embedded(graph, layout, target, batch_estimate, *options.weights);
+        modules.push_back(embedded->pipeline.compile_to_module(
+            embedded->arguments(), raw_entry_name(graph, "predict_embedded"), target));
+    }
     Module linked = link_modules(graph.model, modules);
 
     std::vector<std::string> train_outputs = {"params_out"};
@@ -171,6 +177,10 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
         raw_declaration(raw_entry_name(graph, "init"), init.arguments(), {"params"}) +
         raw_declaration(raw_entry_name(graph, "predict"), predict.arguments(), {"probs"}) +
         raw_declaration(raw_entry_name(graph, "train_step"), train->arguments(), train_outputs);
+    if (embedded) {
+        raw_declarations += raw_declaration(raw_entry_name(graph, "predict_embedded"),
+                                            embedded->arguments(), {"probs"});
+    }
     std::map<OutputFileType, std::string> halide_outputs = {
         {OutputFileType::object, (tmp / "halide.o").string()},
     };
@@ -182,9 +192,10 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     linked.compile(halide_outputs);
 
     fs::path header = tmp / (graph.model + ".h");
-    if (!write_text(header, c_header(graph, layout, raw_declarations, options.total_steps), error)) return false;
+    if (!write_text(header, c_header(graph, layout, raw_declarations, options.total_steps,
+                                      options.weights.has_value()), error)) return false;
     fs::path api_c = tmp / (graph.model + "_api.c");
-    if (!write_text(api_c, c_wrappers(graph, layout, options.total_steps), error)) return false;
+    if (!write_text(api_c, c_wrappers(graph, layout, options.total_steps, options.weights.has_value()), error)) return false;
     if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(),
                    "-I", NETC_HALIDE_RUNTIME_INCLUDE, api_c.string(), "-o", (tmp / "api.o").string()},
                   error)) {

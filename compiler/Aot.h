@@ -6,9 +6,11 @@
 // The C wrappers are compiled with the system C compiler ($CC, default cc) and merged with
 // Halide's object by a relocatable link ($LD, default ld), so the result is one ordinary .o.
 
+#include "compiler/EntryPoints.h"
 #include "compiler/Graph.h"
 #include "compiler/ParamLayout.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@ struct AotOptions {
     std::string target = "host"; // a Halide target string
     std::vector<std::string> emit = {"object", "header"};  // see aot_output_kinds()
     int64_t total_steps = 0;     // the run's length for schedules without `steps`; 0: unknown
+    std::optional<EmbeddedWeights> weights;  // adds <model>_predict_embedded
 };
 
 /// The kinds --emit accepts for AOT, with the file suffix each writes.

@@ -24,7 +24,7 @@ std::string raw_entry_name(const Graph &graph, const std::string &entry) {
 }
 
 std::string c_header(const Graph &graph, const ParamLayout &layout,
-                     const std::string &raw_declarations, int64_t total_steps) {
+                     const std::string &raw_declarations, int64_t total_steps, bool embedded) {
     const std::string m = graph.model, M = upper(graph.model);
     int slots = optimizer_state_slots(graph.train.optimizer);
     std::string default_length =
@@ -110,7 +110,7 @@ int32_t {m}_train_step_detailed(float *params, float *opt_state, const float *im
  * {default_length}. */
 void {m}_set_total_steps(int64_t steps);
 
-/* The raw entry points, over halide_buffer_t (see HalideRuntime.h), for callers who want them.
+{embedded_api}/* The raw entry points, over halide_buffer_t (see HalideRuntime.h), for callers who want them.
  * They return 0 or a Halide error code (halide_error_code_t). */
 struct halide_buffer_t;
 {raw}
@@ -126,12 +126,20 @@ struct halide_buffer_t;
                                   fmt::arg("tensors", std::max<size_t>(1, layout.entries.size())),
                                   fmt::arg("raw", raw_declarations),
                                   fmt::arg("state", slots * layout.total), fmt::arg("slots", slots),
-                                  fmt::arg("default_length", default_length));
+                                  fmt::arg("default_length", default_length),
+                                  fmt::arg("embedded_api", embedded ? fmt::format(R"(/* Inference with the trained weights compiled into this object: images are raw
+ * (batch x {M}_INPUT_SIZE floats in [0, 1]); the training normalization is applied inside. */
+int32_t {m}_predict_embedded(const float *images, int32_t batch, float *probs);
+
+)", fmt::arg("m", m), fmt::arg("M", M)) : std::string()));
     out += fmt::format("\n#endif /* NETC_MODEL_{}_H */\n", M);
     return out;
 }
 
-std::string c_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps) {
+namespace {
+
+/// The wrappers every object has: the parameter table, init, predict and train_step.
+std::string common_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps) {
     const std::string m = graph.model, M = upper(graph.model);
     int slots = optimizer_state_slots(graph.train.optimizer);
     std::string state_buffers, state_args;
@@ -266,6 +274,31 @@ int32_t {m}_train_step(float *params, float *opt_state, const float *images,
                        fmt::arg("state_args", state_args),
                        fmt::arg("needs_length", schedule_needs_total_steps(graph.train) ? 1 : 0),
                        fmt::arg("total_steps", total_steps));
+}
+
+}  // namespace
+
+std::string c_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps,
+                       bool embedded) {
+    const std::string m = graph.model, M = upper(graph.model);
+    const Shape &in = graph.input;
+    std::string embedded_wrapper = !embedded ? std::string() : fmt::format(R"(
+int32_t {m}_predict_embedded(const float *images, int32_t batch, float *probs) {{
+    halide_buffer_t x, y;
+    halide_dimension_t x_dims[4], y_dims[2];
+    if (!images || !probs) return NETC_ERROR_NULL_POINTER;
+    if (!netc_batch_ok(batch, {M}_INPUT_SIZE)) return NETC_ERROR_BAD_BATCH;
+    {{
+        const int32_t x_extents[4] = {{{w}, {h}, {c}, batch}};
+        const int32_t y_extents[2] = {{{M}_CLASSES, batch}};
+        netc_buffer(&x, x_dims, images, halide_type_float, 4, x_extents);
+        netc_buffer(&y, y_dims, probs, halide_type_float, 2, y_extents);
+    }}
+    return netc_status({m}_predict_embedded_raw(&x, &y));
+}}
+)", fmt::arg("m", m), fmt::arg("M", M), fmt::arg("c", in.dims[0]), fmt::arg("h", in.dims[1]),
+        fmt::arg("w", in.dims[2]));
+    return common_wrappers(graph, layout, total_steps) + embedded_wrapper;
 }
 
 }  // namespace netc

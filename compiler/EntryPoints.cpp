@@ -43,6 +43,41 @@ InitEntry build_init(const ParamLayout &layout, const Target &target) {
     return e;
 }
 
+EmbeddedPredictEntry build_predict_embedded(const Graph &graph, const ParamLayout &layout,
+                                            const Target &target, int batch_estimate,
+                                            const EmbeddedWeights &weights) {
+    EmbeddedPredictEntry e;
+    ImageParam unused_params(Float(32), 1, "params");
+    constrain_inputs(graph, layout, unused_params, e.images, batch_estimate);
+    const Dims &d = dims();
+    Buffer<float> arena((int)layout.total, "weights");
+    std::copy(weights.arena.begin(), weights.arena.end(), arena.data());
+    Func params("embedded_params");
+    params(d.c) = arena(d.c);
+    Func images("normalized_images");
+    if (weights.mean.empty()) {
+        images(d.x, d.y, d.c, d.n) = e.images(d.x, d.y, d.c, d.n);
+    } else {
+        int channels = (int)weights.mean.size();
+        Buffer<float> mean(channels, "mean"), inv_std(channels, "inv_std");
+        for (int c = 0; c < channels; c++) {
+            mean(c) = weights.mean[c];
+            inv_std(c) = 1.0f / weights.stddev[c];
+        }
+        images(d.x, d.y, d.c, d.n) = (e.images(d.x, d.y, d.c, d.n) - mean(d.c)) * inv_std(d.c);
+    }
+    Forward forward = lower_forward(graph, layout, Mode::Infer, params, images,
+                                    e.images.dim(3).extent(), Expr(0u));
+    schedule_forward(graph, forward, target, {});
+    Func probs = forward.probs;
+    probs.output_buffer().dim(0).set_bounds(0, (int)graph.classes);
+    probs.output_buffer().dim(1).set_min(0).set_stride((int)graph.classes);
+    probs.set_estimates({{0, (int)graph.classes}, {0, batch_estimate}});
+    probs.compute_root().parallel(d.n);
+    e.pipeline = Pipeline(probs);
+    return e;
+}
+
 PredictEntry build_predict(const Graph &graph, const ParamLayout &layout, const Target &target,
                            int batch_estimate) {
     PredictEntry e;

@@ -35,6 +35,25 @@ struct PredictEntry {
 
 InitEntry build_init(const ParamLayout &layout, const Halide::Target &target);
 
+/// Trained weights compiled into the object, with the normalization they were trained under.
+struct EmbeddedWeights {
+    std::vector<float> arena;   // (layout.total)
+    std::vector<float> mean;    // (channels); empty: none
+    std::vector<float> stddev;  // (channels)
+};
+
+/// predict_embedded(images, probs): raw images in [0, 1], normalized inside with the training
+/// statistics, classified with the embedded arena (stored in the object as constant data).
+struct EmbeddedPredictEntry {
+    Halide::ImageParam images{Halide::Float(32), 4, "images"};  // NCHW: (x, y, c, n)
+    Halide::Pipeline pipeline;
+    std::vector<Halide::Argument> arguments() const { return {images}; }
+};
+
+EmbeddedPredictEntry build_predict_embedded(const Graph &graph, const ParamLayout &layout,
+                                            const Halide::Target &target, int batch_estimate,
+                                            const EmbeddedWeights &weights);
+
 PredictEntry build_predict(const Graph &graph, const ParamLayout &layout,
                            const Halide::Target &target, int batch_estimate);
 

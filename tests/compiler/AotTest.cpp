@@ -3,6 +3,8 @@
 // probabilities to 1e-5; the bad-argument return codes are exercised.
 #include "compiler/Frontend.h"
 #include "compiler/Jit.h"
+#include "runtime/Batcher.h"
+#include "runtime/Safetensors.h"
 
 #include <doctest/doctest.h>
 
@@ -127,5 +129,70 @@ TEST_CASE("netc rejects an invalid target and an unwritable output without leavi
     for (const char *suffix : {".o", ".h", ".a", ".s", ".stmt.html"}) {
         CHECK_MESSAGE(fs::exists(dir / (std::string("m") + suffix)), suffix);
     }
+    fs::remove_all(dir);
+}
+
+TEST_CASE("netc --weights embeds a checkpoint: predict_embedded equals predict on normalized images") {
+    std::string path = std::string(NETC_SOURCE_DIR) + "/examples/fashion_mlp.net";
+    std::string read_error;
+    netc::Frontend f = netc::load_model_file(path, read_error);
+    REQUIRE(f.ok());
+    const netc::Graph &g = *f.graph;
+    fs::path dir = fs::temp_directory_path() / "netc_aot_embed";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    netc::JitModel jit(g, f.layout);
+    std::vector<float> params(f.layout.total);
+    jit.init(99, params.data());
+    std::vector<netc::runtime::TensorView> tensors;
+    for (const netc::ParamEntry &e : f.layout.entries) {
+        tensors.push_back({e.name, netc::runtime::DType::F32, e.shape.dims, params.data() + e.offset});
+    }
+    const float mean = 0.2860406f, stddev = 0.3530242f;
+    std::map<std::string, std::string> metadata = {
+        {"normalization_mean", netc::runtime::format_floats({mean})},
+        {"normalization_std", netc::runtime::format_floats({stddev})}};
+    std::string ckpt = (dir / "trained.safetensors").string();
+    REQUIRE(netc::runtime::write_safetensors(ckpt, tensors, metadata).ok());
+
+    std::string object = (dir / "fashion_mlp.o").string();
+    REQUIRE(run(std::string(NETC_BINARY) + " " + path + " --weights " + ckpt + " -o " + object) == 0);
+    REQUIRE(run("cc -std=c99 -Wall -Wextra -Werror -O1 -DMODEL=fashion_mlp -DMODEL_UPPER=FASHION_MLP "
+                "-include " + (dir / "fashion_mlp.h").string() + " " + NETC_SOURCE_DIR +
+                "/tests/compiler/embed_check.c " + object + " -lpthread -ldl -lm -o " +
+                (dir / "embed_check").string()) == 0);
+    int batch = 3;
+    std::vector<float> images((size_t)g.input.elements() * batch), normalized(images.size());
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(0, 1);
+    for (size_t i = 0; i < images.size(); i++) {
+        images[i] = u(rng);
+        normalized[i] = (images[i] - mean) * (1.0f / stddev);
+    }
+    {
+        std::ofstream out(dir / "images.bin", std::ios::binary);
+        out.write((const char *)images.data(), images.size() * sizeof(float));
+    }
+    REQUIRE(run((dir / "embed_check").string() + " " + std::to_string(batch) + " " +
+                (dir / "images.bin").string() + " " + (dir / "out.bin").string()) == 0);
+    std::vector<float> embedded((size_t)g.classes * batch), expected(embedded.size());
+    int32_t codes[2];
+    std::ifstream in(dir / "out.bin", std::ios::binary);
+    in.read((char *)embedded.data(), embedded.size() * sizeof(float));
+    in.read((char *)codes, sizeof codes);
+    REQUIRE(in.good());
+    jit.predict(params.data(), normalized.data(), batch, expected.data());
+    for (size_t i = 0; i < expected.size(); i++) CHECK(embedded[i] == doctest::Approx(expected[i]).epsilon(1e-5));
+    CHECK(codes[0] == 1);
+    CHECK(codes[1] == 2);
+
+    // A checkpoint of another model is refused, naming the tensor that differs.
+    std::string other = std::string(NETC_SOURCE_DIR) + "/examples/fashion_linear.net";
+    CHECK(run(std::string(NETC_BINARY) + " " + other + " --weights " + ckpt + " -o " +
+              (dir / "other.o").string() + " 2>" + (dir / "err.txt").string()) == 1);
+    std::ifstream err(dir / "err.txt");
+    std::string message((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    CHECK(message.find("fc.weight") != std::string::npos);
+    CHECK(!fs::exists(dir / "other.o"));
     fs::remove_all(dir);
 }

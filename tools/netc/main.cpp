@@ -4,7 +4,9 @@
 #include "compiler/Aot.h"
 #include "compiler/Frontend.h"
 #include "compiler/GradCheck.h"
+#include "tools/netc/Weights.h"
 #include "compiler/Summary.h"
+#include "tools/netc/TrainCommands.h"
 #include "dsl/Error.h"
 
 #include <CLI/CLI.hpp>
@@ -54,6 +56,10 @@ int run(int argc, char **argv) {
                    "object file to write (out/name.o); the header goes beside it (out/name.h)");
     app.add_option("--target", target, "Halide target string, e.g. host or x86-64-linux-avx2")
         ->capture_default_str();
+    std::string weights;
+    app.add_option("--weights", weights,
+                   "a checkpoint whose trained weights are compiled into the object, adding "
+                   "<model>_predict_embedded");
     int64_t total_steps = 0;
     app.add_option("--total-steps", total_steps,
                    "the training run's length in steps, compiled into the object for schedules "
@@ -96,6 +102,8 @@ int run(int argc, char **argv) {
     gradcheck->add_option("--seed", gradcheck_options.seed, "seed of the data and parameters")
         ->capture_default_str();
 
+    netc::cli::TrainCommands train_commands(app);  // train, eval, predict
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -103,6 +111,7 @@ int run(int argc, char **argv) {
         return code == 0 ? 0 : exit_user_error;
     }
 
+    if (std::optional<int> code = train_commands.run()) return *code;
     netc::Frontend f;
     if (*check) {
         if (!load(check_file, f)) return exit_user_error;
@@ -163,6 +172,15 @@ int run(int argc, char **argv) {
     options.output = output;
     options.target = target;
     options.total_steps = total_steps;
+    if (!weights.empty()) {
+        netc::EmbeddedWeights embedded;
+        std::string weights_error;
+        if (!netc::load_weights(weights, *f.graph, f.layout, embedded, weights_error)) {
+            std::cerr << "netc: error: " << weights_error << "\n";
+            return exit_user_error;
+        }
+        options.weights = std::move(embedded);
+    }
     if (!emit.empty()) options.emit = emit;
     std::string error;
     if (!netc::compile_aot(*f.graph, f.layout, options, error)) {

@@ -1,0 +1,78 @@
+#include "tools/netc/JitTrainable.h"
+
+#include "compiler/Optimizer.h"
+#include "compiler/Settings.h"
+
+#include <stdexcept>
+
+namespace netc {
+
+std::vector<std::string> optimizer_slot_names(const Choice &optimizer) {
+    const std::string &n = optimizer.name;
+    std::vector<std::string> names;
+    if (n == "momentum" || n == "nesterov") names = {"momentum_buffer"};
+    else if (n == "adagrad") names = {"sum"};
+    else if (n == "rmsprop") names = {"square_avg"};
+    else if (n == "adam" || n == "adamw") names = {"exp_avg", "exp_avg_sq"};
+    // Whatever a new optimizer keeps, its slots get numbered names rather than none.
+    for (int k = (int)names.size(); k < optimizer_state_slots(optimizer); k++) {
+        names.push_back("slot" + std::to_string(k));
+    }
+    return names;
+}
+
+JitTrainable::JitTrainable(const Graph &graph, const ParamLayout &layout)
+    : jit_(graph, layout) {
+    info_.name = graph.model;
+    const std::vector<int64_t> &in = graph.input.dims;
+    info_.data.channels = in.size() == 3 ? (int)in[0] : 1;
+    info_.data.height = in.size() == 3 ? (int)in[1] : (int)(in.size() == 2 ? in[0] : 1);
+    info_.data.width = (int)(in.empty() ? 1 : in.back());
+    info_.data.classes = (int)graph.classes;
+    for (const ParamEntry &e : layout.entries) {
+        info_.tensors.push_back({e.name, e.shape.dims, e.offset, e.trainable()});
+    }
+    info_.optimizer = graph.train.optimizer.name;
+    info_.optimizer_slots = optimizer_slot_names(graph.train.optimizer);
+}
+
+runtime::Status JitTrainable::predict(const float *params, const float *images, int64_t batch,
+                                      float *probs) {
+    jit_.predict(params, images, (int)batch, probs);
+    return {};
+}
+
+runtime::Status JitTrainable::train_step(float *params, float *opt_state, const float *images,
+                                         const int32_t *labels, int64_t batch, int64_t step,
+                                         runtime::StepLosses &losses) {
+    try {
+        JitModel::StepResult r = jit_.train_step(params, opt_state, images, labels, (int)batch, step);
+        losses = {r.data_loss, r.regularization, r.learning_rate};
+    } catch (const std::invalid_argument &e) {
+        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " + e.what());
+    }
+    return {};
+}
+
+runtime::TrainConfig train_config(const Graph &graph) {
+    const TrainSettings &t = graph.train;
+    runtime::TrainConfig c;
+    c.batch = t.batch;
+    c.epochs = t.epochs;
+    c.seed = t.seed;
+    c.validation = t.validation;
+    for (const Choice &choice : t.augment) {
+        runtime::AugmentSpec spec{choice.name, {}};
+        for (const AttrSpec &a : choice_spec(ChoiceKind::Augmentation, choice.name).attrs) {
+            if (choice.attrs.has(a.name)) spec.params.push_back({a.name, choice.attrs.get_float(a.name)});
+        }
+        c.augment.push_back(std::move(spec));
+    }
+    if (t.early_stopping) {
+        c.patience = t.early_stopping->attrs.get_int("patience");
+        c.min_delta = t.early_stopping->attrs.get_float("min_delta");
+    }
+    return c;
+}
+
+}  // namespace netc

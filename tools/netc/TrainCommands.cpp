@@ -1,0 +1,311 @@
+#include "tools/netc/TrainCommands.h"
+
+#include "compiler/Frontend.h"
+#include "runtime/Batcher.h"
+#include "runtime/Checkpoint.h"
+#include "runtime/Dataset.h"
+#include "runtime/Trainer.h"
+#include "tools/netc/JitTrainable.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+#include <unistd.h>
+
+namespace netc::cli {
+
+namespace {
+
+constexpr int exit_user_error = 1;
+constexpr int exit_interrupted = 130;  // 128 + SIGINT, as shells report it
+
+struct Model {
+    Frontend front;
+    std::unique_ptr<JitTrainable> jit;
+};
+
+/// Loads and checks `path`, printing diagnostics; null on a user error.
+std::unique_ptr<Model> load_model(const std::string &path) {
+    auto m = std::make_unique<Model>();
+    std::string read_error;
+    m->front = load_model_file(path, read_error);
+    if (!read_error.empty()) {
+        std::cerr << read_error << "\n";
+        return nullptr;
+    }
+    m->front.diags->print(std::cerr);
+    if (!m->front.ok()) {
+        int n = m->front.diags->error_count();
+        std::cerr << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
+        return nullptr;
+    }
+    m->jit = std::make_unique<JitTrainable>(*m->front.graph, m->front.layout);
+    return m;
+}
+
+int fail(const std::string &message) {
+    std::cerr << "netc: error: " << message << "\n";
+    return exit_user_error;
+}
+
+std::string json_string(const std::string &s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if ((unsigned char)c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string fixed(double x, int digits = 4) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+    return buf;
+}
+
+bool has_image_extension(const std::string &path) {
+    std::string lower = path;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    for (const char *ext : {".png", ".jpg", ".jpeg"}) {
+        std::string e = ext;
+        if (lower.size() >= e.size() && lower.compare(lower.size() - e.size(), e.size(), e) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+TrainCommands::TrainCommands(CLI::App &app) {
+    const std::string data_help =
+        std::string("data set folder: Fashion-MNIST/MNIST IDX files, CIFAR-10 batches, or "
+                    "train/ and test/ image folders (default ") +
+        runtime::fashion_mnist_default_dir + ")";
+    data_dir_ = runtime::fashion_mnist_default_dir;
+
+    train_ = app.add_subcommand(
+        "train", "train a model on its data set (JIT); writes DIR/last.safetensors, "
+                 "DIR/best.safetensors and DIR/metrics.jsonl. Ctrl-C saves a checkpoint and exits "
+                 "with status 130");
+    train_->add_option("FILE", file_, "model file (.net)")->required();
+    train_->add_option("--data", data_dir_, data_help);
+    train_->add_option("--epochs", epochs_, "epochs to train (default: the train block's)")
+        ->check(CLI::PositiveNumber);
+    train_->add_option("--out", out_dir_, "output directory (default: runs/<model>)");
+    train_->add_flag("--resume", resume_,
+                     "continue the run in the output directory from its last.safetensors, exactly "
+                     "as if it had not stopped");
+    train_->add_option("--limit", limit_,
+                       "use only the first N training samples (quick runs, CI)")
+        ->check(CLI::PositiveNumber);
+    train_->add_option("--steps", steps_,
+                       "stop once N steps in all are taken, saving last.safetensors (resume later)")
+        ->check(CLI::PositiveNumber);
+
+    eval_ = app.add_subcommand("eval", "test accuracy, per-class accuracy and confusion matrix");
+    eval_->add_option("FILE", file_, "model file (.net)")->required();
+    eval_->add_option("--weights", weights_, "checkpoint (.safetensors) from netc train")->required();
+    eval_->add_option("--data", data_dir_, data_help);
+    eval_->add_flag("--json", json_, "print one JSON object instead of tables");
+
+    predict_ = app.add_subcommand("predict", "classify images with a trained model");
+    predict_->add_option("FILE", file_, "model file (.net)")->required();
+    predict_->add_option("--weights", weights_, "checkpoint (.safetensors) from netc train")
+        ->required();
+    predict_->add_option("INPUT", inputs_, "PNG/JPEG images, or IDX image files (raw or gzip)")
+        ->required();
+    predict_->add_option("--top", top_, "classes shown per image")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+}
+
+std::optional<int> TrainCommands::run() {
+    if (*train_) return run_train();
+    if (*eval_) return run_eval();
+    if (*predict_) return run_predict();
+    return std::nullopt;
+}
+
+int TrainCommands::run_train() {
+    std::unique_ptr<Model> m = load_model(file_);
+    if (!m) return exit_user_error;
+    const Graph &graph = *m->front.graph;
+    runtime::TrainConfig config = train_config(graph);
+    if (epochs_ > 0) config.epochs = epochs_;
+    config.out_dir = out_dir_.empty() ? "runs/" + graph.model : out_dir_;
+    config.resume = resume_;
+    config.max_steps = steps_;
+    config.progress = &std::cerr;
+    config.progress_bar = ::isatty(2) != 0;
+
+    runtime::Result<runtime::Dataset> data =
+        runtime::load_dataset(data_dir_, runtime::DataSplit::Train, m->jit->info().data);
+    if (!data) return fail(data.message());
+    if (limit_ > 0 && limit_ < data->count) {
+        std::vector<int64_t> first((size_t)limit_);
+        std::iota(first.begin(), first.end(), 0);
+        *data = runtime::subset(*data, first);
+    }
+    std::cerr << "training " << graph.model << " on " << data->count << " samples from "
+              << data_dir_ << " for " << config.epochs << " epochs (batch " << config.batch
+              << "), checkpoints in " << config.out_dir << "\n";
+
+    runtime::InterruptGuard guard;
+    runtime::Result<runtime::TrainReport> report = runtime::train(*m->jit, *data, config);
+    if (!report) return fail(report.message());
+    const runtime::TrainingProgress &p = report->progress;
+    std::string best = p.best_epoch >= 0 ? ", best validation accuracy " +
+                                               fixed(p.best_accuracy) + " (epoch " +
+                                               std::to_string(p.best_epoch) + ")"
+                                         : "";
+    switch (report->outcome) {
+    case runtime::TrainOutcome::Interrupted:
+        std::cerr << "interrupted at step " << p.step << "; saved " << config.out_dir
+                  << "/last.safetensors (continue with --resume)\n";
+        return exit_interrupted;
+    case runtime::TrainOutcome::StepLimit:
+        std::cerr << "stopped at step " << p.step << " as --steps asked; saved " << config.out_dir
+                  << "/last.safetensors (continue with --resume)\n";
+        return 0;
+    case runtime::TrainOutcome::EarlyStopped:
+    case runtime::TrainOutcome::Finished:
+        std::cerr << "done: " << p.epoch << " epochs, " << p.step << " steps, "
+                  << fixed(report->img_per_s, 0) << " img/s" << best << "; wrote "
+                  << config.out_dir << "/{last,best}.safetensors and metrics.jsonl\n";
+        return 0;
+    }
+    return 0;
+}
+
+int TrainCommands::run_eval() {
+    std::unique_ptr<Model> m = load_model(file_);
+    if (!m) return exit_user_error;
+    runtime::Result<runtime::Checkpoint> ckpt = runtime::load_checkpoint(weights_, *m->jit, false);
+    if (!ckpt) return fail(ckpt.message());
+    runtime::Result<runtime::Dataset> data =
+        runtime::load_dataset(data_dir_, runtime::DataSplit::Test, m->jit->info().data);
+    if (!data) return fail(data.message());
+    runtime::Result<runtime::Evaluation> e =
+        runtime::evaluate(*m->jit, ckpt->params.data(), *data, runtime::all_indices(data->count),
+                          ckpt->normalization, m->front.graph->train.batch);
+    if (!e) return fail(e.message());
+
+    const std::vector<std::string> &names = ckpt->class_names;
+    size_t k = names.size();
+    std::vector<std::vector<int64_t>> confusion(k, std::vector<int64_t>(k, 0));  // [true][predicted]
+    for (int64_t i = 0; i < data->count; i++) confusion[(size_t)data->labels[(size_t)i]][(size_t)e->predicted[(size_t)i]]++;
+    auto class_accuracy = [&](size_t c) {
+        int64_t total = std::accumulate(confusion[c].begin(), confusion[c].end(), (int64_t)0);
+        return total ? (double)confusion[c][c] / (double)total : 0.0;
+    };
+
+    if (json_) {
+        std::string out = "{\"model\": " + json_string(m->front.graph->model) +
+                          ", \"weights\": " + json_string(weights_) +
+                          ", \"samples\": " + std::to_string(data->count) +
+                          ", \"accuracy\": " + fixed(e->accuracy, 6) + ", \"class_names\": [";
+        for (size_t c = 0; c < k; c++) out += (c ? ", " : "") + json_string(names[c]);
+        out += "], \"per_class_accuracy\": [";
+        for (size_t c = 0; c < k; c++) out += (c ? ", " : "") + fixed(class_accuracy(c), 6);
+        out += "], \"confusion\": [";
+        for (size_t r = 0; r < k; r++) {
+            out += r ? ", [" : "[";
+            for (size_t c = 0; c < k; c++) out += (c ? ", " : "") + std::to_string(confusion[r][c]);
+            out += "]";
+        }
+        std::cout << out << "]}\n";
+        return 0;
+    }
+    std::cout << m->front.graph->model << " on " << data->count << " test samples from "
+              << data_dir_ << ": accuracy " << fixed(e->accuracy) << "\n\nper class:\n";
+    size_t width = 5;
+    for (const std::string &n : names) width = std::max(width, n.size());
+    for (size_t c = 0; c < k; c++) {
+        std::printf("  %-*s  %s\n", (int)width, names[c].c_str(), fixed(class_accuracy(c)).c_str());
+    }
+    std::cout << "\nconfusion matrix (rows: true class, columns: predicted):\n";
+    std::printf("  %-*s", (int)width, "");
+    for (size_t c = 0; c < k; c++) std::printf(" %5zu", c);
+    std::printf("\n");
+    for (size_t r = 0; r < k; r++) {
+        std::printf("  %-*s", (int)width, (std::to_string(r) + " " + names[r]).substr(0, width).c_str());
+        for (size_t c = 0; c < k; c++) std::printf(" %5lld", (long long)confusion[r][c]);
+        std::printf("\n");
+    }
+    return 0;
+}
+
+int TrainCommands::run_predict() {
+    std::unique_ptr<Model> m = load_model(file_);
+    if (!m) return exit_user_error;
+    runtime::Result<runtime::Checkpoint> ckpt = runtime::load_checkpoint(weights_, *m->jit, false);
+    if (!ckpt) return fail(ckpt.message());
+    const runtime::DataSpec &spec = m->jit->info().data;
+    const int64_t image_size = (int64_t)spec.channels * spec.height * spec.width;
+
+    std::vector<float> images;
+    std::vector<std::string> labels;  // what each image is called in the output
+    for (const std::string &input : inputs_) {
+        if (has_image_extension(input)) {
+            runtime::Result<std::vector<float>> image =
+                runtime::read_image(input, {spec.channels, spec.height, spec.width});
+            if (!image) return fail(image.message());
+            images.insert(images.end(), image->begin(), image->end());
+            labels.push_back(input);
+            continue;
+        }
+        runtime::Result<runtime::IdxImages> idx = runtime::read_idx_images(input);
+        if (!idx) return fail(idx.message() + " (inputs are PNG/JPEG images or IDX image files)");
+        if (spec.channels != 1 || idx->height != spec.height || idx->width != spec.width) {
+            return fail(input + ": images of " + std::to_string(idx->height) + "x" +
+                        std::to_string(idx->width) + " pixels, but the model takes " +
+                        std::to_string(spec.channels) + "x" + std::to_string(spec.height) + "x" +
+                        std::to_string(spec.width));
+        }
+        for (int64_t i = 0; i < idx->count; i++) {
+            for (int64_t j = 0; j < image_size; j++) {
+                images.push_back((float)idx->pixels[(size_t)(i * image_size + j)] / 255.0f);
+            }
+            labels.push_back(input + "[" + std::to_string(i) + "]");
+        }
+    }
+    int64_t count = (int64_t)labels.size();
+    runtime::normalize(ckpt->normalization, images.data(), count, spec.channels, spec.height,
+                       spec.width);
+    const int k = spec.classes;
+    std::vector<float> probs((size_t)(count * k));
+    const int64_t batch = std::max<int64_t>(1, m->front.graph->train.batch);
+    for (int64_t first = 0; first < count; first += batch) {
+        int64_t n = std::min(batch, count - first);
+        runtime::Status s = m->jit->predict(ckpt->params.data(), images.data() + first * image_size,
+                                            n, probs.data() + first * k);
+        if (!s) return fail(s.message());
+    }
+    int top = std::min(top_, k);
+    for (int64_t i = 0; i < count; i++) {
+        const float *p = probs.data() + i * k;
+        std::vector<int> order(k);
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + top, order.end(),
+                          [&](int a, int b) { return p[a] > p[b]; });
+        std::cout << labels[(size_t)i] << ":";
+        for (int t = 0; t < top; t++) {
+            std::cout << (t ? "," : "") << " " << ckpt->class_names[(size_t)order[t]] << " "
+                      << fixed(p[order[t]], 3);
+        }
+        std::cout << "\n";
+    }
+    return 0;
+}
+
+}  // namespace netc::cli

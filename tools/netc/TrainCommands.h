@@ -1,0 +1,35 @@
+#pragma once
+// `netc train`, `netc eval` and `netc predict`: the subcommands that run a JIT-compiled model on
+// data, through the runtime's training loop and checkpoints (runtime/Trainer.h).
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace netc::cli {
+
+class TrainCommands {
+  public:
+    /// Adds the three subcommands to `app`.
+    explicit TrainCommands(CLI::App &app);
+    /// After parsing: the exit status of the subcommand that was chosen, or nullopt when none of
+    /// them was. 0 success, 1 a user error, 130 training interrupted (a checkpoint was saved).
+    std::optional<int> run();
+
+  private:
+    int run_train();
+    int run_eval();
+    int run_predict();
+
+    CLI::App *train_ = nullptr, *eval_ = nullptr, *predict_ = nullptr;
+    std::string file_, data_dir_, out_dir_, weights_;
+    int64_t epochs_ = 0, limit_ = 0, steps_ = 0;
+    bool resume_ = false, json_ = false;
+    int top_ = 3;
+    std::vector<std::string> inputs_;
+};
+
+}  // namespace netc::cli

@@ -1,0 +1,54 @@
+#include "tools/netc/Weights.h"
+
+#include "runtime/Batcher.h"
+#include "runtime/Safetensors.h"
+
+#include <algorithm>
+
+namespace netc {
+
+bool load_weights(const std::string &path, const Graph &graph, const ParamLayout &layout,
+                  EmbeddedWeights &out, std::string &error) {
+    runtime::Result<runtime::SafetensorsFile> file = runtime::read_safetensors(path);
+    if (!file) {
+        error = file.message();
+        return false;
+    }
+    std::vector<runtime::ExpectedTensor> expected;
+    for (const ParamEntry &e : layout.entries) expected.push_back({e.name, e.shape.dims});
+    // A checkpoint also carries the optimizer state and the step; only the arena is compiled in.
+    runtime::Status matches = runtime::check_tensors(*file, expected, {"optimizer.", "step", "epoch"});
+    if (!matches.ok()) {
+        error = matches.message();
+        return false;
+    }
+    out.arena.assign(layout.total, 0.0f);
+    for (const ParamEntry &e : layout.entries) {
+        std::vector<float> values = file->find(e.name)->floats();
+        std::copy(values.begin(), values.end(), out.arena.begin() + e.offset);
+    }
+    out.mean.clear();
+    out.stddev.clear();
+    auto mean = file->metadata.find("normalization_mean");
+    auto stddev = file->metadata.find("normalization_std");
+    if (mean != file->metadata.end() && stddev != file->metadata.end()) {
+        auto m = runtime::parse_floats(mean->second, path + ": normalization_mean");
+        auto s = runtime::parse_floats(stddev->second, path + ": normalization_std");
+        if (!m || !s) {
+            error = !m ? m.message() : s.message();
+            return false;
+        }
+        int channels = (int)graph.input.dims[0];
+        if ((int)m->size() != channels || (int)s->size() != channels ||
+            std::any_of(s->begin(), s->end(), [](float v) { return !(v > 0); })) {
+            error = path + ": the normalization in the metadata does not fit the model's " +
+                    std::to_string(channels) + " input channels";
+            return false;
+        }
+        out.mean = *m;
+        out.stddev = *s;
+    }
+    return true;
+}
+
+}  // namespace netc

@@ -1,0 +1,19 @@
+#pragma once
+// Reads a training checkpoint (safetensors, tensors named as the parameter layout names them)
+// into a parameter arena, with the normalization recorded in its metadata: what
+// `netc FILE --weights CKPT -o model.o` compiles into the object.
+
+#include "compiler/EntryPoints.h"
+#include "compiler/Graph.h"
+#include "compiler/ParamLayout.h"
+
+#include <string>
+
+namespace netc {
+
+/// Fails with a message naming the file and the tensor that differs (missing, unexpected or of
+/// another shape: a checkpoint of another model) or what is malformed.
+bool load_weights(const std::string &path, const Graph &graph, const ParamLayout &layout,
+                  EmbeddedWeights &out, std::string &error);
+
+}  // namespace netc
