@@ -1,14 +1,31 @@
-/* fashion_classify: classifies Fashion-MNIST test images with the CNN that netc compiled into
- * fashion_cnn.o, and prints the three most likely classes of each.
+/* fashion_classify: classifies Fashion-MNIST test images with a model netc compiled into an
+ * object, prints the three most likely classes of the first COUNT images and the accuracy.
  *
  *   fashion_classify [DATA_DIR [COUNT [SEED]]]
  *
  * DATA_DIR holds t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (default: Debian's
- * /usr/share/datasets/fashion-mnist). The parameters come from the model's initializers and
- * SEED, so the classes are those of an untrained network; they show the API end to end.
- * Plain C: it links the object with `cc ... fashion_cnn.o -lz -lpthread -ldl -lm`.
+ * /usr/share/datasets/fashion-mnist). Plain C: it links the object with
+ * `cc ... model.o -lz -lpthread -ldl -lm`.
+ *
+ * Built as is, it uses fashion_cnn with parameters from the model's initializers and SEED (an
+ * untrained network: it shows the API end to end). Built with -DMODEL=<name>
+ * -DMODEL_UPPER=<NAME> -DEMBEDDED -include <name>.h, it uses a model compiled with
+ * `netc FILE --weights CKPT`, whose trained weights and normalization are in the object.
  */
+#ifndef MODEL
 #include "fashion_cnn.h"
+#define MODEL fashion_cnn
+#define MODEL_UPPER FASHION_CNN
+#endif
+
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define FN(name) CAT(MODEL, name)
+#define CONST(name) CAT(MODEL_UPPER, name)
+#define INPUT_SIZE CONST(_INPUT_SIZE)
+#define INPUT_HEIGHT CONST(_INPUT_HEIGHT)
+#define INPUT_WIDTH CONST(_INPUT_WIDTH)
+#define CLASSES CONST(_CLASSES)
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +55,13 @@ static int read_idx(const char *path, uint32_t magic, int count, float *images, 
         fprintf(stderr, "%s: not an IDX file with magic 0x%08x\n", path, (unsigned)magic);
     } else if ((int)big_endian(header + 4) < count) {
         fprintf(stderr, "%s: holds %u items, fewer than %d\n", path, big_endian(header + 4), count);
-    } else if (magic == 0x803 && (big_endian(header + 8) != FASHION_CNN_INPUT_HEIGHT ||
-                                  big_endian(header + 12) != FASHION_CNN_INPUT_WIDTH)) {
+    } else if (magic == 0x803 && (big_endian(header + 8) != INPUT_HEIGHT ||
+                                  big_endian(header + 12) != INPUT_WIDTH)) {
         fprintf(stderr, "%s: images are %ux%u, the model takes %dx%d\n", path,
-                big_endian(header + 8), big_endian(header + 12), FASHION_CNN_INPUT_HEIGHT,
-                FASHION_CNN_INPUT_WIDTH);
+                big_endian(header + 8), big_endian(header + 12), INPUT_HEIGHT,
+                INPUT_WIDTH);
     } else {
-        unsigned item = magic == 0x803 ? FASHION_CNN_INPUT_SIZE : 1;
+        unsigned item = magic == 0x803 ? INPUT_SIZE : 1;
         unsigned char *bytes = malloc((size_t)count * item);
         if (bytes && read_exact(f, bytes, (unsigned)count * item)) {
             for (int i = 0; i < count * (int)item; i++) {
@@ -66,9 +83,9 @@ int main(int argc, char **argv) {
     int count = argc > 2 ? atoi(argv[2]) : 5;
     uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;
     char images_path[4096], labels_path[4096];
-    float *params = malloc(sizeof(float) * FASHION_CNN_PARAM_COUNT);
-    float *images = malloc(sizeof(float) * FASHION_CNN_INPUT_SIZE * (count > 0 ? count : 1));
-    float *probs = malloc(sizeof(float) * FASHION_CNN_CLASSES * (count > 0 ? count : 1));
+    float *params = malloc(sizeof(float) * CONST(_PARAM_COUNT));
+    float *images = malloc(sizeof(float) * INPUT_SIZE * (count > 0 ? count : 1));
+    float *probs = malloc(sizeof(float) * CLASSES * (count > 0 ? count : 1));
     int *labels = malloc(sizeof(int) * (count > 0 ? count : 1));
     int status = 1;
     if (count < 1 || count > 10000) {
@@ -81,25 +98,33 @@ int main(int argc, char **argv) {
         !read_idx(labels_path, 0x801, count, NULL, labels)) {
         goto done;
     }
-    if (fashion_cnn_init(params, seed) != NETC_OK ||
-        fashion_cnn_predict(params, images, count, probs) != NETC_OK) {
-        fprintf(stderr, "fashion_cnn failed\n");
+#ifdef EMBEDDED
+    (void)seed;
+    if (FN(_predict_embedded)(images, count, probs) != NETC_OK) {
+#else
+    if (FN(_init)(params, seed) != NETC_OK || FN(_predict)(params, images, count, probs) != NETC_OK) {
+#endif
+        fprintf(stderr, "the model failed\n");
         goto done;
     }
+    int correct = 0;
     for (int n = 0; n < count; n++) {
-        const float *p = probs + (size_t)n * FASHION_CNN_CLASSES;
+        const float *p = probs + (size_t)n * CLASSES;
         int top[3] = {-1, -1, -1};
         for (int rank = 0; rank < 3; rank++) {
-            for (int k = 0; k < FASHION_CNN_CLASSES; k++) {
+            for (int k = 0; k < CLASSES; k++) {
                 if (k == top[0] || k == top[1]) continue;
                 if (top[rank] < 0 || p[k] > p[top[rank]]) top[rank] = k;
             }
         }
+        correct += top[0] == labels[n];
+        if (n >= 10) continue;  /* the first ten in detail */
         printf("image %d (%s):", n, class_names[labels[n]]);
         for (int rank = 0; rank < 3; rank++) {
             printf(" %s %.3f%s", class_names[top[rank]], p[top[rank]], rank < 2 ? "," : "\n");
         }
     }
+    printf("accuracy on %d test images: %.4f\n", count, (double)correct / count);
     status = 0;
 done:
     free(params);
