@@ -269,14 +269,16 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
                     " (try a lower learning rate)");
             }
             progress.step++;
+            // The run's first step includes the JIT compilation: it is left out of the rates.
+            if (progress.step == start_step + 1) seconds = 0;
             for (Running *r : {&running, &interval}) {
                 r->loss_sum += loss;
                 r->loss_count++;
                 r->seconds += seconds;
-                r->images += b.size;
+                r->images += seconds > 0 ? b.size : 0;
             }
             run_seconds += seconds;
-            run_images += b.size;
+            run_images += seconds > 0 ? b.size : 0;
 
             if (progress.step % config.log_every == 0 || index + 1 == per_epoch) {
                 if (!first_logged) {
@@ -389,7 +391,6 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             break;
         }
     }
-    (void)start_step;
     report.progress = progress;
     report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
     return report;

@@ -53,7 +53,8 @@ struct TrainReport {
     TrainOutcome outcome = TrainOutcome::Finished;
     TrainingProgress progress;      // where the run stands at the end
     double last_val_accuracy = -1;  // of the last epoch run (-1: no validation)
-    double img_per_s = 0;           // training throughput over the run, steps only
+    double img_per_s = 0;           // training throughput over the run: steps only, the first
+                                    // (which may JIT-compile) left out
     double first_loss = 0;          // mean loss of the first logged interval of this run
     double last_loss = 0;           // mean loss of the last epoch run
 };
