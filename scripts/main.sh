@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/build.sh
 
 model=examples/fashion_mlp.net
-run=runs/fashion_mlp
+run=runs/fashion_mlp-$(date +%Y%m%d-%H%M%S)  # a fresh run each time; train never overwrites one
 data=/usr/share/datasets/fashion-mnist
 
 ./build/netc check "$model"
