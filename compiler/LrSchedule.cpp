@@ -63,8 +63,14 @@ Expr learning_rate(const TrainSettings &train, const Expr &step, const Expr &tot
                 cycle = f64(period);
                 start = floor(u / f64(period)) * f64(period);
             } else {
+                // The cycle index from logarithms can round to the wrong side of a restart
+                // (log(8) / log(2) < 3), so correct it by one against the exact cycle starts.
+                auto start_of = [&](const Expr &k) {
+                    return round(f64(period) * (pow(f64(mult), k) - f64(1)) / f64(mult - 1));
+                };
                 Expr i = floor(log(u / f64(period) * f64(mult - 1) + f64(1)) / f64(std::log(mult)));
-                start = f64(period) * (pow(f64(mult), i) - f64(1)) / f64(mult - 1);
+                i = select(u >= start_of(i + f64(1)), i + f64(1), u < start_of(i), i - f64(1), i);
+                start = start_of(i);
                 cycle = f64(period) * pow(f64(mult), i);
             }
             position = (u - start) / cycle;
