@@ -138,7 +138,7 @@ std::vector<ChoiceSpec> make_schedules() {
         {"inverse_sqrt",
          {"rsqrt"},
          {warmup_attr()},
-         "lr / sqrt(max(step, warmup) / max(warmup, 1)) after warmup"},
+         "lr * sqrt(max(warmup, 1) / (step + 1)) after warmup"},
     };
 }
 
