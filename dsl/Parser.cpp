@@ -125,9 +125,13 @@ private:
                 return block;
             }
             if (accept(TokenKind::Semicolon)) continue;
+            size_t start = pos_;
             if (auto stmt = parse_stmt()) {
                 block.stmts.push_back(std::move(*stmt));
             } else {
+                // A line that cannot start a statement ('(x)', '5'): step over its first token
+                // so recovery always moves forward.
+                if (pos_ == start) take();
                 skip_rest_of_statement();
             }
         }
