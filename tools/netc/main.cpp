@@ -70,6 +70,7 @@ int run(int argc, char **argv) {
                    "form; object, header, static-library, assembly, stmt-html are written next to "
                    "-o (default: object,header)")
         ->delimiter(',')
+        ->allow_extra_args(false)  // `--emit=graph FILE`: FILE is the model, not a second kind
         ->check(CLI::IsMember(emit_kinds));
 
     std::string check_file;
