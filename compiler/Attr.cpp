@@ -36,6 +36,8 @@ std::vector<std::string> init_spellings() {
     return out;
 }
 
+constexpr double max_int_attr = 2147483647;  // INT32_MAX
+
 std::string describe(const ast::Expr &e) {
     switch (e.kind) {
     case ast::Expr::Kind::Number: return e.text;
@@ -84,6 +86,13 @@ bool convert(const AttrSpec &spec, const ast::Expr &e, const std::string &owner,
         diags.error(loc, what + " must be " + spec.range.str() + ", found " + format_number(x));
         return false;
     };
+    // Integer attributes are sizes and counts: past 32 bits they would overflow shapes.
+    auto check_int_size = [&](const ast::Expr &item) {
+        if (std::fabs(item.number) <= max_int_attr) return true;
+        diags.error(item.loc, what + " must be at most " + format_number(max_int_attr) +
+                                  ", found " + item.text);
+        return false;
+    };
     switch (spec.type) {
     case AttrType::Int:
         if (e.kind != ast::Expr::Kind::Number || !e.is_integer) {
@@ -91,7 +100,7 @@ bool convert(const AttrSpec &spec, const ast::Expr &e, const std::string &owner,
             return false;
         }
         out.number = e.number;
-        return check_range(e.number, e.loc);
+        return check_range(e.number, e.loc) && check_int_size(e);
     case AttrType::Float:
         if (e.kind != ast::Expr::Kind::Number) {
             diags.error(e.loc, what + " expects a number, found " + describe(e));
@@ -136,7 +145,7 @@ bool convert(const AttrSpec &spec, const ast::Expr &e, const std::string &owner,
                 diags.error(item.loc, what + " expects a list of integers, found " + describe(item));
                 return false;
             }
-            if (!check_range(item.number, item.loc)) return false;
+            if (!check_range(item.number, item.loc) || !check_int_size(item)) return false;
             out.ints.push_back((int64_t)item.number);
         }
         return true;
@@ -185,7 +194,7 @@ std::string Range::str() const {
     }
     if (has_lo) return (lo_open ? "> " : ">= ") + format_number(lo);
     if (has_hi) return (hi_open ? "< " : "<= ") + format_number(hi);
-    return "any number";
+    return "a finite number";
 }
 
 AttrSpec int_attr(std::string name, int64_t def, Range range, std::string doc) {
@@ -313,6 +322,7 @@ bool bind_attrs(const std::vector<AttrSpec> &specs, const std::vector<ast::Arg> 
                 Diagnostics &diags, Attrs &out) {
     bool ok = true;
     std::set<std::string> given;
+    std::set<std::string> suggested;  // "did you mean" answers: not reported missing as well
     std::vector<std::string> names;
     for (const AttrSpec &s : specs) names.push_back(s.name);
     size_t next_positional = 0;
@@ -333,6 +343,7 @@ bool bind_attrs(const std::vector<AttrSpec> &specs, const std::vector<ast::Arg> 
             }
             if (!spec) {
                 std::string hint = did_you_mean(arg.key, names);
+                suggested.insert(nearest_name(arg.key, names));
                 if (hint.empty() && names.empty()) hint = " (it takes no attributes)";
                 diags.error(arg.key_loc, "unknown attribute '" + arg.key + "' for " + owner + hint);
                 ok = false;
@@ -355,7 +366,7 @@ bool bind_attrs(const std::vector<AttrSpec> &specs, const std::vector<ast::Arg> 
         if (given.count(spec.name)) continue;
         if (spec.default_value) {
             out.set(spec.name, *spec.default_value);
-        } else if (!spec.optional) {
+        } else if (!spec.optional && !suggested.count(spec.name)) {
             diags.error(owner_loc, owner + " needs attribute '" + spec.name + "' (" + spec.doc + ")");
             ok = false;
         }

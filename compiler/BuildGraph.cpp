@@ -68,6 +68,21 @@ private:
             if (!s.label.empty()) labels_ahead_.insert(s.label);
         }
         for (const ast::Stmt &s : block.stmts) {
+            if (s.malformed) {
+                // The parser reported it: count the setting as given and the label as defined,
+                // so the one mistake is not reported again as a missing line or unknown value.
+                if (!s.label.empty()) {
+                    broken_values_.insert(s.label);
+                } else if (s.head == "input") {
+                    have_input = true;
+                    add_placeholder_input();
+                } else if (s.head == "classes") {
+                    have_classes = true;
+                } else if (s.head == "loss") {
+                    have_loss = true;
+                }
+                continue;
+            }
             if (s.head == "input" && s.label.empty()) {
                 if (once(s, have_input)) read_input(s);
             } else if (s.head == "classes" && s.label.empty()) {
@@ -88,10 +103,9 @@ private:
                     }
                 }
             } else {
-                if (!have_input) {
+                if (!have_input && graph_.nodes.empty()) {  // report once
                     diags_.error(s.loc, "layers must follow the model's 'input' line, such as "
                                         "'input 1x28x28'");
-                    have_input = true;  // report once
                     add_placeholder_input();
                 }
                 read_layer(s);
@@ -225,10 +239,16 @@ private:
         for (const ast::Arg &arg : s.args) {
             if (!arg.key.empty()) continue;
             if (arg.value.kind != ast::Expr::Kind::Name) {
-                diags_.error(arg.value.loc,
-                             "positional arguments of " + s.head +
-                                 " name its input values; attributes are written name=value, "
-                                 "found " + ast::to_string(arg.value));
+                // dense(10): show the Keras habit in this language's spelling.
+                std::string example;
+                if (!op->attrs.empty() && arg.value.kind == ast::Expr::Kind::Number) {
+                    example = ", as in " + s.head + "(" + op->attrs[0].name + "=" +
+                              arg.value.text + ")";
+                }
+                diags_.error(arg.value.loc, "positional arguments of " + s.head +
+                                                " name its input values, found " +
+                                                ast::to_string(arg.value) +
+                                                "; attributes are written name=value" + example);
                 ok = false;
                 continue;
             }
@@ -246,7 +266,10 @@ private:
         ok &= bind_attrs(op->attrs, s.args, s.head, s.head_loc, /*allow_positional=*/false, diags_,
                          node.attrs);
         ok &= name_node(s, node);
-        if (!ok) return;
+        if (!ok) {
+            if (!s.label.empty()) broken_values_.insert(s.label);
+            return;
+        }
         node.inputs = inputs;
         node.id = (int)graph_.nodes.size();
         values_[node.name] = node.id;
@@ -298,10 +321,15 @@ private:
     int resolve(const ast::Expr &ref) {
         auto it = values_.find(ref.text);
         if (it != values_.end()) return it->second;
+        if (broken_values_.count(ref.text)) return -1;  // its own error was reported
+        if (labels_ahead_.count(ref.text)) {
+            diags_.error(ref.loc, "'" + ref.text + "' is used before it is defined; values must "
+                                                   "be defined before they are used");
+            return -1;
+        }
         std::vector<std::string> names;
         for (const auto &kv : values_) names.push_back(kv.first);
-        diags_.error(ref.loc, "unknown value '" + ref.text + "'" + did_you_mean(ref.text, names) +
-                                  "; values must be defined before they are used");
+        diags_.error(ref.loc, "unknown value '" + ref.text + "'" + did_you_mean(ref.text, names));
         return -1;
     }
 
@@ -327,6 +355,16 @@ private:
         return names;
     }
 
+    /// The first optimizer with an attribute of this name, or "".
+    static std::string optimizer_with_attr(const std::string &name) {
+        for (const ChoiceSpec &spec : choice_table(ChoiceKind::Optimizer)) {
+            for (const AttrSpec &a : spec.attrs) {
+                if (a.name == name) return spec.name;
+            }
+        }
+        return "";
+    }
+
     static const std::set<std::string> &settings_in_train_block() {
         static const std::set<std::string> names = {"optimizer", "schedule", "batch", "epochs",
                                                     "seed", "validation", "augment",
@@ -342,6 +380,10 @@ private:
         std::set<std::string> seen;
         bool have_optimizer = false, have_schedule = false;
         for (const ast::Stmt &s : block.stmts) {
+            if (s.malformed) {
+                seen.insert(s.head);  // reported by the parser
+                continue;
+            }
             if (!s.label.empty()) {
                 diags_.error(s.label_loc, "the train block holds settings, not named layers");
                 continue;
@@ -351,6 +393,11 @@ private:
                                                settings_in_train_block().end());
                 std::string hint = did_you_mean(s.head, names);
                 if (hint.empty() && find_op(s.head)) hint = "; layers belong in the model block";
+                std::string optimizer = optimizer_with_attr(s.head);
+                if (hint.empty() && !optimizer.empty()) {
+                    hint = "; '" + s.head + "' is an attribute of the optimizer, as in 'optimizer " +
+                           optimizer + "(" + s.head + "=...)'";
+                }
                 diags_.error(s.head_loc, "unknown train setting '" + s.head + "'" + hint);
                 continue;
             }
@@ -431,6 +478,7 @@ private:
     std::map<std::string, int> values_;  // value name -> node id
     std::map<std::string, int> generated_;  // op name -> last generated index
     std::set<std::string> labels_ahead_;  // every label in the model block, for generated names
+    std::set<std::string> broken_values_;  // labels of layers already reported as erroneous
     int prev_ = -1;
 };
 

@@ -11,6 +11,16 @@ namespace {
 /// 32-bit buffer extents in the generated code).
 constexpr int64_t max_elements = int64_t(1) << 30;
 
+/// Shape::elements(), saturating instead of overflowing for absurd sizes (kernel=2000000000).
+int64_t saturating_elements(const Shape &s) {
+    int64_t n = 1;
+    for (int64_t d : s.dims) {
+        if (d != 0 && n > INT64_MAX / d) return INT64_MAX;
+        n *= d;
+    }
+    return n;
+}
+
 }  // namespace
 
 bool infer_shapes(Graph &graph, Diagnostics &diags) {
@@ -30,12 +40,21 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
             diags.error(node.loc, "layer '" + node.name + "' (" + node.op->name + "): " + error);
             return false;
         }
-        if (shape->elements() > max_elements) {
+        if (saturating_elements(*shape) > max_elements) {
             diags.error(node.loc, "layer '" + node.name + "' (" + node.op->name + ") produces " +
                                       shape->str() + " per sample, more than 2^30 elements");
             return false;
         }
         node.shape = *shape;
+        for (const ParamSpec &p : node.op->params ? node.op->params(node, inputs)
+                                                  : std::vector<ParamSpec>{}) {
+            if (saturating_elements(p.shape) > max_elements) {
+                diags.error(node.loc, "layer '" + node.name + "' (" + node.op->name + ") needs a " +
+                                          p.suffix + " of " + p.shape.list_str() +
+                                          ", more than 2^30 elements");
+                return false;
+            }
+        }
     }
     const Node &out = graph.output();
     if (out.shape != Shape{{graph.classes}}) {

@@ -231,11 +231,15 @@ bool bind_choice(ChoiceKind kind, const ast::Expr &expr, Diagnostics &diags, Cho
         bool match = spec.name == expr.text;
         for (const std::string &alias : spec.aliases) match |= alias == expr.text;
         names.push_back(spec.name);
+        names.insert(names.end(), spec.aliases.begin(), spec.aliases.end());  // "softmx": softmax
         if (!match) continue;
         out.name = spec.name;
         out.loc = expr.loc;
-        return bind_attrs(spec.attrs, expr.args, std::string(what) + " " + spec.name, expr.loc,
-                          /*allow_positional=*/true, diags, out.attrs);
+        // "optimizer adam", but plain "early_stopping" rather than "early stopping early_stopping".
+        std::string owner =
+            kind == ChoiceKind::EarlyStopping ? spec.name : std::string(what) + " " + spec.name;
+        return bind_attrs(spec.attrs, expr.args, owner, expr.loc, /*allow_positional=*/true, diags,
+                          out.attrs);
     }
     diags.error(expr.loc, std::string("unknown ") + what + " '" + expr.text + "'" +
                               did_you_mean(expr.text, names));

@@ -57,6 +57,7 @@ std::string dump(const File &file) {
             out << "  " << loc_string(s.loc) << " ";
             if (!s.label.empty()) out << s.label << ": ";
             out << s.head;
+            if (s.malformed) out << (s.head.empty() ? "" : " ") << "<error>";
             if (s.has_parens) out << args_string(s.args);
             for (const Expr &e : s.operands) out << " " << to_string(e);
             out << "\n";

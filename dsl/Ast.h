@@ -44,6 +44,9 @@ struct Stmt {
     bool has_parens = false;   // `relu()` vs `relu`
     std::vector<Arg> args;     // inside the parentheses after the head
     std::vector<Expr> operands;  // after the head (and its parentheses), up to the end of line
+    // The parser reported an error in this statement and kept only its label and head (when it
+    // got that far), so later checks neither miss the setting nor call the label undefined.
+    bool malformed = false;
 };
 
 /// `model NAME { ... }` or `train { ... }`.

@@ -129,6 +129,7 @@ private:
             if (auto stmt = parse_stmt()) {
                 block.stmts.push_back(std::move(*stmt));
             } else {
+                block.stmts.push_back(malformed_stmt(start));
                 // A line that cannot start a statement ('(x)', '5'): step over its first token
                 // so recovery always moves forward.
                 if (pos_ == start) take();
@@ -137,6 +138,28 @@ private:
         }
         take();  // '}'
         return block;
+    }
+
+    /// What is known of a statement that failed to parse from token `start` on: its label and
+    /// head, when they were written.
+    ast::Stmt malformed_stmt(size_t start) const {
+        ast::Stmt s;
+        s.malformed = true;
+        s.loc = tokens_[start].loc;
+        size_t i = start;
+        auto at_index = [&](size_t k) -> const Token & {
+            return tokens_[std::min(k, tokens_.size() - 1)];
+        };
+        if (at_index(i).kind == TokenKind::Ident && at_index(i + 1).kind == TokenKind::Colon) {
+            s.label = at_index(i).text;
+            s.label_loc = at_index(i).loc;
+            i += 2;
+        }
+        if (at_index(i).kind == TokenKind::Ident && (i == start || !at_index(i).starts_line)) {
+            s.head = at_index(i).text;
+            s.head_loc = at_index(i).loc;
+        }
+        return s;
     }
 
     /// stmt := [IDENT ':'] IDENT ['(' [arg {',' arg}] ')'] { expr [','] }   (ends at a new line)
@@ -158,6 +181,10 @@ private:
         }
         stmt.head_loc = tok().loc;
         stmt.head = take().text;
+        if (at(TokenKind::Colon) && !tok().starts_line) {
+            diags_.error(stmt.head_loc, "'" + stmt.head + ":' is a second label; a layer has one");
+            return std::nullopt;
+        }
         if (at(TokenKind::LParen) && !tok().starts_line) {
             stmt.has_parens = true;
             if (!parse_args(stmt.args)) return std::nullopt;
