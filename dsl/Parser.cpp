@@ -72,6 +72,14 @@ private:
                at(TokenKind::End);
     }
 
+    /// `train {` or `model NAME {` at the start of a line.
+    bool at_block_start() const {
+        if (!tok().starts_line || !at(TokenKind::Ident)) return false;
+        if (tok().text == "train") return peek_token(1).kind == TokenKind::LBrace;
+        return tok().text == "model" && peek_token(1).kind == TokenKind::Ident &&
+               peek_token(2).kind == TokenKind::LBrace;
+    }
+
     void skip_to_next_block() {
         take();
         while (!at(TokenKind::End)) {
@@ -119,7 +127,8 @@ private:
         }
         SourceLoc open = tokens_[pos_ - 1].loc;
         while (!at(TokenKind::RBrace)) {
-            if (at(TokenKind::End)) {
+            if (at(TokenKind::End) || at_block_start()) {
+                // A forgotten '}' before the next block: close this one there.
                 diags_.error(tok().loc, "expected '}' to close the " + block.kind +
                                             " block opened at line " + std::to_string(open.line));
                 return block;
