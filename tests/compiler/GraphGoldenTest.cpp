@@ -11,11 +11,11 @@ TEST_CASE("golden graph dumps") {
     CHECK(inputs.size() >= 4);
     for (const auto &path : inputs) {
         CAPTURE(path.string());
-        netc::Frontend f = netc::run_frontend(path.filename().string(),
-                                              netc::testing::read_text_file(path));
+        netc::Frontend f =
+            netc::run_frontend(path.filename().string(), netc::testing::read_text_file(path));
         INFO(f.diags->render());
         REQUIRE(f.ok());
-        CHECK(f.diags->all().empty());  // no warnings either
+        CHECK(f.diags->all().empty()); // no warnings either
         std::filesystem::path expected = path;
         netc::testing::check_golden(expected.replace_extension(".graph"), netc::dump(*f.graph));
     }
