@@ -65,4 +65,4 @@ inline void check_golden(const std::filesystem::path &expected_path, const std::
          << actual << "(if the change is intended: NETC_UPDATE_GOLDEN=1 ctest, then git diff)");
 }
 
-} // namespace netc::testing
+}  // namespace netc::testing

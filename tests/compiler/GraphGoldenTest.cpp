@@ -15,7 +15,7 @@ TEST_CASE("golden graph dumps") {
             netc::run_frontend(path.filename().string(), netc::testing::read_text_file(path));
         INFO(f.diags->render());
         REQUIRE(f.ok());
-        CHECK(f.diags->all().empty()); // no warnings either
+        CHECK(f.diags->all().empty());  // no warnings either
         std::filesystem::path expected = path;
         netc::testing::check_golden(expected.replace_extension(".graph"), netc::dump(*f.graph));
     }

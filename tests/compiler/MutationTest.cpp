@@ -49,7 +49,7 @@ std::vector<std::pair<size_t, size_t>> token_spans(const std::string &text) {
 }
 
 class Mutator {
-  public:
+public:
     explicit Mutator(uint32_t seed) : rng_(seed) {}
 
     /// One to three mutations stacked.
@@ -59,7 +59,7 @@ class Mutator {
         return text;
     }
 
-  private:
+private:
     size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
 
     std::string mutate_once(const std::string &text) {
@@ -67,32 +67,32 @@ class Mutator {
         if (spans.size() < 2) return text;
         auto [at, len] = spans[pick(spans.size())];
         switch (pick(7)) {
-        case 0: // delete a token
+        case 0:  // delete a token
             return text.substr(0, at) + text.substr(at + len);
-        case 1: // duplicate a token
+        case 1:  // duplicate a token
             return text.substr(0, at + len) + " " + text.substr(at, len) + text.substr(at + len);
-        case 2: { // swap two neighbouring tokens
+        case 2: {  // swap two neighbouring tokens
             size_t k = pick(spans.size() - 1);
             auto [a, alen] = spans[k];
             auto [b, blen] = spans[k + 1];
             return text.substr(0, a) + text.substr(b, blen) + text.substr(a + alen, b - a - alen) +
                    text.substr(a, alen) + text.substr(b + blen);
         }
-        case 3: { // flip one bit of one byte
+        case 3: {  // flip one bit of one byte
             std::string out = text;
             out[pick(out.size())] ^= (char)(1 << pick(8));
             return out;
         }
-        case 4: // truncate
+        case 4:  // truncate
             return text.substr(0, pick(text.size()));
-        case 5: { // insert a character the grammar cares about, or any byte
+        case 5: {  // insert a character the grammar cares about, or any byte
             static const std::string interesting = "(){}[],:;=-#\"\n\t x.e0123456789_";
             char c = pick(4) == 0 ? (char)pick(256) : interesting[pick(interesting.size())];
             std::string out = text;
             out.insert(out.begin() + (long)pick(out.size() + 1), c);
             return out;
         }
-        default: { // replace a token with another token of the file
+        default: {  // replace a token with another token of the file
             auto [from, from_len] = spans[pick(spans.size())];
             return text.substr(0, at) + text.substr(from, from_len) + text.substr(at + len);
         }
@@ -102,7 +102,7 @@ class Mutator {
     std::mt19937 rng_;
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("mutated examples never crash the front end") {
     Mutator mutator(20240531);

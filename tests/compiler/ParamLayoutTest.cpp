@@ -78,7 +78,7 @@ std::pair<int64_t, int64_t> check_layout(const netc::ParamLayout &layout,
     return {trainable, buffers};
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("fashion_linear: one Linear(784, 10)") {
     netc::Frontend f = load_example("fashion_linear");
@@ -86,7 +86,7 @@ TEST_CASE("fashion_linear: one Linear(784, 10)") {
         check_layout(f.layout, {{"fc.weight", {10, 784}}, {"fc.bias", {10}}});
     CHECK(trainable == 7850);
     CHECK(buffers == 0);
-    CHECK(f.layout.total == 7856); // the bias starts at 7840
+    CHECK(f.layout.total == 7856);  // the bias starts at 7840
     CHECK(f.layout.find("fc.weight")->init.kind == netc::Initializer::Kind::Zeros);
 }
 
@@ -175,11 +175,11 @@ TEST_CASE("parameters of every op that has them, named and shaped as torch.nn do
     INFO(f.diags->render());
     REQUIRE(f.ok());
     check_layout(f.layout, {{"c.weight", {4, 6, 2, 2}},
-                            {"p.weight", {4}}, // torch.nn.PReLU(num_parameters=4)
-                            {"q.weight", {1}}, // torch.nn.PReLU()
+                            {"p.weight", {4}},  // torch.nn.PReLU(num_parameters=4)
+                            {"q.weight", {1}},  // torch.nn.PReLU()
                             {"g.weight", {4}},
                             {"g.bias", {4}},
-                            {"l.weight", {4, 4, 4}}, // LayerNorm([4, 4, 4])
+                            {"l.weight", {4, 4, 4}},  // LayerNorm([4, 4, 4])
                             {"l.bias", {4, 4, 4}},
                             {"b.running_mean", {4}, false},
                             {"b.running_var", {4}, false},

@@ -16,8 +16,8 @@ namespace {
 
 struct Probe {
     bool ok = false;
-    std::string shape;  // "8x13x13"
-    std::string errors; // rendered diagnostics when not ok
+    std::string shape;   // "8x13x13"
+    std::string errors;  // rendered diagnostics when not ok
 };
 
 /// Runs `layers` (ending in a layer labelled `probe`) on an input of shape `input`, then
@@ -49,12 +49,12 @@ std::string dims(int64_t c, int64_t h, int64_t w) {
     return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("conv2d: PyTorch's output size over sizes, kernels, strides, pads and dilations") {
     int valid = 0, rejected = 0;
     for (int64_t h : {1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 28, 31}) {
-        int64_t w = h + 3; // non-square, so H and W cannot be swapped unnoticed
+        int64_t w = h + 3;  // non-square, so H and W cannot be swapped unnoticed
         for (int64_t k : {1, 2, 3, 5}) {
             for (int64_t s : {1, 2, 3}) {
                 for (int64_t p : {0, 1, 2}) {
@@ -94,7 +94,7 @@ TEST_CASE("maxpool and avgpool: PyTorch's output size; stride defaults to the ke
         for (int64_t h : {1, 2, 3, 4, 5, 6, 7, 9, 13, 28}) {
             int64_t w = h + 2;
             for (int64_t k : {1, 2, 3, 4}) {
-                for (int64_t s : {0, 1, 2, 3}) { // 0: not given
+                for (int64_t s : {0, 1, 2, 3}) {  // 0: not given
                     for (int64_t p : {0, 1, 2}) {
                         std::string attrs = "kernel=" + std::to_string(k) +
                                             ", pad=" + std::to_string(p) +

@@ -15,7 +15,7 @@ std::string ast_and_diagnostics(const std::filesystem::path &path) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("golden AST dumps") {
     auto inputs = netc::testing::golden_inputs(std::string(NETC_SOURCE_DIR) + "/tests/dsl/golden");

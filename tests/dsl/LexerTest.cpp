@@ -13,7 +13,7 @@ namespace {
 
 struct Lexed {
     std::vector<netc::Token> tokens;
-    std::vector<std::string> errors; // "line:col: message"
+    std::vector<std::string> errors;  // "line:col: message"
 };
 
 Lexed lex_text(const std::string &text) {
@@ -56,7 +56,7 @@ netc::Token one_token(const std::string &text) {
     return l.tokens[0];
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("punctuation and names") {
     Lexed l = lex_text("a_1: conv2d(x, k=3) { } [ ] ; -");
@@ -160,13 +160,13 @@ TEST_CASE("statement boundaries: line starts, across blank lines, comments and C
     Lexed l = lex_text("a b\r\n\r\n  # c\n\n c; d\n");
     CHECK(l.errors.empty());
     REQUIRE(l.tokens.size() == 6);
-    CHECK(l.tokens[0].starts_line);  // a
-    CHECK(!l.tokens[1].starts_line); // b
-    CHECK(l.tokens[2].starts_line);  // c
+    CHECK(l.tokens[0].starts_line);   // a
+    CHECK(!l.tokens[1].starts_line);  // b
+    CHECK(l.tokens[2].starts_line);   // c
     CHECK(l.tokens[2].loc.line == 5);
     CHECK(l.tokens[2].loc.col == 2);
     CHECK(l.tokens[3].kind == TokenKind::Semicolon);
-    CHECK(!l.tokens[4].starts_line); // d: after ';' on the same line
+    CHECK(!l.tokens[4].starts_line);  // d: after ';' on the same line
     CHECK(l.tokens[5].kind == TokenKind::End);
     CHECK(l.tokens[5].starts_line);
 }

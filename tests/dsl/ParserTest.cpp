@@ -11,7 +11,7 @@ namespace {
 
 struct Parsed {
     netc::ast::File file;
-    std::string errors; // "line:col: message\n" each
+    std::string errors;  // "line:col: message\n" each
 };
 
 Parsed parse_text(const std::string &text) {
@@ -37,7 +37,7 @@ std::vector<netc::ast::Stmt> stmts_of(const std::string &text) {
 
 using Kind = netc::ast::Expr::Kind;
 
-} // namespace
+}  // namespace
 
 TEST_CASE("blocks: a named model and an unnamed train block") {
     Parsed p = parse_text("model net1 {\n}\ntrain {\n  batch 32\n}\n");
@@ -115,7 +115,7 @@ TEST_CASE("values: numbers, negative numbers, names, strings, shapes, lists, cal
     CHECK(a[1].value.number == -2.5);
     CHECK(!a[1].value.is_integer);
     CHECK(a[1].value.text == "-2.5");
-    CHECK(a[1].value.loc.col == 12); // the minus sign
+    CHECK(a[1].value.loc.col == 12);  // the minus sign
     CHECK(a[2].value.number == doctest::Approx(1e-3));
     CHECK(a[3].value.number == 0.5);
     CHECK(a[4].value.kind == Kind::Name);
