@@ -1,0 +1,173 @@
+// The netc command line end to end: runs the built binary (NETC_BINARY) and checks exit status,
+// stdout and stderr. Exit status: 0 success, 1 a user error.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string slurp(const fs::path &path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/// A scratch directory of this test process, removed at exit.
+const fs::path &scratch() {
+    static struct Dir {
+        fs::path path = fs::temp_directory_path() / ("netc_cli_test_" + std::to_string(getpid()));
+        Dir() { fs::create_directories(path); }
+        ~Dir() { fs::remove_all(path); }
+    } dir;
+    return dir.path;
+}
+
+/// Runs `netc ARGS` (ARGS already shell-quoted where needed) from the source directory.
+Run netc(const std::string &args) {
+    fs::path out = scratch() / "stdout", err = scratch() / "stderr";
+    std::string command = "cd '" + std::string(NETC_SOURCE_DIR) + "' && '" + NETC_BINARY + "' " +
+                          args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+    int raw = std::system(command.c_str());
+    Run r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+}
+
+fs::path write_file(const std::string &name, const std::string &text) {
+    fs::path path = scratch() / name;
+    std::ofstream(path) << text;
+    return path;
+}
+
+bool contains(const std::string &haystack, const std::string &needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+const char *const examples[] = {"cifar_resnet", "fashion_cnn", "fashion_linear", "fashion_mlp",
+                                "fashion_svm"};
+
+}  // namespace
+
+TEST_CASE("netc check exits 0 on every example") {
+    for (const char *name : examples) {
+        CAPTURE(name);
+        std::string path = std::string("examples/") + name + ".net";
+        Run r = netc("check " + path);
+        CHECK(r.status == 0);
+        CHECK(r.err == "");
+        CHECK(r.out.rfind(path + ": ok (", 0) == 0);
+    }
+    CHECK(netc("check examples/fashion_cnn.net").out ==
+          "examples/fashion_cnn.net: ok (13 layers, 421834 parameters)\n");
+}
+
+TEST_CASE("netc check exits 1 with file:line:col: error: on a bad file") {
+    fs::path bad = write_file("bad.net", "model m {\n"
+                                         "  input 1x28x28\n"
+                                         "  classes 10\n"
+                                         "  flatten\n"
+                                         "  dense(units=10, unit=3)\n"
+                                         "}\n");
+    Run r = netc("check '" + bad.string() + "'");
+    CHECK(r.status == 1);
+    CHECK(r.out == "");
+    CHECK(r.err == bad.string() +
+                       ":5:19: error: unknown attribute 'unit' for dense; did you mean "
+                       "'units'?\n"
+                       "    dense(units=10, unit=3)\n"
+                       "                    ^\n"
+                       "1 error in " +
+                       bad.string() + "\n");
+}
+
+TEST_CASE("netc check exits 1 on a missing file") {
+    Run r = netc("check does/not/exist.net");
+    CHECK(r.status == 1);
+    CHECK(r.err == "does/not/exist.net: error: cannot open file: No such file or directory\n");
+}
+
+TEST_CASE("--help works for netc and every subcommand") {
+    Run top = netc("--help");
+    CHECK(top.status == 0);
+    CHECK(contains(top.out, "Usage: netc [OPTIONS] [FILE] [SUBCOMMAND]"));
+    CHECK(contains(top.out, "--emit"));
+    CHECK(contains(top.out, "--version"));
+    for (const char *sub : {"check", "summary"}) {
+        CAPTURE(sub);
+        CHECK(contains(top.out, std::string("  ") + sub + " "));
+        Run r = netc(std::string(sub) + " --help");
+        CHECK(r.status == 0);
+        CHECK(contains(r.out, std::string("Usage: netc ") + sub + " [OPTIONS] FILE"));
+        Run h = netc(std::string(sub) + " -h");
+        CHECK(h.status == 0);
+        CHECK(h.out == r.out);
+    }
+}
+
+TEST_CASE("--version prints the project's version") {
+    Run r = netc("--version");
+    CHECK(r.status == 0);
+    CHECK(r.out == std::string("netc ") + NETC_VERSION + "\n");
+}
+
+TEST_CASE("bad command lines exit 1") {
+    CHECK(netc("").status == 1);  // no file, no subcommand: help on stderr
+    CHECK(contains(netc("").err, "Usage: netc"));
+    CHECK(netc("--no-such-option examples/fashion_cnn.net").status == 1);
+    CHECK(netc("check").status == 1);
+    CHECK(contains(netc("check").err, "FILE is required"));
+    CHECK(netc("--emit=nonsense examples/fashion_cnn.net").status == 1);
+    Run both = netc("--emit=ast,graph examples/fashion_cnn.net");
+    CHECK(both.status == 1);
+    CHECK(both.err == "netc: --emit=ast, graph and params print to stdout and go alone\n");
+}
+
+TEST_CASE("--emit=ast|graph|params FILE print the front end's dumps") {
+    Run ast = netc("--emit=ast examples/fashion_linear.net");
+    CHECK(ast.status == 0);
+    CHECK(ast.out.rfind("2:1 model fashion_linear\n  3:3 input 1x28x28\n", 0) == 0);
+    Run graph = netc("--emit graph examples/fashion_linear.net");
+    CHECK(graph.status == 0);
+    CHECK(graph.out.rfind("graph fashion_linear input 1x28x28 classes 10\n"
+                          "  %0 input = input : 1x28x28\n"
+                          "  %1 flatten_1 = flatten(%0) : 784\n",
+                          0) == 0);
+    Run params = netc("examples/fashion_linear.net --emit=params");
+    CHECK(params.status == 0);
+    CHECK(params.out == "fc.weight [10, 784] offset 0\n"
+                        "fc.bias [10] offset 7840\n"
+                        "total 7856 floats, 7850 trainable\n");
+}
+
+TEST_CASE("--emit=ast prints what parsed even when the model has errors") {
+    fs::path bad = write_file("partial.net", "model m {\n  relu(\n}\n");
+    Run r = netc("--emit=ast '" + bad.string() + "'");
+    CHECK(r.status == 1);
+    CHECK(r.out == "1:1 model m\n  2:3 relu <error>\n");
+    CHECK(contains(r.err, bad.string() + ":3:1: error: expected a value"));
+}
+
+TEST_CASE("netc summary prints a table with the total") {
+    Run r = netc("summary examples/fashion_cnn.net");
+    CHECK(r.status == 0);
+    CHECK(r.out.rfind("model fashion_cnn: input 1x28x28, 10 classes\n", 0) == 0);
+    CHECK(contains(r.out, "total parameters: 421,834\n"));
+    CHECK(contains(r.out, "non-trainable buffers: 192 (batchnorm running statistics)\n"));
+    Run bad = netc("summary does/not/exist.net");
+    CHECK(bad.status == 1);
+}
