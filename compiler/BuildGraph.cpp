@@ -125,6 +125,18 @@ private:
             diags_.error(block.loc, "model '" + block.name + "' has no layers");
         }
         warn_unused_values();
+        warn_lone_layer_regularize();
+    }
+
+    /// A per-layer `regularize=` scales the model's regularizer; without one it does nothing.
+    void warn_lone_layer_regularize() {
+        if (graph_.regularizer) return;
+        for (const Node &n : graph_.nodes) {
+            if (!n.attrs.has("regularize") || n.attrs.get_float("regularize") == 0) continue;
+            diags_.warning(n.loc, "regularize=" + format_number(n.attrs.get_float("regularize")) +
+                                      " on layer '" + n.name + "' has no effect: the model has "
+                                      "no 'regularize' line, such as 'regularize l2(5e-4)'");
+        }
     }
 
     /// Reports a repeated setting; returns true the first time.
