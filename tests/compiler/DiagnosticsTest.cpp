@@ -2,8 +2,8 @@
 // column (Halide's test/error, in one table). Together they cover lexical and syntax errors,
 // unknown names with suggestions, attribute types and ranges, shape errors naming the layer,
 // duplicate and undefined values, and the model and train settings.
-#include "compiler/Frontend.h"
 #include "dsl/Diagnostics.h"
+#include "compiler/Frontend.h"
 
 #include <doctest/doctest.h>
 
@@ -49,608 +49,636 @@ struct Case {
 
 const std::vector<Case> &cases() {
     static const std::vector<Case> table = {
-    {"unexpected character",
-     model("  flatten @\n"
-           "  dense(units=10)"),
-     {"4:11: error: unexpected character '@'"}},
-    {"byte that is not printable",
-     model("  flatten \x01" "\n"
-           "  dense(units=10)"),
-     {"4:11: error: unexpected character byte 0x01"}},
-    {"unterminated string",
-     model("  flatten\n"
-           "  dense(units=\"10)"),
-     {"5:15: error: unterminated string; expected a closing '\"' on the same line"}},
-    {"malformed number",
-     model("  flatten\n"
-           "  dense(units=3abc)"),
-     {"5:15: error: malformed number '3abc'"}},
-    {"malformed shape",
-     "model m {\n"
-     "  input 1x28y\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"2:9: error: malformed shape '1x28y'; expected sizes separated by 'x', such as 3x32x32"}},
-    {"missing closing parenthesis",
-     model("  flatten\n"
-           "  dense(units=10\n"
-           "  relu"),
-     {"6:3: error: expected ')' to close the '(' at 5:8"}},
-    {"missing comma between attributes",
-     model("  conv2d(filters=3 kernel=3)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:20: error: expected ',' or ')' in the argument list, found 'kernel'"}},
-    {"missing value after '='",
-     model("  flatten\n"
-           "  dense(units=)"),
-     {"5:15: error: expected a value (a number, a name, a string, a shape or a list), found ')'"}},
-    {"minus before a name",
-     model("  flatten\n"
-           "  dense(units=-x)"),
-     {"5:16: error: expected a number after '-', found 'x'"}},
-    {"unclosed list",
-     model("  flatten\n"
-           "  dense(units=[1, 2)"),
-     {"5:20: error: expected ',' or ']' in the list, found ')'"}},
-    {"line starting with a parenthesis",
-     model("  (flatten)\n"
-           "  dense(units=10)\n"
-           "  (relu)"),
-     {"4:3: error: expected a statement (a layer such as 'relu', or a setting such as 'classes 10'), found '('",
-      "6:3: error: expected a statement (a layer such as 'relu', or a setting such as 'classes 10'), found '('"}},
-    {"label without an op",
-     model("  a:\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: expected an op after 'a:', found 'flatten'"}},
-    {"two labels",
-     model("  a: b: flatten\n"
-           "  dense(units=10)"),
-     {"4:6: error: 'b:' is a second label; a layer has one"}},
-    {"unclosed block",
-     "model m {\n"
-     "  input 1x28x28\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  dense(units=10)\n",
-     {"6:1: error: expected '}' to close the model block opened at line 1"}},
-    {"model without a name",
-     "model {\n"
-     "  input 1x28x28\n"
-     "}\n",
-     {"1:7: error: expected the model's name after 'model', found '{'"}},
-    {"model without a brace",
-     "model m\n"
-     "  input 1x28x28\n",
-     {"2:3: error: expected '{' to open the model block, found 'input'"}},
-    {"text outside any block",
-     "layer conv\n"
-     "model m {\n"
-     "  input 1x28x28\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"1:1: error: expected 'model NAME {' or 'train {', found 'layer'"}},
-    {"several syntax errors in one run",
-     model("  conv2d(filters=3,, kernel=3)\n"
-           "  relu @\n"
-           "  flatten\n"
-           "  dense(units=10"),
-     {"4:20: error: expected a value (a number, a name, a string, a shape or a list), found ','",
-      "5:8: error: unexpected character '@'",
-      "8:1: error: expected ')' to close the '(' at 7:8"}},
-    {"unknown op with a suggestion",
-     model("  conv2x(filters=3)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:3: error: unknown op 'conv2x'; did you mean 'conv2d'?"}},
-    {"unknown op without a suggestion",
-     model("  frobnicate\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:3: error: unknown op 'frobnicate'"}},
-    {"train setting in the model block",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  optimizer adam"),
-     {"6:3: error: unknown op 'optimizer'; 'optimizer' belongs in the 'train { ... }' block"}},
-    {"unknown attribute with a suggestion",
-     model("  flatten\n"
-           "  dense(unit=10)"),
-     {"5:9: error: unknown attribute 'unit' for dense; did you mean 'units'?"}},
-    {"attribute of an op that takes none",
-     model("  relu(alpha=0.1)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:8: error: unknown attribute 'alpha' for relu (it takes no attributes)"}},
-    {"missing required attribute",
-     model("  flatten\n"
-           "  dense"),
-     {"5:3: error: dense needs attribute 'units' (number of outputs)"}},
-    {"attribute given twice",
-     model("  flatten\n"
-           "  dense(units=10, units=10)"),
-     {"5:19: error: attribute 'units' of dense is given twice"}},
-    {"integer attribute given a float",
-     model("  flatten\n"
-           "  dense(units=1.5)"),
-     {"5:15: error: attribute 'units' of dense expects an integer, found 1.5"}},
-    {"bool attribute given a number",
-     model("  flatten\n"
-           "  dense(units=10, bias=1)"),
-     {"5:24: error: attribute 'bias' of dense expects true or false, found 1"}},
-    {"enum attribute with a suggestion",
-     model("  gelu(approximate=tahn)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:20: error: attribute 'approximate' of gelu has no choice 'tahn'; did you mean 'tanh'?"}},
-    {"enum attribute given a number",
-     model("  gelu(approximate=1)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:20: error: attribute 'approximate' of gelu expects one of none, tanh, found 1"}},
-    {"negative kernel",
-     model("  conv2d(filters=8, kernel=-3)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:28: error: attribute 'kernel' of conv2d must be >= 1, found -3"}},
-    {"zero stride",
-     model("  conv2d(filters=8, stride=0)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:28: error: attribute 'stride' of conv2d must be >= 1, found 0"}},
-    {"dropout p = 1.5",
-     model("  dropout(p=1.5)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:13: error: attribute 'p' of dropout must be in [0, 1), found 1.5"}},
-    {"negative leaky_relu slope",
-     model("  leaky_relu(alpha=-0.1)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:20: error: attribute 'alpha' of leaky_relu must be >= 0, found -0.1"}},
-    {"maxout with one piece",
-     model("  maxout(pieces=1)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:17: error: attribute 'pieces' of maxout must be >= 2, found 1"}},
-    {"infinite number",
-     model("  prelu(init=1e999)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:14: error: attribute 'init' of prelu must be a finite number, found inf"}},
-    {"integer too large",
-     model("  flatten\n"
-           "  dense(units=99999999999999999999)"),
-     {"5:15: error: attribute 'units' of dense must be at most 2147483647, found 99999999999999999999"}},
-    {"unknown initializer with a suggestion",
-     model("  flatten\n"
-           "  dense(units=10, init=he_norml)"),
-     {"5:24: error: unknown initializer 'he_norml'; did you mean 'he_normal'?"}},
-    {"constant initializer without its value",
-     model("  flatten\n"
-           "  dense(units=10, init=constant)"),
-     {"5:24: error: constant initializer expects one number, as in constant(0.1)"}},
-    {"initializer that takes no arguments",
-     model("  flatten\n"
-           "  dense(units=10, init=zeros(1))"),
-     {"5:24: error: initializer 'zeros' takes no arguments"}},
-    {"initializer given a number",
-     model("  flatten\n"
-           "  dense(units=10, init=0.1)"),
-     {"5:24: error: attribute 'init' of dense expects an initializer such as he_normal or constant(0.1), found 0.1"}},
-    {"positional argument that is not a name",
-     model("  flatten\n"
-           "  dense(10)"),
-     {"5:3: error: dense needs attribute 'units' (number of outputs)",
-      "5:9: error: positional arguments of dense name its input values, found 10; attributes are written name=value, as in dense(units=10)"}},
-    {"value after an op",
-     model("  relu 3\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:8: error: unexpected 3 after relu; attributes go inside the parentheses, as in relu(name=value)"}},
-    {"add with one input",
-     model("  conv2d(filters=3)\n"
-           "  add\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: add takes at least 2 inputs, got 1; name the others, as in add(skip)"}},
-    {"relu with two inputs",
-     model("  a: conv2d(filters=3)\n"
-           "  relu(a, input)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: relu takes 1 input, got 2"}},
-    {"groups not dividing channels",
-     model("  conv2d(filters=6)\n"
-           "  groupnorm(groups=4)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: layer 'groupnorm_1' (groupnorm): groups=4 does not divide the 6 channels of the input 6x26x26"}},
-    {"maxout pieces not dividing channels",
-     model("  conv2d(filters=6)\n"
-           "  maxout(pieces=4)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: layer 'maxout_1' (maxout): maxout with pieces=4 needs channels divisible by 4, got 6x26x26"}},
-    {"dense on an image",
-     model("  dense(units=10)"),
-     {"4:3: error: layer 'dense_1' (dense): dense expects a flat input F, got 1x28x28; insert 'flatten' (or 'global_avgpool') before it"}},
-    {"conv2d on a flat vector",
-     model("  flatten\n"
-           "  conv2d(filters=3)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: layer 'conv2d_1' (conv2d): conv2d expects an image input CxHxW, got 784 (a flat vector; did the model flatten too early?)"}},
-    {"add of mismatched shapes",
-     model("  a: conv2d(filters=8, pad=1)\n"
-           "  b: conv2d(input, filters=4, pad=1)\n"
-           "  add(a, b)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"6:3: error: layer 'add_1' (add): add expects inputs of one shape; input 1 is 8x28x28 but input 2 is 4x28x28"}},
-    {"concat of mismatched sizes",
-     model("  a: conv2d(filters=8)\n"
-           "  concat(a, input)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: layer 'concat_1' (concat): concat expects inputs that differ only in channels; input 1 is 8x26x26 but input 2 is 1x28x28"}},
-    {"conv window bigger than the input",
-     "model m {\n"
-     "  input 1x5x5\n"
-     "  classes 10\n"
-     "  conv2d(filters=6, kernel=7)\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"4:3: error: layer 'conv2d_1' (conv2d): kernel 7 with dilation 1 and pad 0 spans 7 pixels, more than the padded input 1x5x5 allows"}},
-    {"dilated window bigger than the input",
-     "model m {\n"
-     "  input 1x5x5\n"
-     "  classes 10\n"
-     "  conv2d(filters=6, kernel=3, dilation=3)\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"4:3: error: layer 'conv2d_1' (conv2d): kernel 3 with dilation 3 and pad 0 spans 7 pixels, more than the padded input 1x5x5 allows"}},
-    {"pool window bigger than the input",
-     "model m {\n"
-     "  input 1x3x3\n"
-     "  classes 10\n"
-     "  maxpool(kernel=4)\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"4:3: error: layer 'maxpool_1' (maxpool): a 4x4 window with pad 0 does not fit the input 1x3x3"}},
-    {"pool padding more than half the window",
-     model("  avgpool(kernel=2, pad=2)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:3: error: layer 'avgpool_1' (avgpool): pad 2 is more than half the kernel 2"}},
-    {"last layer not matching classes",
-     model("  flatten\n"
-           "  dense(units=11)"),
-     {"5:3: error: the last layer 'dense_1' must produce one score per class, 10, but produces 11; end the model with dense(units=10)"}},
-    {"last layer still an image",
-     model("  conv2d(filters=10)"),
-     {"4:3: error: the last layer 'conv2d_1' must produce one score per class, 10, but produces 10x26x26; flatten and end with dense(units=10)"}},
-    {"activation too large",
-     model("  conv2d(filters=2000000, pad=1)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:3: error: layer 'conv2d_1' (conv2d) produces 2000000x28x28 per sample, more than 2^30 elements"}},
-    {"weight too large",
-     model("  flatten\n"
-           "  dense(units=2000000)\n"
-           "  dense(units=10)"),
-     {"5:3: error: layer 'dense_1' (dense) needs a weight of [2000000, 784], more than 2^30 elements"}},
-    {"duplicate label",
-     model("  a: conv2d(filters=3)\n"
-           "  a: relu\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:3: error: 'a' is already defined",
-      "4:3: note: 'a' was defined here"}},
-    {"unknown value with a suggestion",
-     model("  conv1: conv2d(filters=3)\n"
-           "  relu(conv)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"5:8: error: unknown value 'conv'; did you mean 'conv1'?"}},
-    {"value used before its definition",
-     model("  add(later)\n"
-           "  later: relu\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:7: error: 'later' is used before it is defined; values must be defined before they are used"}},
-    {"label that is a reserved word",
-     model("  classes: relu\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:3: error: 'classes' is a reserved word and cannot name a layer"}},
-    {"broken layer's label used later",
-     model("  a: conv2d(filters=3 kernel=3)\n"
-           "  add(a)\n"
-           "  flatten\n"
-           "  dense(units=10)"),
-     {"4:23: error: expected ',' or ')' in the argument list, found 'kernel'"}},
-    {"no input",
-     "model m {\n"
-     "  classes 10\n"
-     "}\n",
-     {"1:1: error: model 'm' has no input; add a line such as 'input 1x28x28'"}},
-    {"no classes",
-     "model m {\n"
-     "  input 1x28x28\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"1:1: error: model 'm' does not say how many classes it has; add a line such as 'classes 10'"}},
-    {"no layers",
-     "model m {\n"
-     "  input 1x28x28\n"
-     "  classes 10\n"
-     "}\n",
-     {"1:1: error: model 'm' has no layers"}},
-    {"layers before the input",
-     "model m {\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  input 1x28x28\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"3:3: error: layers must follow the model's 'input' line, such as 'input 1x28x28'"}},
-    {"malformed input line",
-     "model m {\n"
-     "  input 1x28x\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"2:9: error: malformed shape '1x28x'; expected sizes separated by 'x', such as 3x32x32"}},
-    {"input of rank 2",
-     "model m {\n"
-     "  input 28x28\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"2:9: error: 'input' expects a per-sample image shape CxHxW such as 1x28x28 or 3x32x32"}},
-    {"input element type",
-     "model m {\n"
-     "  input 1x28x28 f64\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"2:17: error: element type must be f32, found f64"}},
-    {"input size 0",
-     "model m {\n"
-     "  input 1x0x28\n"
-     "  classes 10\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"2:9: error: input sizes must be in [1, 65536], found 0"}},
-    {"classes 0",
-     "model m {\n"
-     "  input 1x28x28\n"
-     "  classes 0\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"3:11: error: 'classes' must be in [1, 1048576], found 0"}},
-    {"classes given twice",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  classes 10"),
-     {"6:3: error: 'classes' is given twice"}},
-    {"classes as a float",
-     "model m {\n"
-     "  input 1x28x28\n"
-     "  classes 10.5\n"
-     "  flatten\n"
-     "  dense(units=10)\n"
-     "}\n",
-     {"3:11: error: 'classes' expects an integer, found 10.5"}},
-    {"unknown loss with a suggestion",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  loss softmx"),
-     {"6:8: error: unknown loss 'softmx'; did you mean 'softmax'?"}},
-    {"svm margin not positive",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  loss svm(margin=0)"),
-     {"6:19: error: attribute 'margin' of loss svm must be > 0, found 0"}},
-    {"loss written as a call",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  loss(svm)"),
-     {"6:3: error: 'loss' is a setting, written 'loss VALUE', not a call"}},
-    {"regularize without a value",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  regularize"),
-     {"6:3: error: 'regularize' expects a regularizer such as l2(5e-4)"}},
-    {"elastic net ratio out of range",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  regularize elastic_net(l1_ratio=2)"),
-     {"6:35: error: attribute 'l1_ratio' of regularizer elastic_net must be in [0, 1], found 2"}},
-    {"regularizer given two values",
-     model("  flatten\n"
-           "  dense(units=10)\n"
-           "  regularize l1, l2"),
-     {"6:18: error: 'regularize' expects a regularizer such as l2(5e-4)"}},
-    {"two model blocks",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "model m {\n"
-           "  input 1x28x28\n"
-           "  classes 10\n"
-           "  flatten\n"
-           "  dense(units=10)\n"
-           "}\n"),
-     {"7:1: error: a file describes one model; a second 'model' block is not allowed",
-      "1:1: note: the first 'model' block is here"}},
-    {"no model block",
-     "train {\n"
-     "  batch 32\n"
-     "}\n",
-     {"1:1: error: expected a 'model NAME { ... }' block; the file has none"}},
-    {"empty file",
-     "",
-     {"1:1: error: expected a 'model NAME { ... }' block; the file has none"}},
-    {"two train blocks",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  batch 32\n"
-           "}\n"
-           "train {\n"
-           "  batch 64\n"
-           "}\n"),
-     {"10:1: error: a file describes one model; a second 'train' block is not allowed",
-      "7:1: note: the first 'train' block is here"}},
-    {"unknown optimizer with a suggestion",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  optimizer adamm(lr=1e-3)\n"
-           "}\n"),
-     {"8:13: error: unknown optimizer 'adamm'; did you mean 'adam'?"}},
-    {"optimizer attribute out of range",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  optimizer adam(beta1=1)\n"
-           "}\n"),
-     {"8:24: error: attribute 'beta1' of optimizer adam must be in [0, 1), found 1"}},
-    {"optimizer attribute of another optimizer",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  optimizer sgd(rho=0.9)\n"
-           "}\n"),
-     {"8:17: error: unknown attribute 'rho' for optimizer sgd"}},
-    {"too many positional arguments",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  optimizer sgd(0.1, 0.9)\n"
-           "}\n"),
-     {"8:22: error: optimizer sgd takes at most 1 argument"}},
-    {"optimizer given twice",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  optimizer sgd\n"
-           "  optimizer adam\n"
-           "}\n"),
-     {"9:3: error: 'optimizer' is given twice"}},
-    {"unknown schedule",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  schedule cosin\n"
-           "}\n"),
-     {"8:12: error: unknown schedule 'cosin'; did you mean 'cosine'?"}},
-    {"milestones not integers",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  schedule multistep(milestones=[100, 2.5])\n"
-           "}\n"),
-     {"8:39: error: attribute 'milestones' of schedule multistep expects a list of integers, found 2.5"}},
-    {"batch 0",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  batch 0\n"
-           "}\n"),
-     {"8:9: error: 'batch' must be in [1, 1048576], found 0"}},
-    {"epochs as a float",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  epochs 1.5\n"
-           "}\n"),
-     {"8:10: error: 'epochs' expects an integer, found 1.5"}},
-    {"negative seed",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  seed -1\n"
-           "}\n"),
-     {"8:8: error: 'seed' must be in [0, 4611686018427387903], found -1"}},
-    {"validation 1",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  validation 1\n"
-           "}\n"),
-     {"8:14: error: 'validation' must be a fraction in [0, 1), found 1"}},
-    {"unknown augmentation",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  augment hflip, jitter\n"
-           "}\n"),
-     {"8:18: error: unknown augmentation 'jitter'"}},
-    {"augmentation probability out of range",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  augment hflip(p=2)\n"
-           "}\n"),
-     {"8:19: error: attribute 'p' of augmentation hflip must be in [0, 1], found 2"}},
-    {"augment without a value",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  augment\n"
-           "}\n"),
-     {"8:3: error: 'augment' expects one or more augmentations, such as 'augment hflip, random_crop(pad=4)'"}},
-    {"early_stopping patience 0",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  early_stopping(patience=0)\n"
-           "}\n"),
-     {"8:27: error: attribute 'patience' of early_stopping must be >= 1, found 0"}},
-    {"early_stopping with a value after it",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  early_stopping 5\n"
-           "}\n"),
-     {"8:18: error: write early_stopping(patience=N)"}},
-    {"learning rate outside the optimizer",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  lr 0.1\n"
-           "}\n"),
-     {"8:3: error: unknown train setting 'lr'; 'lr' is an attribute of the optimizer, as in 'optimizer sgd(lr=...)'"}},
-    {"layer in the train block",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  relu\n"
-           "}\n"),
-     {"8:3: error: unknown train setting 'relu'; layers belong in the model block"}},
-    {"label in the train block",
-     model("  flatten\n"
-           "  dense(units=10)",
-           "train {\n"
-           "  a: batch 32\n"
-           "}\n"),
-     {"8:3: error: the train block holds settings, not named layers"}},
+        {"unexpected character",
+         model("  flatten @\n"
+               "  dense(units=10)"),
+         {"4:11: error: unexpected character '@'"}},
+        {"byte that is not printable",
+         model("  flatten \x01"
+               "\n"
+               "  dense(units=10)"),
+         {"4:11: error: unexpected character byte 0x01"}},
+        {"unterminated string",
+         model("  flatten\n"
+               "  dense(units=\"10)"),
+         {"5:15: error: unterminated string; expected a closing '\"' on the same line"}},
+        {"malformed number",
+         model("  flatten\n"
+               "  dense(units=3abc)"),
+         {"5:15: error: malformed number '3abc'"}},
+        {"malformed shape",
+         "model m {\n"
+         "  input 1x28y\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"2:9: error: malformed shape '1x28y'; expected sizes separated by 'x', such as 3x32x32"}},
+        {"missing closing parenthesis",
+         model("  flatten\n"
+               "  dense(units=10\n"
+               "  relu"),
+         {"6:3: error: expected ')' to close the '(' at 5:8"}},
+        {"missing comma between attributes",
+         model("  conv2d(filters=3 kernel=3)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:20: error: expected ',' or ')' in the argument list, found 'kernel'"}},
+        {"missing value after '='",
+         model("  flatten\n"
+               "  dense(units=)"),
+         {"5:15: error: expected a value (a number, a name, a string, a shape or a list), found "
+          "')'"}},
+        {"minus before a name",
+         model("  flatten\n"
+               "  dense(units=-x)"),
+         {"5:16: error: expected a number after '-', found 'x'"}},
+        {"unclosed list",
+         model("  flatten\n"
+               "  dense(units=[1, 2)"),
+         {"5:20: error: expected ',' or ']' in the list, found ')'"}},
+        {"line starting with a parenthesis",
+         model("  (flatten)\n"
+               "  dense(units=10)\n"
+               "  (relu)"),
+         {"4:3: error: expected a statement (a layer such as 'relu', or a setting such as 'classes "
+          "10'), found '('",
+          "6:3: error: expected a statement (a layer such as 'relu', or a setting such as 'classes "
+          "10'), found '('"}},
+        {"label without an op",
+         model("  a:\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: expected an op after 'a:', found 'flatten'"}},
+        {"two labels",
+         model("  a: b: flatten\n"
+               "  dense(units=10)"),
+         {"4:6: error: 'b:' is a second label; a layer has one"}},
+        {"unclosed block",
+         "model m {\n"
+         "  input 1x28x28\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  dense(units=10)\n",
+         {"6:1: error: expected '}' to close the model block opened at line 1"}},
+        {"model without a name",
+         "model {\n"
+         "  input 1x28x28\n"
+         "}\n",
+         {"1:7: error: expected the model's name after 'model', found '{'"}},
+        {"model without a brace",
+         "model m\n"
+         "  input 1x28x28\n",
+         {"2:3: error: expected '{' to open the model block, found 'input'"}},
+        {"text outside any block",
+         "layer conv\n"
+         "model m {\n"
+         "  input 1x28x28\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"1:1: error: expected 'model NAME {' or 'train {', found 'layer'"}},
+        {"several syntax errors in one run",
+         model("  conv2d(filters=3,, kernel=3)\n"
+               "  relu @\n"
+               "  flatten\n"
+               "  dense(units=10"),
+         {"4:20: error: expected a value (a number, a name, a string, a shape or a list), found "
+          "','",
+          "5:8: error: unexpected character '@'",
+          "8:1: error: expected ')' to close the '(' at 7:8"}},
+        {"unknown op with a suggestion",
+         model("  conv2x(filters=3)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: unknown op 'conv2x'; did you mean 'conv2d'?"}},
+        {"unknown op without a suggestion",
+         model("  frobnicate\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: unknown op 'frobnicate'"}},
+        {"train setting in the model block",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  optimizer adam"),
+         {"6:3: error: unknown op 'optimizer'; 'optimizer' belongs in the 'train { ... }' block"}},
+        {"unknown attribute with a suggestion",
+         model("  flatten\n"
+               "  dense(unit=10)"),
+         {"5:9: error: unknown attribute 'unit' for dense; did you mean 'units'?"}},
+        {"attribute of an op that takes none",
+         model("  relu(alpha=0.1)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:8: error: unknown attribute 'alpha' for relu (it takes no attributes)"}},
+        {"missing required attribute",
+         model("  flatten\n"
+               "  dense"),
+         {"5:3: error: dense needs attribute 'units' (number of outputs)"}},
+        {"attribute given twice",
+         model("  flatten\n"
+               "  dense(units=10, units=10)"),
+         {"5:19: error: attribute 'units' of dense is given twice"}},
+        {"integer attribute given a float",
+         model("  flatten\n"
+               "  dense(units=1.5)"),
+         {"5:15: error: attribute 'units' of dense expects an integer, found 1.5"}},
+        {"bool attribute given a number",
+         model("  flatten\n"
+               "  dense(units=10, bias=1)"),
+         {"5:24: error: attribute 'bias' of dense expects true or false, found 1"}},
+        {"enum attribute with a suggestion",
+         model("  gelu(approximate=tahn)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:20: error: attribute 'approximate' of gelu has no choice 'tahn'; did you mean "
+          "'tanh'?"}},
+        {"enum attribute given a number",
+         model("  gelu(approximate=1)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:20: error: attribute 'approximate' of gelu expects one of none, tanh, found 1"}},
+        {"negative kernel",
+         model("  conv2d(filters=8, kernel=-3)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:28: error: attribute 'kernel' of conv2d must be >= 1, found -3"}},
+        {"zero stride",
+         model("  conv2d(filters=8, stride=0)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:28: error: attribute 'stride' of conv2d must be >= 1, found 0"}},
+        {"dropout p = 1.5",
+         model("  dropout(p=1.5)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:13: error: attribute 'p' of dropout must be in [0, 1), found 1.5"}},
+        {"negative leaky_relu slope",
+         model("  leaky_relu(alpha=-0.1)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:20: error: attribute 'alpha' of leaky_relu must be >= 0, found -0.1"}},
+        {"maxout with one piece",
+         model("  maxout(pieces=1)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:17: error: attribute 'pieces' of maxout must be >= 2, found 1"}},
+        {"infinite number",
+         model("  prelu(init=1e999)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:14: error: attribute 'init' of prelu must be a finite number, found inf"}},
+        {"integer too large",
+         model("  flatten\n"
+               "  dense(units=99999999999999999999)"),
+         {"5:15: error: attribute 'units' of dense must be at most 2147483647, found "
+          "99999999999999999999"}},
+        {"unknown initializer with a suggestion",
+         model("  flatten\n"
+               "  dense(units=10, init=he_norml)"),
+         {"5:24: error: unknown initializer 'he_norml'; did you mean 'he_normal'?"}},
+        {"constant initializer without its value",
+         model("  flatten\n"
+               "  dense(units=10, init=constant)"),
+         {"5:24: error: constant initializer expects one number, as in constant(0.1)"}},
+        {"initializer that takes no arguments",
+         model("  flatten\n"
+               "  dense(units=10, init=zeros(1))"),
+         {"5:24: error: initializer 'zeros' takes no arguments"}},
+        {"initializer given a number",
+         model("  flatten\n"
+               "  dense(units=10, init=0.1)"),
+         {"5:24: error: attribute 'init' of dense expects an initializer such as he_normal or "
+          "constant(0.1), found 0.1"}},
+        {"positional argument that is not a name",
+         model("  flatten\n"
+               "  dense(10)"),
+         {"5:3: error: dense needs attribute 'units' (number of outputs)",
+          "5:9: error: positional arguments of dense name its input values, found 10; attributes "
+          "are written name=value, as in dense(units=10)"}},
+        {"value after an op",
+         model("  relu 3\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:8: error: unexpected 3 after relu; attributes go inside the parentheses, as in "
+          "relu(name=value)"}},
+        {"add with one input",
+         model("  conv2d(filters=3)\n"
+               "  add\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: add takes at least 2 inputs, got 1; name the others, as in add(skip)"}},
+        {"relu with two inputs",
+         model("  a: conv2d(filters=3)\n"
+               "  relu(a, input)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: relu takes 1 input, got 2"}},
+        {"groups not dividing channels",
+         model("  conv2d(filters=6)\n"
+               "  groupnorm(groups=4)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: layer 'groupnorm_1' (groupnorm): groups=4 does not divide the 6 channels of "
+          "the input 6x26x26"}},
+        {"maxout pieces not dividing channels",
+         model("  conv2d(filters=6)\n"
+               "  maxout(pieces=4)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: layer 'maxout_1' (maxout): maxout with pieces=4 needs channels divisible by "
+          "4, got 6x26x26"}},
+        {"dense on an image",
+         model("  dense(units=10)"),
+         {"4:3: error: layer 'dense_1' (dense): dense expects a flat input F, got 1x28x28; insert "
+          "'flatten' (or 'global_avgpool') before it"}},
+        {"conv2d on a flat vector",
+         model("  flatten\n"
+               "  conv2d(filters=3)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: layer 'conv2d_1' (conv2d): conv2d expects an image input CxHxW, got 784 (a "
+          "flat vector; did the model flatten too early?)"}},
+        {"add of mismatched shapes",
+         model("  a: conv2d(filters=8, pad=1)\n"
+               "  b: conv2d(input, filters=4, pad=1)\n"
+               "  add(a, b)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"6:3: error: layer 'add_1' (add): add expects inputs of one shape; input 1 is 8x28x28 "
+          "but input 2 is 4x28x28"}},
+        {"concat of mismatched sizes",
+         model("  a: conv2d(filters=8)\n"
+               "  concat(a, input)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: layer 'concat_1' (concat): concat expects inputs that differ only in "
+          "channels; input 1 is 8x26x26 but input 2 is 1x28x28"}},
+        {"conv window bigger than the input",
+         "model m {\n"
+         "  input 1x5x5\n"
+         "  classes 10\n"
+         "  conv2d(filters=6, kernel=7)\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"4:3: error: layer 'conv2d_1' (conv2d): kernel 7 with dilation 1 and pad 0 spans 7 "
+          "pixels, more than the padded input 1x5x5 allows"}},
+        {"dilated window bigger than the input",
+         "model m {\n"
+         "  input 1x5x5\n"
+         "  classes 10\n"
+         "  conv2d(filters=6, kernel=3, dilation=3)\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"4:3: error: layer 'conv2d_1' (conv2d): kernel 3 with dilation 3 and pad 0 spans 7 "
+          "pixels, more than the padded input 1x5x5 allows"}},
+        {"pool window bigger than the input",
+         "model m {\n"
+         "  input 1x3x3\n"
+         "  classes 10\n"
+         "  maxpool(kernel=4)\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"4:3: error: layer 'maxpool_1' (maxpool): a 4x4 window with pad 0 does not fit the input "
+          "1x3x3"}},
+        {"pool padding more than half the window",
+         model("  avgpool(kernel=2, pad=2)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: layer 'avgpool_1' (avgpool): pad 2 is more than half the kernel 2"}},
+        {"last layer not matching classes",
+         model("  flatten\n"
+               "  dense(units=11)"),
+         {"5:3: error: the last layer 'dense_1' must produce one score per class, 10, but produces "
+          "11; end the model with dense(units=10)"}},
+        {"last layer still an image",
+         model("  conv2d(filters=10)"),
+         {"4:3: error: the last layer 'conv2d_1' must produce one score per class, 10, but "
+          "produces 10x26x26; flatten and end with dense(units=10)"}},
+        {"activation too large",
+         model("  conv2d(filters=2000000, pad=1)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: layer 'conv2d_1' (conv2d) produces 2000000x28x28 per sample, more than 2^30 "
+          "elements"}},
+        {"weight too large",
+         model("  flatten\n"
+               "  dense(units=2000000)\n"
+               "  dense(units=10)"),
+         {"5:3: error: layer 'dense_1' (dense) needs a weight of [2000000, 784], more than 2^30 "
+          "elements"}},
+        {"duplicate label",
+         model("  a: conv2d(filters=3)\n"
+               "  a: relu\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:3: error: 'a' is already defined", "4:3: note: 'a' was defined here"}},
+        {"unknown value with a suggestion",
+         model("  conv1: conv2d(filters=3)\n"
+               "  relu(conv)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"5:8: error: unknown value 'conv'; did you mean 'conv1'?"}},
+        {"value used before its definition",
+         model("  add(later)\n"
+               "  later: relu\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:7: error: 'later' is used before it is defined; values must be defined before they "
+          "are used"}},
+        {"label that is a reserved word",
+         model("  classes: relu\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: 'classes' is a reserved word and cannot name a layer"}},
+        {"broken layer's label used later",
+         model("  a: conv2d(filters=3 kernel=3)\n"
+               "  add(a)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:23: error: expected ',' or ')' in the argument list, found 'kernel'"}},
+        {"no input",
+         "model m {\n"
+         "  classes 10\n"
+         "}\n",
+         {"1:1: error: model 'm' has no input; add a line such as 'input 1x28x28'"}},
+        {"no classes",
+         "model m {\n"
+         "  input 1x28x28\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"1:1: error: model 'm' does not say how many classes it has; add a line such as 'classes "
+          "10'"}},
+        {"no layers",
+         "model m {\n"
+         "  input 1x28x28\n"
+         "  classes 10\n"
+         "}\n",
+         {"1:1: error: model 'm' has no layers"}},
+        {"layers before the input",
+         "model m {\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  input 1x28x28\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"3:3: error: layers must follow the model's 'input' line, such as 'input 1x28x28'"}},
+        {"malformed input line",
+         "model m {\n"
+         "  input 1x28x\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"2:9: error: malformed shape '1x28x'; expected sizes separated by 'x', such as 3x32x32"}},
+        {"input of rank 2",
+         "model m {\n"
+         "  input 28x28\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"2:9: error: 'input' expects a per-sample image shape CxHxW such as 1x28x28 or 3x32x32"}},
+        {"input element type",
+         "model m {\n"
+         "  input 1x28x28 f64\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"2:17: error: element type must be f32, found f64"}},
+        {"input size 0",
+         "model m {\n"
+         "  input 1x0x28\n"
+         "  classes 10\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"2:9: error: input sizes must be in [1, 65536], found 0"}},
+        {"classes 0",
+         "model m {\n"
+         "  input 1x28x28\n"
+         "  classes 0\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"3:11: error: 'classes' must be in [1, 1048576], found 0"}},
+        {"classes given twice",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  classes 10"),
+         {"6:3: error: 'classes' is given twice"}},
+        {"classes as a float",
+         "model m {\n"
+         "  input 1x28x28\n"
+         "  classes 10.5\n"
+         "  flatten\n"
+         "  dense(units=10)\n"
+         "}\n",
+         {"3:11: error: 'classes' expects an integer, found 10.5"}},
+        {"unknown loss with a suggestion",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  loss softmx"),
+         {"6:8: error: unknown loss 'softmx'; did you mean 'softmax'?"}},
+        {"svm margin not positive",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  loss svm(margin=0)"),
+         {"6:19: error: attribute 'margin' of loss svm must be > 0, found 0"}},
+        {"loss written as a call",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  loss(svm)"),
+         {"6:3: error: 'loss' is a setting, written 'loss VALUE', not a call"}},
+        {"regularize without a value",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  regularize"),
+         {"6:3: error: 'regularize' expects a regularizer such as l2(5e-4)"}},
+        {"elastic net ratio out of range",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  regularize elastic_net(l1_ratio=2)"),
+         {"6:35: error: attribute 'l1_ratio' of regularizer elastic_net must be in [0, 1], found "
+          "2"}},
+        {"regularizer given two values",
+         model("  flatten\n"
+               "  dense(units=10)\n"
+               "  regularize l1, l2"),
+         {"6:18: error: 'regularize' expects a regularizer such as l2(5e-4)"}},
+        {"two model blocks",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "model m {\n"
+               "  input 1x28x28\n"
+               "  classes 10\n"
+               "  flatten\n"
+               "  dense(units=10)\n"
+               "}\n"),
+         {"7:1: error: a file describes one model; a second 'model' block is not allowed",
+          "1:1: note: the first 'model' block is here"}},
+        {"no model block",
+         "train {\n"
+         "  batch 32\n"
+         "}\n",
+         {"1:1: error: expected a 'model NAME { ... }' block; the file has none"}},
+        {"empty file",
+         "",
+         {"1:1: error: expected a 'model NAME { ... }' block; the file has none"}},
+        {"two train blocks",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  batch 32\n"
+               "}\n"
+               "train {\n"
+               "  batch 64\n"
+               "}\n"),
+         {"10:1: error: a file describes one model; a second 'train' block is not allowed",
+          "7:1: note: the first 'train' block is here"}},
+        {"unknown optimizer with a suggestion",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  optimizer adamm(lr=1e-3)\n"
+               "}\n"),
+         {"8:13: error: unknown optimizer 'adamm'; did you mean 'adam'?"}},
+        {"optimizer attribute out of range",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  optimizer adam(beta1=1)\n"
+               "}\n"),
+         {"8:24: error: attribute 'beta1' of optimizer adam must be in [0, 1), found 1"}},
+        {"optimizer attribute of another optimizer",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  optimizer sgd(rho=0.9)\n"
+               "}\n"),
+         {"8:17: error: unknown attribute 'rho' for optimizer sgd"}},
+        {"too many positional arguments",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  optimizer sgd(0.1, 0.9)\n"
+               "}\n"),
+         {"8:22: error: optimizer sgd takes at most 1 argument"}},
+        {"optimizer given twice",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  optimizer sgd\n"
+               "  optimizer adam\n"
+               "}\n"),
+         {"9:3: error: 'optimizer' is given twice"}},
+        {"unknown schedule",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  schedule cosin\n"
+               "}\n"),
+         {"8:12: error: unknown schedule 'cosin'; did you mean 'cosine'?"}},
+        {"milestones not integers",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  schedule multistep(milestones=[100, 2.5])\n"
+               "}\n"),
+         {"8:39: error: attribute 'milestones' of schedule multistep expects a list of integers, "
+          "found 2.5"}},
+        {"batch 0",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  batch 0\n"
+               "}\n"),
+         {"8:9: error: 'batch' must be in [1, 1048576], found 0"}},
+        {"epochs as a float",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  epochs 1.5\n"
+               "}\n"),
+         {"8:10: error: 'epochs' expects an integer, found 1.5"}},
+        {"negative seed",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  seed -1\n"
+               "}\n"),
+         {"8:8: error: 'seed' must be in [0, 4611686018427387903], found -1"}},
+        {"validation 1",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  validation 1\n"
+               "}\n"),
+         {"8:14: error: 'validation' must be a fraction in [0, 1), found 1"}},
+        {"unknown augmentation",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  augment hflip, jitter\n"
+               "}\n"),
+         {"8:18: error: unknown augmentation 'jitter'"}},
+        {"augmentation probability out of range",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  augment hflip(p=2)\n"
+               "}\n"),
+         {"8:19: error: attribute 'p' of augmentation hflip must be in [0, 1], found 2"}},
+        {"augment without a value",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  augment\n"
+               "}\n"),
+         {"8:3: error: 'augment' expects one or more augmentations, such as 'augment hflip, "
+          "random_crop(pad=4)'"}},
+        {"early_stopping patience 0",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  early_stopping(patience=0)\n"
+               "}\n"),
+         {"8:27: error: attribute 'patience' of early_stopping must be >= 1, found 0"}},
+        {"early_stopping with a value after it",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  early_stopping 5\n"
+               "}\n"),
+         {"8:18: error: write early_stopping(patience=N)"}},
+        {"learning rate outside the optimizer",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  lr 0.1\n"
+               "}\n"),
+         {"8:3: error: unknown train setting 'lr'; 'lr' is an attribute of the optimizer, as in "
+          "'optimizer sgd(lr=...)'"}},
+        {"layer in the train block",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  relu\n"
+               "}\n"),
+         {"8:3: error: unknown train setting 'relu'; layers belong in the model block"}},
+        {"label in the train block",
+         model("  flatten\n"
+               "  dense(units=10)",
+               "train {\n"
+               "  a: batch 32\n"
+               "}\n"),
+         {"8:3: error: the train block holds settings, not named layers"}},
     };
     return table;
 }
@@ -698,6 +726,25 @@ TEST_CASE("a value nobody uses is a warning, not an error") {
                              "  dense(units=10)");
     CHECK(netc::run_frontend("t.net", text).ok());
     CHECK(join(diagnostics(text)) == "4:3: warning: the value of 'unused' is never used\n");
+}
+
+TEST_CASE("a layer's regularize= without a model regularizer is a warning") {
+    std::string text = model("  flatten\n  dense(units=10, regularize=1e-3)");
+    CHECK(netc::run_frontend("t.net", text).ok());
+    CHECK(join(diagnostics(text)) ==
+          "5:3: warning: regularize=0.001 on layer 'dense_1' has no effect: the model has no "
+          "'regularize' line, such as 'regularize l2(5e-4)'\n");
+    // With the model's regularizer, or with regularize=0, there is nothing to say.
+    CHECK(diagnostics(model("  flatten\n  dense(units=10, regularize=1e-3)\n  regularize l2"))
+              .empty());
+    CHECK(diagnostics(model("  flatten\n  dense(units=10, regularize=0)")).empty());
+}
+
+TEST_CASE("a forgotten '}' closes the model block at the train block") {
+    std::string text = "model m {\n  input 1x28x28\n  classes 10\n  flatten\n  dense(units=10)\n"
+                       "train {\n  batch 32\n}\n";
+    CHECK(join(diagnostics(text)) ==
+          "6:1: error: expected '}' to close the model block opened at line 1\n");
 }
 
 TEST_CASE("did you mean: the nearest name within a typo's distance") {
