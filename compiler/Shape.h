@@ -22,7 +22,10 @@ struct Shape {
     /// "32x28x28", "128"
     std::string str() const {
         std::string out;
-        for (size_t i = 0; i < dims.size(); i++) out += (i ? "x" : "") + std::to_string(dims[i]);
+        for (size_t i = 0; i < dims.size(); i++) {
+            if (i) out += 'x';  // not `(i ? "x" : "") + ...`: GCC 12 warns falsely (-Wrestrict)
+            out += std::to_string(dims[i]);
+        }
         return out.empty() ? "scalar" : out;
     }
     /// "[32, 1, 3, 3]", the way torch prints sizes

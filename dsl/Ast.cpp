@@ -31,7 +31,8 @@ std::string to_string(const Expr &expr) {
     case Expr::Kind::Dims: {
         std::string out;
         for (size_t i = 0; i < expr.dims.size(); i++) {
-            out += (i ? "x" : "") + std::to_string(expr.dims[i]);
+            if (i) out += 'x';  // not `(i ? "x" : "") + ...`: GCC 12 warns falsely (-Wrestrict)
+            out += std::to_string(expr.dims[i]);
         }
         return out;
     }

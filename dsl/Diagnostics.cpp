@@ -41,7 +41,13 @@ std::string Diagnostics::render_one(const Diagnostic &d) const {
     std::string out;
     {
         out += file_->path();
-        if (d.loc.known()) out += ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.col);
+        if (d.loc.known()) {
+            // Appended piece by piece: `":" + std::to_string(...)` trips GCC 12's false -Wrestrict.
+            out += ':';
+            out += std::to_string(d.loc.line);
+            out += ':';
+            out += std::to_string(d.loc.col);
+        }
         const char *kind = d.severity == Severity::Error     ? "error"
                            : d.severity == Severity::Warning ? "warning"
                                                              : "note";
