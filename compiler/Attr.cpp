@@ -165,7 +165,11 @@ const char *initializer_name(Initializer::Kind kind) {
 
 std::string to_string(const Initializer &init) {
     std::string name = initializer_name(init.kind);
-    if (init.kind == Initializer::Kind::Constant) name += "(" + format_number(init.value) + ")";
+    if (init.kind == Initializer::Kind::Constant) {
+        name += '(';  // piece by piece: `"(" + ...` trips GCC 12's false -Wrestrict
+        name += format_number(init.value);
+        name += ')';
+    }
     return name;
 }
 
