@@ -122,7 +122,7 @@ TEST_CASE("--help works for netc and every subcommand") {
         subcommands.push_back(name);
     }
     CHECK(subcommands.size() >= 3);
-    for (const char *expected : {"check", "summary", "gradcheck"}) {
+    for (const char *expected : {"check", "summary", "gradcheck", "train", "eval", "predict"}) {
         CHECK(std::find(subcommands.begin(), subcommands.end(), expected) != subcommands.end());
     }
     for (const std::string &sub : subcommands) {
