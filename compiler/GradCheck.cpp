@@ -64,9 +64,11 @@ TensorCheck check_tensor(const std::string &name, float *values, int64_t size,
             double left = 0, right = 0;
             slopes(values + i, h, base, left, right);
             numeric = (left + right) / 2;
-            bool here = relative_error(left, right) <= options.threshold;
+            // Well inside the threshold, so a kink's bend that float rounding half hides does
+            // not pass for a smooth point and then show up as a gradient error.
+            bool here = relative_error(left, right) <= options.threshold / 4;
             smooth = here && previous_smooth &&
-                     relative_error(numeric, previous) <= options.threshold / 2;
+                     relative_error(numeric, previous) <= options.threshold / 4;
             previous = numeric;
             previous_smooth = here;
         }
