@@ -1,6 +1,7 @@
 #include "compiler/Aot.h"
 
 #include "compiler/CApi.h"
+#include "compiler/DeriveBackward.h"
 #include "compiler/EntryPoints.h"
 
 #include <Halide.h>
@@ -152,14 +153,18 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     int batch_estimate = (int)graph.train.batch;
     InitEntry init = build_init(layout, target);
     PredictEntry predict = build_predict(graph, layout, target, batch_estimate);
-    std::unique_ptr<TrainEntry> train = build_train(graph, layout, target);
     std::vector<Module> modules = {
         init.pipeline.compile_to_module(init.arguments(), raw_entry_name(graph, "init"), target),
         predict.pipeline.compile_to_module(predict.arguments(), raw_entry_name(graph, "predict"),
                                            target),
-        train->pipeline.compile_to_module(train->arguments(), raw_entry_name(graph, "train_step"),
-                                          target),
     };
+    // A model with an op whose backward rule is not written yet still gets init and predict.
+    std::unique_ptr<TrainEntry> train;
+    if (!op_without_backward(graph)) {
+        train = build_train(graph, layout, target);
+        modules.push_back(train->pipeline.compile_to_module(
+            train->arguments(), raw_entry_name(graph, "train_step"), target));
+    }
     std::optional<EmbeddedPredictEntry> embedded;
     if (options.weights) {
         embedded = build_predict_embedded(graph, layout, target, batch_estimate, *options.weights);
@@ -168,15 +173,18 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     }
     Module linked = link_modules(graph.model, modules);
 
-    std::vector<std::string> train_outputs = {"params_out"};
-    for (size_t k = 0; k < train->state.size(); k++) {
-        train_outputs.push_back("opt_state" + std::to_string(k) + "_out");
-    }
-    train_outputs.push_back("losses");
     std::string raw_declarations =
         raw_declaration(raw_entry_name(graph, "init"), init.arguments(), {"params"}) +
-        raw_declaration(raw_entry_name(graph, "predict"), predict.arguments(), {"probs"}) +
-        raw_declaration(raw_entry_name(graph, "train_step"), train->arguments(), train_outputs);
+        raw_declaration(raw_entry_name(graph, "predict"), predict.arguments(), {"probs"});
+    if (train) {
+        std::vector<std::string> train_outputs = {"params_out"};
+        for (size_t k = 0; k < train->state.size(); k++) {
+            train_outputs.push_back("opt_state" + std::to_string(k) + "_out");
+        }
+        train_outputs.push_back("losses");
+        raw_declarations +=
+            raw_declaration(raw_entry_name(graph, "train_step"), train->arguments(), train_outputs);
+    }
     if (embedded) {
         raw_declarations += raw_declaration(raw_entry_name(graph, "predict_embedded"),
                                             embedded->arguments(), {"probs"});
@@ -193,9 +201,10 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
 
     fs::path header = tmp / (graph.model + ".h");
     if (!write_text(header, c_header(graph, layout, raw_declarations, options.total_steps,
-                                      options.weights.has_value()), error)) return false;
+                                      options.weights.has_value(), train != nullptr), error)) return false;
     fs::path api_c = tmp / (graph.model + "_api.c");
-    if (!write_text(api_c, c_wrappers(graph, layout, options.total_steps, options.weights.has_value()), error)) return false;
+    if (!write_text(api_c, c_wrappers(graph, layout, options.total_steps, options.weights.has_value(),
+                                        train != nullptr), error)) return false;
     if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(),
                    "-I", NETC_HALIDE_RUNTIME_INCLUDE, api_c.string(), "-o", (tmp / "api.o").string()},
                   error)) {

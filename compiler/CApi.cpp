@@ -24,7 +24,8 @@ std::string raw_entry_name(const Graph &graph, const std::string &entry) {
 }
 
 std::string c_header(const Graph &graph, const ParamLayout &layout,
-                     const std::string &raw_declarations, int64_t total_steps, bool embedded) {
+                     const std::string &raw_declarations, int64_t total_steps, bool embedded,
+                     bool train) {
     const std::string m = graph.model, M = upper(graph.model);
     int slots = optimizer_state_slots(graph.train.optimizer);
     std::string default_length =
@@ -56,6 +57,7 @@ std::string c_header(const Graph &graph, const ParamLayout &layout,
 #define {M}_CLASSES       {classes}
 #define {M}_PARAM_TENSORS {tensors}
 #define {M}_OPT_STATE_COUNT {state}  /* floats of optimizer state ({slots} x {M}_PARAM_COUNT) */
+#define {M}_HAS_TRAIN_STEP {has_train}  /* 0 when an op of the model has no backward rule yet */
 
 #ifndef NETC_RETURN_CODES
 #define NETC_RETURN_CODES
@@ -91,6 +93,7 @@ int32_t {m}_init(float *params, uint64_t seed);
  * probabilities. Batchnorm uses its running statistics; dropout is the identity. */
 int32_t {m}_predict(const float *params, const float *images, int32_t batch, float *probs);
 
+#if {M}_HAS_TRAIN_STEP
 /* One training step on a batch, updating params and opt_state ({M}_OPT_STATE_COUNT floats,
  * zeroed before the first step) in place: forward with batch statistics and dropout, the loss,
  * backward, regularization, the optimizer and the batchnorm running statistics. step counts
@@ -109,6 +112,7 @@ int32_t {m}_train_step_detailed(float *params, float *opt_state, const float *im
 /* The run's length in steps, for a schedule (such as cosine) that has no `steps` of its own;
  * {default_length}. */
 void {m}_set_total_steps(int64_t steps);
+#endif
 
 {embedded_api}/* The raw entry points, over halide_buffer_t (see HalideRuntime.h), for callers who want them.
  * They return 0 or a Halide error code (halide_error_code_t). */
@@ -124,7 +128,7 @@ struct halide_buffer_t;
                                   fmt::arg("total", layout.total),
                                   fmt::arg("trainable", layout.trainable),
                                   fmt::arg("tensors", std::max<size_t>(1, layout.entries.size())),
-                                  fmt::arg("raw", raw_declarations),
+                                  fmt::arg("raw", raw_declarations), fmt::arg("has_train", train ? 1 : 0),
                                   fmt::arg("state", slots * layout.total), fmt::arg("slots", slots),
                                   fmt::arg("default_length", default_length),
                                   fmt::arg("embedded_api", embedded ? fmt::format(R"(/* Inference with the trained weights compiled into this object: images are raw
@@ -223,6 +227,7 @@ int32_t {m}_predict(const float *params, const float *images, int32_t batch, flo
     return netc_status({m}_predict_raw(&p, &x, &y));
 }}
 
+#if {M}_HAS_TRAIN_STEP
 static int64_t netc_total_steps = {total_steps};
 
 void {m}_set_total_steps(int64_t steps) {{ netc_total_steps = steps; }}
@@ -266,6 +271,7 @@ int32_t {m}_train_step(float *params, float *opt_state, const float *images,
     if (status == NETC_OK) *loss = losses[0] + losses[1];
     return status;
 }}
+#endif
 )",
                        fmt::arg("m", m), fmt::arg("M", M), fmt::arg("table", table),
                        fmt::arg("c", in.dims[0]), fmt::arg("h", in.dims[1]),
@@ -279,7 +285,8 @@ int32_t {m}_train_step(float *params, float *opt_state, const float *images,
 }  // namespace
 
 std::string c_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps,
-                       bool embedded) {
+                       bool embedded, bool train) {
+    (void)train;  // the header's <MODEL>_HAS_TRAIN_STEP decides, for both
     const std::string m = graph.model, M = upper(graph.model);
     const Shape &in = graph.input;
     std::string embedded_wrapper = !embedded ? std::string() : fmt::format(R"(

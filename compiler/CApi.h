@@ -16,13 +16,15 @@ namespace netc {
 
 /// `<model>.h`: macros, the parameter table, the plain API and `raw_declarations` (the
 /// prototypes of the raw `halide_buffer_t` entry points).
-/// `embedded`: the object carries trained weights and <model>_predict_embedded.
+/// `embedded`: the object carries trained weights and <model>_predict_embedded; `train`: it
+/// carries <model>_train_step (every op of the model has a backward rule).
 std::string c_header(const Graph &graph, const ParamLayout &layout,
-                     const std::string &raw_declarations, int64_t total_steps, bool embedded);
+                     const std::string &raw_declarations, int64_t total_steps, bool embedded,
+                     bool train);
 
 /// The wrappers and the parameter table, as C99 compiled into the model's object.
 std::string c_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps,
-                       bool embedded);
+                       bool embedded, bool train);
 
 /// The names of the raw entry points: "<model>_init_raw", "<model>_predict_raw", ...
 std::string raw_entry_name(const Graph &graph, const std::string &entry);

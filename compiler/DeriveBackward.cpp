@@ -86,6 +86,13 @@ int sum_contributions(Graph &g, int value, const std::vector<int> &parts) {
 
 }  // namespace
 
+const OpDef *op_without_backward(const Graph &forward) {
+    for (int i = 1; i < forward.forward_count; i++) {
+        if (!forward.nodes[i].op->backward) return forward.nodes[i].op;
+    }
+    return nullptr;
+}
+
 Graph derive_backward(const Graph &forward, bool input_grad) {
     Graph g = forward;
     internal_assert(!g.has_backward());

@@ -6,8 +6,12 @@
 // gradient (the image, and anything no parameter feeds).
 
 #include "compiler/Graph.h"
+#include "compiler/ops/Op.h"
 
 namespace netc {
+
+/// The first op of the graph without a backward rule, or null when every op has one.
+const OpDef *op_without_backward(const Graph &forward);
 
 /// A copy of `forward` with backward nodes appended and Graph::param_grads filled for every
 /// trainable tensor. With `input_grad`, the image's gradient is derived too (for gradient
