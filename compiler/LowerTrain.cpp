@@ -105,6 +105,20 @@ TrainStepFuncs lower_train_step(const Graph &g, const ParamLayout &layout, const
     Func data_loss("data_loss"), reg_loss("reg_loss");
     data_loss() = sum(sample_loss(rn)) / cast<float>(batch);
     reg_loss() = 0.0f;
+    for (const ParamEntry &e : layout.entries) {
+        RegCoefficients reg = regularization_of(g, e);
+        if (reg.l1 > 0 || reg.l2 > 0) {
+            RDom rr = tensor_domain(e);
+            Expr wr = params(arena_index(e, rr));
+            reg_loss() += (float)reg.l1 * abs(wr) + (float)reg.l2 * wr * wr;
+        }
+    }
+    f.losses = Func("losses");
+    f.losses(k) = select(k == 0, data_loss(), k == 1, reg_loss(), lr_func());
+    // The update takes its rate from `losses`, so the losses are computed before the update
+    // overwrites the arena in place: the regularization reported is that of the weights the
+    // step started from.
+    Expr step_lr = f.losses(2);
 
     f.update = Func("update");
     f.gradient = Func("gradient");
@@ -136,19 +150,12 @@ TrainStepFuncs lower_train_step(const Graph &g, const ParamLayout &layout, const
             f.gradient(index) = grad;
             std::vector<Expr> slots;
             for (const Func &s : state) slots.push_back(s(index));
-            OptimizerUpdate u = optimizer_update(g.train.optimizer, w, grad, slots, lr, step);
+            OptimizerUpdate u = optimizer_update(g.train.optimizer, w, grad, slots, step_lr, step);
             updated.push_back(u.w);
             updated.insert(updated.end(), u.state.begin(), u.state.end());
         }
         define(f.update, {index}, updated);
-        if (reg.l1 > 0 || reg.l2 > 0) {
-            RDom rr = tensor_domain(e);
-            Expr wr = params(arena_index(e, rr));
-            reg_loss() += (float)reg.l1 * abs(wr) + (float)reg.l2 * wr * wr;
-        }
     }
-    f.losses = Func("losses");
-    f.losses(k) = select(k == 0, data_loss(), k == 1, reg_loss(), lr_func());
     f.reductions = {data_loss, reg_loss, sample_loss, lr_func};
     return f;
 }
