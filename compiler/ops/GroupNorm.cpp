@@ -130,7 +130,10 @@ void schedule_groupnorm_grad_input(const ScheduleCtx &ctx, const Node &node, OpL
     if (!l.reductions.empty()) {
         const RDom &r = l.reductions[0];
         for (int i : {0, 1}) {
-            l.stages[i].compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf).parallel(d.n);
+            l.stages[i]
+                .compute_root()
+                .vectorize(d.c, width, TailStrategy::GuardWithIf)
+                .parallel(d.n);
             l.stages[i]
                 .update()
                 .reorder(d.c, r.x, r.y, d.n)

@@ -62,7 +62,8 @@ Expr layernorm_xhat(const LowerCtx &ctx, const Func &x, const std::vector<Expr> 
 Expr layernorm_weight(const LowerCtx &ctx, const std::vector<Expr> &v) {
     if (!ctx.has_param("weight")) return 1.0f;
     bool image = v.size() == 4;
-    return ctx.param("weight", image ? std::vector<Expr>{v[0], v[2], v[1]} : std::vector<Expr>{v[0]});
+    return ctx.param("weight",
+                     image ? std::vector<Expr>{v[0], v[2], v[1]} : std::vector<Expr>{v[0]});
 }
 
 // dL/dx = inv_std / M * (M g - sum(g) - xhat * sum(g * xhat)), g = dy * w, sums over the sample
@@ -111,7 +112,10 @@ void schedule_layernorm_grad_input(const ScheduleCtx &ctx, const Node &node, OpL
     if (!l.reductions.empty()) {
         const RDom &r = l.reductions[0];
         for (int i : {0, 1}) {
-            l.stages[i].compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf).parallel(d.n);
+            l.stages[i]
+                .compute_root()
+                .vectorize(d.c, width, TailStrategy::GuardWithIf)
+                .parallel(d.n);
             l.stages[i]
                 .update()
                 .reorder(d.c, r.x, r.y, d.n)
@@ -133,7 +137,8 @@ OpLowering lower_layernorm_grad_param(const LowerCtx &ctx, bool with_xhat) {
     bool image = s.rank() == 3;
     const Func &dy = ctx.inputs[0];
     RDom r(0, ctx.batch, ctx.name("r"));
-    std::vector<Expr> at = image ? std::vector<Expr>{d.c, d.x, d.y, r.x} : std::vector<Expr>{d.c, r.x};
+    std::vector<Expr> at =
+        image ? std::vector<Expr>{d.c, d.x, d.y, r.x} : std::vector<Expr>{d.c, r.x};
     Expr term = with_xhat ? dy(at) * layernorm_xhat(ctx, ctx.inputs[1], at) : dy(at);
     Func acc(ctx.name("acc"));  // in the value layout, channels innermost
     Func out(ctx.node.name);

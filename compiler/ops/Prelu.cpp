@@ -46,7 +46,8 @@ OpLowering lower_prelu_grad_weight(const LowerCtx &ctx) {
     auto at = [&](const Func &f) { return image ? f(d.c, r[0], r[1], r[2]) : f(d.c, r[0]); };
     Func per_channel(ctx.name("per_channel"));
     per_channel(d.c) = 0.0f;
-    per_channel(d.c) += select(at(ctx.inputs[1]) > 0.0f, 0.0f, at(ctx.inputs[0]) * at(ctx.inputs[1]));
+    Expr x = at(ctx.inputs[1]);
+    per_channel(d.c) += select(x > 0.0f, 0.0f, at(ctx.inputs[0]) * x);
     Func out(ctx.node.name);
     if (ctx.node.attrs.get_bool("shared")) {
         RDom rc(0, (int)s.dims[0], ctx.name("rc"));
