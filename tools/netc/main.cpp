@@ -4,6 +4,7 @@
 #include "compiler/Aot.h"
 #include "compiler/Frontend.h"
 #include "compiler/GradCheck.h"
+#include "tools/netc/Plot.h"
 #include "tools/netc/Weights.h"
 #include "compiler/Summary.h"
 #include "tools/netc/TrainCommands.h"
@@ -104,6 +105,7 @@ int run(int argc, char **argv) {
         ->capture_default_str();
 
     netc::cli::TrainCommands train_commands(app);  // train, eval, predict
+    netc::cli::PlotCommand plot_command(app);
 
     try {
         app.parse(argc, argv);
@@ -113,6 +115,7 @@ int run(int argc, char **argv) {
     }
 
     if (std::optional<int> code = train_commands.run()) return *code;
+    if (std::optional<int> code = plot_command.run()) return *code;
     netc::Frontend f;
     if (*check) {
         if (!load(check_file, f)) return exit_user_error;
