@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <map>
+#include <utility>
 
 namespace netc::runtime {
 
@@ -65,7 +66,7 @@ Result<double> metadata_double(const SafetensorsFile &file, const std::string &k
 Status save_checkpoint(const std::string &path, const TrainableModel &model, const float *params,
                        const float *opt_state, const std::vector<std::string> &class_names,
                        const Normalization &normalization, const TrainingProgress &progress,
-                       uint64_t seed) {
+                       uint64_t seed, const RunShape &run) {
     const ModelInfo &info = model.info();
     std::vector<TensorView> views;
     for (const ArenaTensor &t : info.tensors) {
@@ -95,6 +96,15 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
         {"stale_epochs", std::to_string(progress.stale_epochs)},
         {"seed", std::to_string(seed)},
     };
+    if (run.recorded()) {
+        meta["epochs"] = std::to_string(run.epochs);
+        meta["steps_per_epoch"] = std::to_string(run.steps_per_epoch);
+        meta["total_steps"] = std::to_string(run.total_steps);
+        meta["batch"] = std::to_string(run.batch);
+        meta["samples"] = std::to_string(run.samples);
+        meta["validation_samples"] = std::to_string(run.validation_samples);
+        meta["data_fingerprint"] = run.data_fingerprint;
+    }
     return write_safetensors(path, views, meta);
 }
 
@@ -191,6 +201,27 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
     }
     ckpt.progress = {*step, *epoch, *best, *best_epoch, *stale};
     ckpt.seed = (uint64_t)*seed;
+
+    // The RunShape: all of it or, from a checkpoint written before it was recorded, none.
+    if (file.metadata.count("epochs")) {
+        RunShape &run = ckpt.run;
+        std::pair<const char *, int64_t *> fields[] = {
+            {"epochs", &run.epochs},           {"steps_per_epoch", &run.steps_per_epoch},
+            {"total_steps", &run.total_steps}, {"batch", &run.batch},
+            {"samples", &run.samples},         {"validation_samples", &run.validation_samples}};
+        for (auto [key, field] : fields) {
+            Result<int64_t> value = metadata_int(file, key);
+            if (!value) return value.status();
+            if (*value < 0 || (*value == 0 && field != &run.validation_samples)) {
+                return Result<Checkpoint>::error(path + ": __metadata__ '" + key + "' is " +
+                                                 std::to_string(*value) + ", which must be > 0");
+            }
+            *field = *value;
+        }
+        Result<std::string> fingerprint = metadata(file, "data_fingerprint");
+        if (!fingerprint) return fingerprint.status();
+        run.data_fingerprint = *fingerprint;
+    }
 
     ckpt.params.assign((size_t)model.param_count(), 0.0f);
     for (const ArenaTensor &t : info.tensors) {

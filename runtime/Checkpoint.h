@@ -7,10 +7,13 @@
 //   __metadata__                format ("netc-checkpoint"), format_version ("1"), model,
 //                               optimizer, class_names (a JSON array), normalization_mean,
 //                               normalization_std (runtime/Batcher.h format_floats), step, epoch,
-//                               best_accuracy, best_epoch, stale_epochs, seed
+//                               best_accuracy, best_epoch, stale_epochs, seed, and what decided
+//                               the run's course (RunShape): epochs, steps_per_epoch,
+//                               total_steps, batch, samples, validation_samples, data_fingerprint
 //
 // `step` is the number of training steps taken (the next step to run); `epoch` the epoch that
 // step belongs to. The writer is atomic, so an existing checkpoint is never half-overwritten.
+// Checkpoints written before the RunShape keys existed still load (their RunShape is empty).
 
 #include "runtime/Batcher.h"
 #include "runtime/Status.h"
@@ -31,22 +34,40 @@ struct TrainingProgress {
     int64_t stale_epochs = 0;   // epochs since it last improved (early stopping)
 };
 
+/// What decided a run's course besides its model and seed, so that --resume can refuse to continue
+/// it differently: the length its schedules were set for (set_total_steps) and the data it trains
+/// on. Zero and empty where a checkpoint does not record them.
+struct RunShape {
+    int64_t epochs = 0;             // the epochs the run was started for
+    int64_t steps_per_epoch = 0;    // batches per epoch
+    int64_t total_steps = 0;        // epochs x steps_per_epoch: the schedules' length
+    int64_t batch = 0;              // samples per step
+    int64_t samples = 0;            // the training data (after --limit), validation included
+    int64_t validation_samples = 0; // held out of them
+    std::string data_fingerprint;   // 16 hex digits: a hash of the images and labels, in order
+
+    /// False for checkpoints written before these were recorded.
+    bool recorded() const { return epochs > 0; }
+};
+
 struct Checkpoint {
     std::string model;
     std::vector<std::string> class_names;
     Normalization normalization;
     TrainingProgress progress;
     uint64_t seed = 0;
+    RunShape run;
     std::vector<float> params;    // (param_count), padding zero
     std::vector<float> opt_state; // (opt_state_count), empty unless asked for
 };
 
 /// Writes a checkpoint of `model` atomically. `opt_state` may be null (then no optimizer.*
-/// tensors are written: a weights-only file, as `best.safetensors` is).
+/// tensors are written: a weights-only file, as `best.safetensors` is). A `run` that is not
+/// recorded() adds no RunShape keys.
 Status save_checkpoint(const std::string &path, const TrainableModel &model, const float *params,
                        const float *opt_state, const std::vector<std::string> &class_names,
                        const Normalization &normalization, const TrainingProgress &progress,
-                       uint64_t seed);
+                       uint64_t seed, const RunShape &run = {});
 
 /// Reads a checkpoint for `model`: its tensors must be exactly the model's (every difference is
 /// named, runtime/Safetensors.h check_tensors), its metadata complete. With `with_optimizer`,

@@ -1,6 +1,9 @@
 #include "runtime/Trainer.h"
 
 #include "runtime/Batcher.h"
+#include "runtime/Files.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -9,7 +12,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace netc::runtime {
@@ -43,6 +48,171 @@ Status check_writable_dir(const std::string &dir) {
     ::close(fd);
     ::unlink(probe.c_str());
     return {};
+}
+
+/// An exclusive lock (flock) on the output directory while a run uses it, so that a second run
+/// into the same directory is refused rather than interleaving its files with the first's. The
+/// kernel drops the lock when the process ends, however it ends.
+class DirectoryLock {
+  public:
+    DirectoryLock() = default;
+    DirectoryLock(const DirectoryLock &) = delete;
+    DirectoryLock &operator=(const DirectoryLock &) = delete;
+    ~DirectoryLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+    Status acquire(const std::string &dir) {
+        fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd_ < 0)
+            return Status::error(dir +
+                                 ": cannot open the output directory: " + std::strerror(errno));
+        if (::flock(fd_, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+            // A file system without locks (some network ones) trains unguarded, as it did.
+            return {};
+        }
+        return Status::error(dir + ": another netc train is running in this output directory; "
+                                   "wait for it to end or choose another --out (nothing was "
+                                   "changed)");
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+/// Removes what a run killed mid-write leaves behind in its output directory: the temporary
+/// files of the atomic writer (runtime/Files.h names them "<file>.tmp.XXXXXX") for the run's
+/// own files, and the probe of check_writable_dir. Called under the directory lock, so no live
+/// run is writing them. Returns how many went.
+int remove_stale_temporaries(const std::string &dir) {
+    static const std::string patterns[] = {"last.safetensors.tmp.", "best.safetensors.tmp.",
+                                           "metrics.jsonl.tmp.", ".netc-write-test-"};
+    std::vector<fs::path> stale;
+    std::error_code ec;
+    for (const fs::directory_entry &entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        for (const std::string &prefix : patterns) {
+            if (name.size() == prefix.size() + 6 && name.compare(0, prefix.size(), prefix) == 0) {
+                stale.push_back(entry.path());
+            }
+        }
+    }
+    int removed = 0;
+    for (const fs::path &path : stale) removed += fs::remove(path, ec) ? 1 : 0;
+    return removed;
+}
+
+/// Keeps the lines of the metrics file `path` up to `step`, the checkpoint a run continues from:
+/// the lines a stopped run wrote after that checkpoint go (the continuing run writes them again,
+/// so the file reads as one run), and so does a last line a kill cut short. Lines are in step
+/// order, so everything from the first line past `step` on goes; nothing at or before it does.
+/// The file is rewritten atomically, and only when something goes. Returns the lines dropped.
+Result<int64_t> trim_metrics(const std::string &path, int64_t step) {
+    if (!fs::exists(path)) return (int64_t)0;
+    Result<std::vector<uint8_t>> bytes = read_file(path);
+    if (!bytes) return bytes.status();
+    const std::string text(bytes->begin(), bytes->end());
+    std::string kept;
+    int64_t dropped = 0;
+    bool past = false;
+    for (size_t begin = 0; begin < text.size();) {
+        size_t end = text.find('\n', begin);
+        const bool complete = end != std::string::npos;
+        if (!complete) end = text.size();
+        const std::string line = text.substr(begin, end - begin);
+        begin = end + 1;
+        nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
+        const bool has_step =
+            json.is_object() && json.contains("step") && json["step"].is_number_integer();
+        if (has_step && json["step"].get<int64_t>() > step) past = true;
+        if (!past && (complete || has_step)) {
+            kept += line + "\n";
+        } else {
+            dropped++;
+        }
+    }
+    if (kept == text) return (int64_t)0;
+    Status s =
+        write_file_atomically(path, [&](const ByteSink &sink) { sink(kept.data(), kept.size()); });
+    if (!s) return s;
+    return dropped;
+}
+
+/// 16 hex digits that change with any image or label of `data`, or their order: a 64-bit hash
+/// (not a cryptographic one) that tells a resume on other data from one on the run's own.
+std::string data_fingerprint(const Dataset &data) {
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)data.count;
+    auto mix_bytes = [&h](const void *bytes, size_t size) {
+        const unsigned char *p = (const unsigned char *)bytes;
+        for (; size > 0; p += std::min<size_t>(size, 8), size -= std::min<size_t>(size, 8)) {
+            uint64_t word = 0;
+            std::memcpy(&word, p, std::min<size_t>(size, 8));
+            h = (h ^ word) * 0x9e3779b97f4a7c15ull;
+            h ^= h >> 29;
+        }
+    };
+    mix_bytes(data.images.data(), data.images.size() * sizeof(float));
+    mix_bytes(data.labels.data(), data.labels.size() * sizeof(data.labels[0]));
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+    return buf;
+}
+
+/// Why continuing the run of checkpoint `path`, which recorded `was`, as `now` would not continue
+/// that run exactly, with what to do instead; empty when it would.
+std::string run_difference(const std::string &path, const RunShape &was, const RunShape &now) {
+    const std::string unchanged = " (nothing was changed)";
+    auto n = [](int64_t x) { return std::to_string(x); };
+    if (was.samples != now.samples) {
+        return path + ": the run was started on " + n(was.samples) +
+               " training samples, these data have " + n(now.samples) +
+               ": resume with the run's --data and --limit" + unchanged;
+    }
+    if (was.data_fingerprint != now.data_fingerprint) {
+        return path +
+               ": the training data differ from the run's (as many samples, other images "
+               "or labels): resume with the run's --data and --limit" +
+               unchanged;
+    }
+    if (was.batch != now.batch) {
+        return path + ": the run was started with batch " + n(was.batch) + ", not " + n(now.batch) +
+               ": resume with the train block the run was started with" + unchanged;
+    }
+    if (was.validation_samples != now.validation_samples) {
+        return path + ": the run held out " + n(was.validation_samples) +
+               " samples for validation, now " + n(now.validation_samples) +
+               " would be: resume with the train block's validation the run was started with" +
+               unchanged;
+    }
+    if (was.epochs != now.epochs) {
+        return path + ": the run was started for " + n(was.epochs) + " epochs (" +
+               n(was.total_steps) + " steps, the length its learning-rate schedule follows), but " +
+               n(now.epochs) + " were asked for (--epochs): resume with --epochs " + n(was.epochs) +
+               " or without --epochs; to train for " + n(now.epochs) +
+               " epochs, start a new run in another --out directory" + unchanged;
+    }
+    if (was.steps_per_epoch != now.steps_per_epoch || was.total_steps != now.total_steps) {
+        return path + ": the run takes " + n(was.steps_per_epoch) + " steps per epoch and " +
+               n(was.total_steps) + " in all, but would now take " + n(now.steps_per_epoch) +
+               " and " + n(now.total_steps) + ": resume with the run's data and train block" +
+               unchanged;
+    }
+    return "";
+}
+
+/// The error of --resume where there is no checkpoint, saying what to do instead.
+std::string no_checkpoint(const std::string &dir, const std::string &last_path) {
+    if (!fs::is_directory(dir)) {
+        return dir + ": no such directory, so no run to resume: name the run's directory with "
+                     "--out, or start a new run without --resume";
+    }
+    if (fs::exists(fs::path(dir) / "metrics.jsonl")) {
+        return last_path + ": no checkpoint to resume from: the run in " + dir +
+               " stopped before it saved one (at the end of its first epoch); start it again "
+               "without --resume";
+    }
+    return last_path + ": no checkpoint to resume from: name the run's directory with --out, or "
+                       "start a new run without --resume";
 }
 
 std::string format_duration(double seconds) {
@@ -135,17 +305,21 @@ Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Da
 
 Result<TrainReport> train(TrainableModel &model, const Dataset &data, const TrainConfig &config) {
     const ModelInfo &info = model.info();
-    if (Status s = check_writable_dir(config.out_dir); !s) return s;
     const std::string last_path = (fs::path(config.out_dir) / "last.safetensors").string();
     const std::string best_path = (fs::path(config.out_dir) / "best.safetensors").string();
     const std::string metrics_path = (fs::path(config.out_dir) / "metrics.jsonl").string();
+    std::ostream *out = config.progress;
+    // Checked before the directory is created, so that a mistyped --out is not left behind.
+    if (config.resume && !fs::exists(last_path)) {
+        return Result<TrainReport>::error(no_checkpoint(config.out_dir, last_path));
+    }
+    if (Status s = check_writable_dir(config.out_dir); !s) return s;
+    DirectoryLock lock;
+    if (Status s = lock.acquire(config.out_dir); !s) return s;
     if (!config.resume && fs::exists(last_path)) {
         return Result<TrainReport>::error(
             last_path + ": a checkpoint is already there; pass --resume to continue that run, or "
                         "choose another output directory (nothing was overwritten)");
-    }
-    if (config.resume && !fs::exists(last_path)) {
-        return Result<TrainReport>::error(last_path + ": no checkpoint to resume from");
     }
 
     Result<ValidationSplit> split = split_validation(data.count, config.validation, config.seed);
@@ -163,8 +337,13 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     options.augment = *pipeline;
     Batcher batcher(data, split->train, options);
     const int64_t per_epoch = batcher.batches_per_epoch();
-    const int64_t total_steps = per_epoch * config.epochs;
-    model.set_total_steps(total_steps);
+    RunShape run;
+    run.epochs = config.epochs;
+    run.steps_per_epoch = per_epoch;
+    run.batch = config.batch;
+    run.samples = data.count;
+    run.validation_samples = (int64_t)split->validation.size();
+    run.data_fingerprint = data_fingerprint(data);
 
     std::vector<float> params((size_t)model.param_count(), 0.0f);
     std::vector<float> opt_state((size_t)model.opt_state_count(), 0.0f);
@@ -173,15 +352,30 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         Result<Checkpoint> ckpt = load_checkpoint(last_path, model, true);
         if (!ckpt) return ckpt.status();
         if (ckpt->seed != config.seed) {
-            return Result<TrainReport>::error(last_path + ": the run was started with seed " +
-                                              std::to_string(ckpt->seed) + ", not " +
-                                              std::to_string(config.seed));
+            return Result<TrainReport>::error(
+                last_path + ": the run was started with seed " + std::to_string(ckpt->seed) +
+                ", not " + std::to_string(config.seed) + " (nothing was changed)");
         }
+        if (ckpt->run.recorded()) {
+            if (!config.epochs_asked) run.epochs = ckpt->run.epochs;
+            run.total_steps = run.epochs * per_epoch;
+            std::string difference = run_difference(last_path, ckpt->run, run);
+            if (!difference.empty()) return Result<TrainReport>::error(difference);
+        } else if (out) {
+            *out << "note: " << last_path
+                 << " does not record the epochs its run was started with (an older netc wrote "
+                    "it); continuing for "
+                 << run.epochs
+                 << " epochs: if the run was started with others, its learning-rate schedule "
+                    "now differs\n";
+        }
+        // Checkpoints without a RunShape are checked against other data this way only.
         if (!same_floats(ckpt->normalization.mean, norm.mean) ||
             !same_floats(ckpt->normalization.stddev, norm.stddev)) {
             return Result<TrainReport>::error(
                 last_path + ": the training data differ from the run's (its normalization "
-                            "differs): resume with the same --data and --limit");
+                            "differs): resume with the run's --data and --limit (nothing was "
+                            "changed)");
         }
         params = std::move(ckpt->params);
         opt_state = std::move(ckpt->opt_state);
@@ -189,8 +383,27 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     } else {
         model.init(config.seed, params.data());
     }
+    const int64_t epochs = run.epochs;
+    run.total_steps = epochs * per_epoch;
+    const int64_t total_steps = run.total_steps;
+    model.set_total_steps(total_steps);
     bool have_checkpoint = config.resume;
     int64_t checkpoint_step = progress.step;
+
+    // What a killed run left: its temporary files, and metrics lines past its checkpoint (all of
+    // them when it saved none, as a fresh run in its directory finds).
+    int stale = remove_stale_temporaries(config.out_dir);
+    Result<int64_t> dropped = trim_metrics(metrics_path, progress.step);
+    if (!dropped) return dropped.status();
+    if (out && stale > 0) {
+        *out << "note: removed " << stale << " temporary file" << (stale == 1 ? "" : "s")
+             << " left in " << config.out_dir << " by a run that was killed while writing\n";
+    }
+    if (out && *dropped > 0) {
+        *out << "note: dropped " << *dropped << " line" << (*dropped == 1 ? "" : "s") << " of "
+             << metrics_path << " written after step " << progress.step
+             << " by a run that stopped before its next checkpoint\n";
+    }
 
     std::FILE *metrics = std::fopen(metrics_path.c_str(), "a");
     if (!metrics) {
@@ -204,7 +417,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
 
     auto save_last = [&]() -> Status {
         Status s = save_checkpoint(last_path, model, params.data(), opt_state.data(),
-                                   data.class_names, norm, progress, config.seed);
+                                   data.class_names, norm, progress, config.seed, run);
         if (s) {
             have_checkpoint = true;
             checkpoint_step = progress.step;
@@ -213,7 +426,6 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     };
 
     TrainReport report;
-    std::ostream *out = config.progress;
     const int classes = info.data.classes;
     const int64_t start_step = progress.step;
     double run_seconds = 0;
@@ -222,7 +434,19 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     std::vector<float> probs;
     Batch b;
 
-    for (int64_t epoch = progress.step / per_epoch; epoch < config.epochs; epoch++) {
+    // A run that stopped early stays stopped: resuming it trains no further, as the run that
+    // never stopped would not have.
+    if (config.patience > 0 && progress.stale_epochs >= config.patience) {
+        if (out) {
+            *out << "the run stopped early at epoch " << progress.epoch
+                 << " (no improvement of validation accuracy for " << config.patience
+                 << " epochs); nothing to continue\n";
+        }
+        report.outcome = TrainOutcome::EarlyStopped;
+        report.progress = progress;
+        return report;
+    }
+    for (int64_t epoch = progress.step / per_epoch; epoch < epochs; epoch++) {
         batcher.start_epoch(epoch);
         Running running, interval;
         for (int64_t index = progress.step - epoch * per_epoch; index < per_epoch; index++) {
@@ -306,25 +530,23 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
                     const int width = 24;
                     int filled = (int)(width * done / per_epoch);
                     char line[256];
-                    std::snprintf(line, sizeof line,
-                                  "\repoch %lld/%lld [%s%s] %lld/%lld %.0f img/s ETA %s loss %.4f "
-                                  "acc %.3f lr %.3g ",
-                                  (long long)(epoch + 1), (long long)config.epochs,
-                                  std::string(filled, '#').c_str(),
-                                  std::string(width - filled, '.').c_str(), (long long)done,
-                                  (long long)per_epoch, running.rate(),
-                                  format_duration(eta).c_str(), running.loss(), running.accuracy(),
-                                  (double)losses.learning_rate);
+                    std::snprintf(
+                        line, sizeof line,
+                        "\repoch %lld/%lld [%s%s] %lld/%lld %.0f img/s ETA %s loss %.4f "
+                        "acc %.3f lr %.3g ",
+                        (long long)(epoch + 1), (long long)epochs, std::string(filled, '#').c_str(),
+                        std::string(width - filled, '.').c_str(), (long long)done,
+                        (long long)per_epoch, running.rate(), format_duration(eta).c_str(),
+                        running.loss(), running.accuracy(), (double)losses.learning_rate);
                     *out << line << std::flush;
                 } else if (done % std::max<int64_t>(1, per_epoch / 4) == 0 && done != per_epoch) {
                     char line[256];
                     std::snprintf(line, sizeof line,
                                   "epoch %lld/%lld step %lld/%lld: loss %.4f acc %.3f, %.0f img/s, "
                                   "ETA %s\n",
-                                  (long long)(epoch + 1), (long long)config.epochs,
-                                  (long long)done, (long long)per_epoch, running.loss(),
-                                  running.accuracy(), running.rate(),
-                                  format_duration(eta).c_str());
+                                  (long long)(epoch + 1), (long long)epochs, (long long)done,
+                                  (long long)per_epoch, running.loss(), running.accuracy(),
+                                  running.rate(), format_duration(eta).c_str());
                     *out << line << std::flush;
                 }
             }
@@ -353,13 +575,6 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             }
         }
         bool stop_early = config.patience > 0 && progress.stale_epochs >= config.patience;
-        // best.safetensors holds the best epoch's weights (the last ones without validation).
-        if (improved || val < 0) {
-            Status s = save_checkpoint(best_path, model, params.data(), nullptr, data.class_names,
-                                       norm, progress, config.seed);
-            if (!s) return s;
-        }
-        if (Status s = save_last(); !s) return s;
         std::fprintf(metrics,
                      "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
                      "\"val_accuracy\": %s, \"best_val_accuracy\": %s, \"img_per_s\": %s}\n",
@@ -371,14 +586,23 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
                                                  : "null",
                      json_number(running.rate()).c_str());
         std::fflush(metrics);
+        // The epoch's line goes before its checkpoints: a run killed in between leaves the line
+        // past the last checkpoint, where the resumed run drops it and writes it again.
+        // best.safetensors holds the best epoch's weights (the last ones without validation).
+        if (improved || val < 0) {
+            Status s = save_checkpoint(best_path, model, params.data(), nullptr, data.class_names,
+                                       norm, progress, config.seed, run);
+            if (!s) return s;
+        }
+        if (Status s = save_last(); !s) return s;
         if (out) {
             char line[256];
-            std::snprintf(line, sizeof line,
-                          "%sepoch %lld/%lld: loss %.4f, train acc %.3f, val acc %s, %.0f img/s%s\n",
-                          config.progress_bar ? "\n" : "", (long long)(epoch + 1),
-                          (long long)config.epochs, running.loss(), running.accuracy(),
-                          val >= 0 ? json_number(val).c_str() : "-", running.rate(),
-                          improved && val >= 0 ? " (best)" : "");
+            std::snprintf(
+                line, sizeof line,
+                "%sepoch %lld/%lld: loss %.4f, train acc %.3f, val acc %s, %.0f img/s%s\n",
+                config.progress_bar ? "\n" : "", (long long)(epoch + 1), (long long)epochs,
+                running.loss(), running.accuracy(), val >= 0 ? json_number(val).c_str() : "-",
+                running.rate(), improved && val >= 0 ? " (best)" : "");
             *out << line << std::flush;
         }
         if (stop_early) {

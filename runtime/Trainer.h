@@ -7,11 +7,18 @@
 //
 // Files in `out_dir`:
 //   last.safetensors   after every epoch, on Ctrl-C and at --steps: parameters, optimizer state,
-//                      progress (runtime/Checkpoint.h); --resume continues from it exactly
+//                      progress and what decided the run's course (runtime/Checkpoint.h
+//                      RunShape); --resume continues from it exactly, and refuses to continue it
+//                      with other epochs, data or batch
 //   best.safetensors   the parameters of the best validation accuracy so far
 //   metrics.jsonl      appended JSON lines: {"step", "epoch", "loss", "accuracy", "lr",
 //                      "img_per_s"} every log_every steps, {"step", "epoch", "val_accuracy", ...}
-//                      after every epoch
+//                      after every epoch; a run (resumed or fresh) first drops the lines past the
+//                      step it starts from, which a run that stopped wrote after its checkpoint
+//
+// One run at a time uses a directory (a lock held while it runs). A run killed at any point
+// loses only the steps since its last checkpoint: files are replaced atomically, and the
+// temporary files of a write the kill cut short are removed by the next run in the directory.
 //
 // A NaN or infinite loss stops the run with an error naming the step; last.safetensors is left as
 // it was (the last good checkpoint). SIGINT (install_interrupt_handler) ends the run after the
@@ -33,6 +40,8 @@ namespace netc::runtime {
 struct TrainConfig {
     int64_t batch = 64;
     int64_t epochs = 10;
+    bool epochs_asked = true; // false: --resume runs for the epochs the checkpoint's run
+                              // was started for (`epochs` only for older checkpoints)
     uint64_t seed = 0;
     double validation = 0.1;          // fraction of the training data held out
     std::vector<AugmentSpec> augment; // the model's augment list
@@ -60,9 +69,10 @@ struct TrainReport {
 };
 
 /// Trains `model` on `data` (already checked against the model) as `config` says. Errors: an
-/// output directory that cannot be written (found before training starts), --resume without a
-/// checkpoint or with one of another model or run, a checkpoint in the way of a fresh run, a
-/// NaN loss, a failed step.
+/// output directory that cannot be written or that another run is using (found before training
+/// starts), --resume without a checkpoint or with one of another model or run (other seed,
+/// epochs, data or batch: nothing is changed on disk then), a checkpoint in the way of a fresh
+/// run, a NaN loss, a failed step.
 Result<TrainReport> train(TrainableModel &model, const Dataset &data, const TrainConfig &config);
 
 /// Routes SIGINT to the training loop (the run stops after its current step and saves a

@@ -8,9 +8,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/file.h>
+#include <unistd.h>
 
 using namespace netc::runtime;
 using netc::test::TempDir;
@@ -229,4 +234,261 @@ TEST_CASE("an output directory that cannot be written is an error before any wor
     REQUIRE_FALSE(report.ok());
     CHECK(report.message().find("file/sub") != std::string::npos);
     CHECK(netc::test::read_bytes(dir / "file") == std::vector<uint8_t>{1, 2, 3});
+}
+
+namespace {
+
+std::string read_text(const std::string &path) {
+    std::vector<uint8_t> bytes = netc::test::read_bytes(path);
+    return std::string(bytes.begin(), bytes.end());
+}
+
+void write_text(const std::string &path, const std::string &text) {
+    netc::test::write_bytes(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+/// The metrics lines with their "img_per_s" (which measures the machine, not the run) cut off.
+std::vector<std::string> metrics_lines(const std::string &path) {
+    std::istringstream in(read_text(path));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line.substr(0, line.find(", \"img_per_s\"")));
+    }
+    return lines;
+}
+
+} // namespace
+
+TEST_CASE("a resume drops the metrics lines written past its checkpoint: one run's lines") {
+    TempDir whole, parts;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    TrainConfig c = config_in(whole.path());
+    c.log_every = 4;
+    REQUIRE(train(model, data, c).ok());
+
+    // A run killed at step 27 after its checkpoint of step 20 (the end of epoch 2): steps up to
+    // 20, lines up to 27 and a line the kill cut short.
+    c.out_dir = parts.path();
+    c.max_steps = 20;
+    REQUIRE(train(model, data, c).ok());
+    std::vector<uint8_t> checkpoint_20 = netc::test::read_bytes(parts / "last.safetensors");
+    std::string lines_to_20 = read_text(parts / "metrics.jsonl");
+    c.resume = true;
+    c.max_steps = 27;
+    REQUIRE(train(model, data, c).ok());
+    netc::test::write_bytes(parts / "last.safetensors", checkpoint_20);
+    write_text(parts / "metrics.jsonl", read_text(parts / "metrics.jsonl") + "{\"step\": 28, \"ep");
+    REQUIRE(read_text(parts / "metrics.jsonl").find("{\"step\": 24,") != std::string::npos);
+
+    c.max_steps = 0;
+    Result<TrainReport> resumed = train(model, data, c);
+    REQUIRE_MESSAGE(resumed.ok(), resumed.message());
+    CHECK(params_of(whole / "last.safetensors", model) ==
+          params_of(parts / "last.safetensors", model));
+    // Every step once, as the uninterrupted run wrote them; the lines up to 20 are the first
+    // run's own (img_per_s included).
+    CHECK(metrics_lines(parts / "metrics.jsonl") == metrics_lines(whole / "metrics.jsonl"));
+    CHECK(read_text(parts / "metrics.jsonl").rfind(lines_to_20, 0) == 0);
+}
+
+TEST_CASE("a fresh run in a directory whose run saved no checkpoint starts its metrics anew") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    write_text(dir / "metrics.jsonl",
+               "{\"step\": 4, \"epoch\": 1, \"loss\": 9}\n{\"step\": 8, \"e");
+
+    TrainConfig c = config_in(dir.path());
+    c.resume = true;
+    Result<TrainReport> resume = train(model, data, c);
+    REQUIRE_FALSE(resume.ok());
+    CHECK(resume.message().find("no checkpoint to resume from") != std::string::npos);
+    CHECK(resume.message().find("without --resume") != std::string::npos);
+
+    c.resume = false;
+    REQUIRE(train(model, data, c).ok());
+    std::vector<std::string> lines = metrics_lines(dir / "metrics.jsonl");
+    REQUIRE_FALSE(lines.empty());
+    CHECK(lines.front().find("\"loss\": 9}") == std::string::npos);
+    CHECK(lines.front().rfind("{\"step\": ", 0) == 0);
+}
+
+TEST_CASE("--resume into a directory that does not exist creates nothing") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    TrainConfig c = config_in(dir / "typo");
+    c.resume = true;
+    Result<TrainReport> report = train(model, data, c);
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.message().find("typo: no such directory") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir / "typo"));
+}
+
+TEST_CASE("a resume with other epochs, data, batch or validation is refused, nothing changed") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    TrainConfig c = config_in(dir.path());
+    c.max_steps = 13;
+    REQUIRE(train(model, data, c).ok());
+    Result<Checkpoint> ckpt = load_checkpoint(dir / "last.safetensors", model, true);
+    REQUIRE(ckpt.ok());
+    CHECK(ckpt->run.epochs == 3);
+    CHECK(ckpt->run.steps_per_epoch == 10);
+    CHECK(ckpt->run.total_steps == 30);
+    CHECK(ckpt->run.batch == 16);
+    CHECK(ckpt->run.samples == 200);
+    CHECK(ckpt->run.validation_samples == 40);
+    CHECK(ckpt->run.data_fingerprint.size() == 16);
+    const std::vector<uint8_t> last = netc::test::read_bytes(dir / "last.safetensors");
+    const std::string metrics = read_text(dir / "metrics.jsonl");
+    c.resume = true;
+    c.max_steps = 0;
+
+    auto refused = [&](const TrainConfig &config, const Dataset &d,
+                       std::vector<std::string> phrases) {
+        Result<TrainReport> report = train(model, d, config);
+        REQUIRE_FALSE(report.ok());
+        INFO(report.message());
+        for (const std::string &phrase : phrases)
+            CHECK(report.message().find(phrase) != std::string::npos);
+        CHECK(report.message().find("nothing was changed") != std::string::npos);
+        CHECK(netc::test::read_bytes(dir / "last.safetensors") == last);
+        CHECK(read_text(dir / "metrics.jsonl") == metrics);
+    };
+    TrainConfig longer = c;
+    longer.epochs = 5;
+    refused(longer, data,
+            {dir / "last.safetensors", "started for 3 epochs (30 steps", "but 5 were asked",
+             "--epochs 3"});
+    refused(c, toy_data(180), {"started on 200 training samples", "have 180", "--limit"});
+    Dataset relabeled = data;
+    relabeled.labels[7] = (relabeled.labels[7] + 1) % 3;
+    refused(c, relabeled, {"training data differ", "other images or labels"});
+    TrainConfig batch = c;
+    batch.batch = 20;
+    refused(batch, data, {"batch 16, not 20"});
+    TrainConfig validation = c;
+    validation.validation = 0.25;
+    refused(validation, data, {"held out 40 samples", "now 50"});
+
+    // Without epochs asked for, the run's own are used; the resume is exact.
+    TrainConfig asked_none = c;
+    asked_none.epochs = 7;
+    asked_none.epochs_asked = false;
+    Result<TrainReport> resumed = train(model, data, asked_none);
+    REQUIRE_MESSAGE(resumed.ok(), resumed.message());
+    CHECK(resumed->progress.step == 30);
+    TempDir whole;
+    REQUIRE(train(model, data, config_in(whole.path())).ok());
+    CHECK(params_of(whole / "last.safetensors", model) ==
+          params_of(dir / "last.safetensors", model));
+}
+
+TEST_CASE("a checkpoint written before runs recorded their epochs and data still resumes") {
+    TempDir whole, parts;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    REQUIRE(train(model, data, config_in(whole.path())).ok());
+    TrainConfig c = config_in(parts.path());
+    c.max_steps = 13;
+    REQUIRE(train(model, data, c).ok());
+    // Rewritten as the netc before RunShape wrote it: no epochs, ..., data_fingerprint keys.
+    Result<Checkpoint> ckpt = load_checkpoint(parts / "last.safetensors", model, true);
+    REQUIRE(ckpt.ok());
+    REQUIRE(save_checkpoint(parts / "last.safetensors", model, ckpt->params.data(),
+                            ckpt->opt_state.data(), ckpt->class_names, ckpt->normalization,
+                            ckpt->progress, ckpt->seed)
+                .ok());
+    Result<SafetensorsFile> file = read_safetensors(parts / "last.safetensors");
+    REQUIRE(file.ok());
+    CHECK(file->metadata.count("epochs") == 0);
+    CHECK(file->metadata.count("data_fingerprint") == 0);
+
+    std::ostringstream progress;
+    c.max_steps = 0;
+    c.resume = true;
+    c.progress = &progress;
+    Result<TrainReport> resumed = train(model, data, c);
+    REQUIRE_MESSAGE(resumed.ok(), resumed.message());
+    CHECK(progress.str().find("does not record the epochs") != std::string::npos);
+    CHECK(params_of(whole / "last.safetensors", model) ==
+          params_of(parts / "last.safetensors", model));
+    // Its next checkpoints record them.
+    CHECK(load_checkpoint(parts / "last.safetensors", model, true)->run.epochs == 3);
+}
+
+TEST_CASE("temporary files a killed run left are removed; other files are left alone") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    TrainConfig c = config_in(dir.path());
+    c.max_steps = 13;
+    REQUIRE(train(model, data, c).ok());
+    std::vector<uint8_t> half = netc::test::read_bytes(dir / "last.safetensors");
+    half.resize(half.size() / 2);
+    for (const char *name : {"last.safetensors.tmp.Ab3xYz", "best.safetensors.tmp.000000",
+                             "metrics.jsonl.tmp.q1w2e3"}) {
+        netc::test::write_bytes(dir / name, half);
+    }
+    netc::test::write_bytes(dir / "last.safetensors.tmp.mine-too", {1});
+    netc::test::write_bytes(dir / "notes.txt", {2});
+
+    std::ostringstream progress;
+    c.max_steps = 0;
+    c.resume = true;
+    c.progress = &progress;
+    Result<TrainReport> resumed = train(model, data, c);
+    REQUIRE_MESSAGE(resumed.ok(), resumed.message());
+    CHECK(progress.str().find("removed 3 temporary files") != std::string::npos);
+    std::vector<std::string> names;
+    for (const auto &entry : std::filesystem::directory_iterator(dir.path())) {
+        names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"best.safetensors", "last.safetensors",
+                                            "last.safetensors.tmp.mine-too", "metrics.jsonl",
+                                            "notes.txt"});
+}
+
+TEST_CASE("a second run into a directory in use is refused") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    // Another run holds the lock (flock locks conflict across open files, even in one process).
+    int fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+    Result<TrainReport> report = train(model, data, config_in(dir.path()));
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.message().find("another netc train is running") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir / "metrics.jsonl"));
+    ::close(fd);
+    CHECK(train(model, data, config_in(dir.path())).ok());
+}
+
+TEST_CASE("resuming a run that stopped early trains no further") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    TrainConfig c = config_in(dir.path());
+    c.epochs = 5;
+    c.patience = 1;
+    c.min_delta = 2; // no epoch after the first improves enough: stops after epoch 2
+    Result<TrainReport> report = train(model, data, c);
+    REQUIRE_MESSAGE(report.ok(), report.message());
+    REQUIRE(report->outcome == TrainOutcome::EarlyStopped);
+    CHECK(report->progress.step == 20);
+    const std::vector<uint8_t> last = netc::test::read_bytes(dir / "last.safetensors");
+    const std::string metrics = read_text(dir / "metrics.jsonl");
+
+    c.resume = true;
+    Result<TrainReport> resumed = train(model, data, c);
+    REQUIRE_MESSAGE(resumed.ok(), resumed.message());
+    CHECK(resumed->outcome == TrainOutcome::EarlyStopped);
+    CHECK(resumed->progress.step == 20);
+    CHECK(netc::test::read_bytes(dir / "last.safetensors") == last);
+    CHECK(read_text(dir / "metrics.jsonl") == metrics);
 }

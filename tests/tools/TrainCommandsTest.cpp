@@ -5,12 +5,24 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
+#include <spawn.h>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
 
 using netc::test::TempDir;
 
@@ -51,6 +63,69 @@ std::vector<double> losses(const std::string &metrics_path) {
         }
     }
     return out;
+}
+
+/// Starts netc with `args` in the background, its stdout and stderr to `log`.
+pid_t spawn_netc(const std::vector<std::string> &args, const std::string &log) {
+    std::vector<std::string> all = {NETC_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char *> argv;
+    for (std::string &a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = -1;
+    int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE_MESSAGE(err == 0, std::strerror(err));
+    return pid;
+}
+
+/// The whole file (empty when it is not there), read at once: a file being replaced is seen
+/// either before or after, never in between, when the writer is atomic.
+std::string read_text(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/// Whether `bytes` are a whole safetensors file: the header's length and the end of its last
+/// tensor's data account for every byte (a file cut short, or still being filled, fails).
+bool whole_safetensors(const std::string &bytes) {
+    if (bytes.size() < 8) return false;
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; i--) header = header << 8 | (uint8_t)bytes[(size_t)i];
+    if (header > bytes.size() - 8) return false;
+    std::string json = bytes.substr(8, header);
+    std::regex offsets("\"data_offsets\":\\s*\\[\\s*[0-9]+\\s*,\\s*([0-9]+)\\s*\\]");
+    uint64_t end = 0;
+    for (auto it = std::sregex_iterator(json.begin(), json.end(), offsets);
+         it != std::sregex_iterator(); ++it) {
+        end = std::max<uint64_t>(end, std::stoull((*it)[1]));
+    }
+    return end > 0 && 8 + header + end == bytes.size();
+}
+
+/// The metrics lines with their "img_per_s" (which measures the machine, not the run) cut off.
+std::vector<std::string> metrics_lines(const std::string &path) {
+    std::istringstream in(read_text(path));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line.substr(0, line.find(", \"img_per_s\"")));
+    }
+    return lines;
+}
+
+std::vector<std::string> names_in(const std::string &dir) {
+    std::vector<std::string> names;
+    for (const auto &entry : std::filesystem::directory_iterator(dir)) {
+        names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 } // namespace
@@ -139,4 +214,101 @@ TEST_CASE("bad input: an unwritable output directory, a label out of range") {
                      " --out " + dir / "run");
     CHECK(label.status == 1);
     CHECK(label.output.find("label 12") != std::string::npos);
+}
+
+TEST_CASE("a run killed with SIGKILL and resumed ends as an uninterrupted one, bit for bit") {
+    TempDir dir;
+    // The MLP's cosine schedule follows the run's length; 12000 samples take about 0.3 s an epoch
+    // here, time enough to kill the run in its second.
+    const std::string model = example("fashion_mlp");
+    const std::vector<std::string> args = {"train",    model, "--limit", "12000",
+                                           "--epochs", "3",   "--out"};
+    using Clock = std::chrono::steady_clock;
+    // Watches the run in directory `run` until its process ends or, once `kill_when` says so,
+    // kills it; reads last.safetensors whenever it is there: it must be whole every time
+    // (written atomically, never in place). Returns the wait status and how many times the
+    // file was read.
+    auto watch = [](pid_t pid, const std::string &run, const std::function<bool()> &kill_when) {
+        const auto deadline = Clock::now() + std::chrono::seconds(60);
+        int status = 0, seen = 0;
+        while (Clock::now() < deadline && !kill_when()) {
+            if (::waitpid(pid, &status, WNOHANG) == pid) return std::make_pair(status, seen);
+            std::string bytes = read_text(run + "/last.safetensors");
+            if (!bytes.empty()) {
+                seen++;
+                REQUIRE_MESSAGE(whole_safetensors(bytes), "last.safetensors was half-written");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        return std::make_pair(status, seen);
+    };
+
+    std::vector<std::string> whole_args = args;
+    whole_args.push_back(dir / "whole");
+    auto [whole_status, whole_seen] =
+        watch(spawn_netc(whole_args, dir / "whole.log"), dir / "whole", [] { return false; });
+    INFO(read_text(dir / "whole.log"));
+    REQUIRE(WIFEXITED(whole_status));
+    REQUIRE(WEXITSTATUS(whole_status) == 0);
+    CHECK(whole_seen > 0);
+
+    // Killed in its second epoch, once it has logged a step past its checkpoint (the end of
+    // epoch 1): lines the resumed run writes again.
+    std::vector<std::string> killed_args = args;
+    killed_args.push_back(dir / "run");
+    auto in_epoch_2 = [&] {
+        return read_text(dir / "run/metrics.jsonl").find("\"epoch\": 2,") != std::string::npos;
+    };
+    int killed_status =
+        watch(spawn_netc(killed_args, dir / "run.log"), dir / "run", in_epoch_2).first;
+    INFO(read_text(dir / "run.log"));
+    REQUIRE_MESSAGE(WIFSIGNALED(killed_status), "the run ended before the kill: make it longer");
+    REQUIRE(WTERMSIG(killed_status) == SIGKILL);
+    const std::string killed_last = read_text(dir / "run/last.safetensors");
+    CHECK(whole_safetensors(killed_last));
+    std::smatch step;
+    REQUIRE(std::regex_search(killed_last, step, std::regex("\"step\":\\s*\"([0-9]+)\"")));
+    std::vector<std::string> lines = metrics_lines(dir / "run/metrics.jsonl");
+    REQUIRE_FALSE(lines.empty());
+    REQUIRE_MESSAGE(std::stoll(lines.back().substr(std::strlen("{\"step\": "))) >
+                        std::stoll(step[1]),
+                    "the kill landed before a line past the checkpoint was written");
+    // What a kill in the middle of a checkpoint's write leaves: its temporary file, half full.
+    std::string half = killed_last.substr(0, killed_last.size() / 2);
+    std::ofstream(dir / "run/last.safetensors.tmp.K1ll3d", std::ios::binary) << half;
+
+    // Without --epochs: the run's 3, not the train block's 15.
+    Run resumed = run_netc("train " + model + " --limit 12000 --out " + dir / "run --resume");
+    INFO(resumed.output);
+    REQUIRE(resumed.status == 0);
+    CHECK(resumed.output.find("removed 1 temporary file") != std::string::npos);
+    CHECK(resumed.output.find("epoch 3/3") != std::string::npos);
+    CHECK(read_text(dir / "whole/last.safetensors") == read_text(dir / "run/last.safetensors"));
+    CHECK(read_text(dir / "whole/best.safetensors") == read_text(dir / "run/best.safetensors"));
+    // metrics.jsonl reads as the uninterrupted run's: every step once.
+    CHECK(metrics_lines(dir / "whole/metrics.jsonl") == metrics_lines(dir / "run/metrics.jsonl"));
+    CHECK(names_in(dir / "run") ==
+          std::vector<std::string>{"best.safetensors", "last.safetensors", "metrics.jsonl"});
+
+    // Resuming it for more epochs, or on other data, would not continue the same run: refused,
+    // with what to do, and nothing on disk changed.
+    const std::string last = read_text(dir / "run/last.safetensors");
+    const std::string metrics = read_text(dir / "run/metrics.jsonl");
+    Run longer =
+        run_netc("train " + model + " --limit 12000 --epochs 5 --out " + dir / "run --resume");
+    CHECK(longer.status == 1);
+    CHECK(longer.output.find("netc: error: " + dir / "run/last.safetensors" +
+                             ": the run was started for 3 epochs") != std::string::npos);
+    CHECK(longer.output.find("but 5 were asked for (--epochs): resume with --epochs 3") !=
+          std::string::npos);
+    Run other_limit = run_netc("train " + model + " --limit 2000 --out " + dir / "run --resume");
+    CHECK(other_limit.status == 1);
+    CHECK(other_limit.output.find("started on 12000 training samples, these data have 2000") !=
+          std::string::npos);
+    CHECK(read_text(dir / "run/last.safetensors") == last);
+    CHECK(read_text(dir / "run/metrics.jsonl") == metrics);
+    CHECK(names_in(dir / "run") ==
+          std::vector<std::string>{"best.safetensors", "last.safetensors", "metrics.jsonl"});
 }

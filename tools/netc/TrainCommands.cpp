@@ -99,12 +99,14 @@ TrainCommands::TrainCommands(CLI::App &app) {
                  "with status 130");
     train_->add_option("FILE", file_, "model file (.net)")->required();
     train_->add_option("--data", data_dir_, data_help);
-    train_->add_option("--epochs", epochs_, "epochs to train (default: the train block's)")
+    train_
+        ->add_option("--epochs", epochs_,
+                     "epochs to train (default: the train block's; with --resume, the run's)")
         ->check(CLI::PositiveNumber);
     train_->add_option("--out", out_dir_, "output directory (default: runs/<model>)");
     train_->add_flag("--resume", resume_,
                      "continue the run in the output directory from its last.safetensors, exactly "
-                     "as if it had not stopped");
+                     "as if it had not stopped (with the run's --data, --limit and --epochs)");
     train_->add_option("--limit", limit_,
                        "use only the first N training samples (quick runs, CI)")
         ->check(CLI::PositiveNumber);
@@ -142,6 +144,7 @@ int TrainCommands::run_train() {
     const Graph &graph = *m->front.graph;
     runtime::TrainConfig config = train_config(graph);
     if (epochs_ > 0) config.epochs = epochs_;
+    config.epochs_asked = epochs_ > 0;
     config.out_dir = out_dir_.empty() ? "runs/" + graph.model : out_dir_;
     config.resume = resume_;
     config.max_steps = steps_;
@@ -156,9 +159,16 @@ int TrainCommands::run_train() {
         std::iota(first.begin(), first.end(), 0);
         *data = runtime::subset(*data, first);
     }
-    std::cerr << "training " << graph.model << " on " << data->count << " samples from "
-              << data_dir_ << " for " << config.epochs << " epochs (batch " << config.batch
-              << "), checkpoints in " << config.out_dir << "\n";
+    if (resume_) {
+        // The epochs are the run's own unless --epochs says otherwise (then they must agree).
+        std::cerr << "resuming " << graph.model << " from " << config.out_dir
+                  << "/last.safetensors on " << data->count << " samples from " << data_dir_
+                  << " (batch " << config.batch << ")\n";
+    } else {
+        std::cerr << "training " << graph.model << " on " << data->count << " samples from "
+                  << data_dir_ << " for " << config.epochs << " epochs (batch " << config.batch
+                  << "), checkpoints in " << config.out_dir << "\n";
+    }
 
     runtime::InterruptGuard guard;
     runtime::Result<runtime::TrainReport> report = runtime::train(*m->jit, *data, config);
