@@ -59,31 +59,16 @@ std::string c_header(const Graph &graph, const ParamLayout &layout,
 #define {M}_OPT_STATE_COUNT {state}  /* floats of optimizer state ({slots} x {M}_PARAM_COUNT) */
 #define {M}_HAS_TRAIN_STEP {has_train}  /* 0 when an op of the model has no backward rule yet */
 
-#ifndef NETC_RETURN_CODES
-#define NETC_RETURN_CODES
-#define NETC_OK 0
-#define NETC_ERROR_NULL_POINTER 1   /* a pointer argument is NULL */
-#define NETC_ERROR_BAD_BATCH 2      /* batch < 1, or batch * sample size overflows int32 */
-#define NETC_ERROR_BAD_LABEL 3      /* a label is < 0 or >= the number of classes */
-#define NETC_ERROR_RUNTIME 4        /* the generated code failed; Halide printed why */
-#define NETC_ERROR_NO_SCHEDULE_LENGTH 5  /* the schedule needs the run's length: set it first */
-
-/* One tensor of a parameter arena. */
-typedef struct netc_param_info {{
-    const char *name;   /* "conv1.weight" */
-    int64_t offset;     /* in floats from the start of the arena */
-    int32_t rank;
-    int64_t shape[4];   /* torch layout; unused entries 0 */
-    int32_t trainable;  /* 0 for batchnorm running statistics */
-}} netc_param_info;
-#endif
-
+{model_api}
 #ifdef __cplusplus
 extern "C" {{
 #endif
 
 /* The arena's tensors, in order. */
 extern const netc_param_info {m}_params[{M}_PARAM_TENSORS];
+
+/* This model as data (see netc_model above), for drivers that run any model. */
+extern const netc_model {m}_model;
 
 /* Fills params ({M}_PARAM_COUNT floats) from the model's initializers; the same seed gives the
  * same bits on every run and thread count. */
@@ -131,6 +116,7 @@ struct halide_buffer_t;
                                   fmt::arg("raw", raw_declarations), fmt::arg("has_train", train ? 1 : 0),
                                   fmt::arg("state", slots * layout.total), fmt::arg("slots", slots),
                                   fmt::arg("default_length", default_length),
+                                  fmt::arg("model_api", model_api_text),
                                   fmt::arg("embedded_api", embedded ? fmt::format(R"(/* Inference with the trained weights compiled into this object: images are raw
  * (batch x {M}_INPUT_SIZE floats in [0, 1]); the training normalization is applied inside. */
 int32_t {m}_predict_embedded(const float *images, int32_t batch, float *probs);
@@ -155,6 +141,12 @@ std::string common_wrappers(const Graph &graph, const ParamLayout &layout, int64
         state_args += fmt::format("&s[{}], ", k);
     }
     const Shape &in = graph.input;
+    const TrainSettings &t = graph.train;
+    std::string slot_names;
+    for (const std::string &name : optimizer_slot_names(t.optimizer)) {
+        slot_names += (slot_names.empty() ? "\"" : ", \"") + name + "\"";
+    }
+    if (slot_names.empty()) slot_names = "NULL";  // C has no empty arrays
     std::string table;
     for (const ParamEntry &e : layout.entries) {
         std::string shape;
@@ -272,6 +264,21 @@ int32_t {m}_train_step(float *params, float *opt_state, const float *images,
     return status;
 }}
 #endif
+
+static const char *const netc_optimizer_slots[] = {{{slot_names}}};
+
+const netc_model {m}_model = {{
+    "{m}", {c}, {h}, {w}, {M}_CLASSES,
+    {M}_PARAM_COUNT, {M}_PARAM_TENSORS, {m}_params,
+    "{optimizer}", {M}_OPT_STATE_COUNT, {slots}, netc_optimizer_slots,
+    {batch}, {epochs}, {seed}ull, {validation},
+    {m}_init, {m}_predict,
+#if {M}_HAS_TRAIN_STEP
+    {m}_train_step_detailed, {m}_set_total_steps,
+#else
+    NULL, NULL,
+#endif
+}};
 )",
                        fmt::arg("m", m), fmt::arg("M", M), fmt::arg("table", table),
                        fmt::arg("c", in.dims[0]), fmt::arg("h", in.dims[1]),
@@ -279,7 +286,10 @@ int32_t {m}_train_step(float *params, float *opt_state, const float *images,
                        fmt::arg("slots_or_1", std::max(slots, 1)), fmt::arg("state_buffers", state_buffers),
                        fmt::arg("state_args", state_args),
                        fmt::arg("needs_length", schedule_needs_total_steps(graph.train) ? 1 : 0),
-                       fmt::arg("total_steps", total_steps));
+                       fmt::arg("total_steps", total_steps),
+                       fmt::arg("slot_names", slot_names), fmt::arg("optimizer", t.optimizer.name),
+                       fmt::arg("batch", t.batch), fmt::arg("epochs", t.epochs),
+                       fmt::arg("seed", t.seed), fmt::arg("validation", t.validation));
 }
 
 }  // namespace

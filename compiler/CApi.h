@@ -26,6 +26,9 @@ std::string c_header(const Graph &graph, const ParamLayout &layout,
 std::string c_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps,
                        bool embedded, bool train);
 
+/// runtime/ModelApi.h as text (embedded at build time): every header starts with it.
+extern const char *const model_api_text;
+
 /// The names of the raw entry points: "<model>_init_raw", "<model>_predict_raw", ...
 std::string raw_entry_name(const Graph &graph, const std::string &entry);
 

@@ -14,12 +14,17 @@
 
 #include <Halide.h>
 
+#include <string>
 #include <vector>
 
 namespace netc {
 
 /// Floats of state per parameter: 0 (sgd), 1 (momentum, nesterov, adagrad, rmsprop), 2 (adam).
 int optimizer_state_slots(const Choice &optimizer);
+
+/// The names of an optimizer's state slots, as torch.optim names them ("exp_avg", ...): the
+/// checkpoint's tensor names and the AOT model's description.
+std::vector<std::string> optimizer_slot_names(const Choice &optimizer);
 
 struct OptimizerUpdate {
     Halide::Expr w;                   // the new parameter

@@ -31,9 +31,6 @@ class JitTrainable : public runtime::TrainableModel {
     runtime::ModelInfo info_;
 };
 
-/// The names of an optimizer's state slots, as torch.optim names them ("exp_avg", ...).
-std::vector<std::string> optimizer_slot_names(const Choice &optimizer);
-
 /// The model's train block (batch, epochs, seed, validation, augment, early stopping) as the
 /// runtime's TrainConfig; the caller sets the output directory and what the command line says.
 runtime::TrainConfig train_config(const Graph &graph);

@@ -1,0 +1,86 @@
+#include "runtime/AotModel.h"
+
+#include <limits>
+#include <string>
+
+namespace netc::runtime {
+
+const char *return_code_meaning(int32_t code) {
+    switch (code) {
+    case NETC_OK: return "success";
+    case NETC_ERROR_NULL_POINTER: return "a pointer argument is NULL";
+    case NETC_ERROR_BAD_BATCH: return "the batch is < 1 or too large";
+    case NETC_ERROR_BAD_LABEL: return "a label is outside [0, classes)";
+    case NETC_ERROR_RUNTIME: return "the generated code failed (Halide printed why)";
+    case NETC_ERROR_NO_SCHEDULE_LENGTH: return "the schedule needs the run's length";
+    default: return "an unknown return code";
+    }
+}
+
+namespace {
+
+Status check(int32_t code, const netc_model &model, const char *entry) {
+    if (code == NETC_OK) return {};
+    return Status::error(std::string(model.name) + "_" + entry + " returned " +
+                         std::to_string(code) + ": " + return_code_meaning(code));
+}
+
+bool batch_fits(int64_t batch) { return batch >= 1 && batch <= std::numeric_limits<int32_t>::max(); }
+
+} // namespace
+
+AotModel::AotModel(const netc_model &model) : model_(model) {
+    info_.name = model.name;
+    info_.data.channels = model.input_channels;
+    info_.data.height = model.input_height;
+    info_.data.width = model.input_width;
+    info_.data.classes = model.classes;
+    for (int32_t i = 0; i < model.param_tensor_count; i++) {
+        const netc_param_info &p = model.params[i];
+        info_.tensors.push_back({p.name, std::vector<int64_t>(p.shape, p.shape + p.rank), p.offset,
+                                 p.trainable != 0});
+    }
+    info_.optimizer = model.optimizer;
+    for (int32_t k = 0; k < model.optimizer_slot_count; k++) {
+        info_.optimizer_slots.push_back(model.optimizer_slots[k]);
+    }
+}
+
+void AotModel::set_total_steps(int64_t steps) {
+    if (model_.set_total_steps) model_.set_total_steps(steps);
+}
+
+void AotModel::init(uint64_t seed, float *params) { model_.init(params, seed); }
+
+Status AotModel::predict(const float *params, const float *images, int64_t batch, float *probs) {
+    if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "predict");
+    return check(model_.predict(params, images, (int32_t)batch, probs), model_, "predict");
+}
+
+Status AotModel::train_step(float *params, float *opt_state, const float *images,
+                            const int32_t *labels, int64_t batch, int64_t step,
+                            StepLosses &losses) {
+    if (!model_.train_step) {
+        return Status::error(std::string("the object of ") + model_.name +
+                             " has no train step: an op of the model has no backward rule yet");
+    }
+    if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "train_step");
+    float out[3] = {0, 0, 0};
+    int32_t code = model_.train_step(params, opt_state, images, labels, (int32_t)batch, step, out);
+    if (Status s = check(code, model_, "train_step"); !s) {
+        return Status::error("step " + std::to_string(step) + ": " + s.message());
+    }
+    losses = {out[0], out[1], out[2]};
+    return {};
+}
+
+TrainConfig train_config(const netc_model &model) {
+    TrainConfig c;
+    c.batch = model.batch;
+    c.epochs = model.epochs;
+    c.seed = model.seed;
+    c.validation = model.validation;
+    return c;
+}
+
+} // namespace netc::runtime

@@ -1,0 +1,48 @@
+#pragma once
+// A model compiled ahead of time behind the TrainableModel interface, so the runtime's training
+// loop, evaluation and checkpoints drive an object linked into an application exactly as
+// `netc train` drives the JIT:
+//
+//   #include "fashion_mlp.h"            // the header netc wrote beside the object
+//   #include "runtime/AotModel.h"
+//   netc::runtime::AotModel model(fashion_mlp_model);
+//   netc::runtime::TrainConfig config = netc::runtime::train_config(fashion_mlp_model);
+//   netc::runtime::train(model, data, config);
+//
+// It needs nothing but the object and netc_runtime (no Halide, no compiler).
+
+#include "runtime/ModelApi.h"
+#include "runtime/TrainableModel.h"
+#include "runtime/Trainer.h"
+
+namespace netc::runtime {
+
+class AotModel : public TrainableModel {
+  public:
+    /// `model` is `<model>_model` of a linked object; it must outlive this.
+    explicit AotModel(const netc_model &model);
+
+    const ModelInfo &info() const override { return info_; }
+    int64_t param_count() const override { return model_.param_count; }
+    int64_t opt_state_count() const override { return model_.opt_state_count; }
+    void set_total_steps(int64_t steps) override;
+    void init(uint64_t seed, float *params) override;
+    Status predict(const float *params, const float *images, int64_t batch,
+                   float *probs) override;
+    /// An error for a model whose object has no train step.
+    Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
+                      int64_t batch, int64_t step, StepLosses &losses) override;
+
+  private:
+    const netc_model &model_;
+    ModelInfo info_;
+};
+
+/// The model's train block (batch, epochs, seed, validation) as a TrainConfig. Augmentation and
+/// early stopping are not in the object: set them in the result as the application wants.
+TrainConfig train_config(const netc_model &model);
+
+/// What a NETC_ERROR_* return code means, for messages.
+const char *return_code_meaning(int32_t code);
+
+} // namespace netc::runtime

@@ -1,0 +1,59 @@
+/* The C types every model header that netc generates starts with: return codes, the parameter
+ * table's entry and netc_model, a compiled model described as data. A generic driver (netc's
+ * runtime/AotModel.h, a binding to another language) takes a `const netc_model *` and runs any
+ * model object without its name written in its source.
+ *
+ * netc copies this file verbatim into each `<model>.h`; the include guard lets several model
+ * headers, and this file itself, be included together.
+ */
+#ifndef NETC_MODEL_API_H
+#define NETC_MODEL_API_H
+
+#include <stdint.h>
+
+#define NETC_OK 0
+#define NETC_ERROR_NULL_POINTER 1       /* a pointer argument is NULL */
+#define NETC_ERROR_BAD_BATCH 2          /* batch < 1, or batch * sample size overflows int32 */
+#define NETC_ERROR_BAD_LABEL 3          /* a label is < 0 or >= the number of classes */
+#define NETC_ERROR_RUNTIME 4            /* the generated code failed; Halide printed why */
+#define NETC_ERROR_NO_SCHEDULE_LENGTH 5 /* the schedule needs the run's length: set it first */
+
+/* One tensor of a parameter arena. */
+typedef struct netc_param_info {
+    const char *name;  /* "conv1.weight" */
+    int64_t offset;    /* in floats from the start of the arena */
+    int32_t rank;
+    int64_t shape[4];  /* torch layout; unused entries 0 */
+    int32_t trainable; /* 0 for batchnorm running statistics */
+} netc_param_info;
+
+/* A compiled model: its shapes, its parameter table, its train block and its entry points.
+ * Each object defines one, `<model>_model`. */
+typedef struct netc_model {
+    const char *name;                   /* the model's name in its .net file */
+    int32_t input_channels, input_height, input_width; /* images are NCHW floats */
+    int32_t classes;
+    int64_t param_count;                /* floats in the parameter arena */
+    int32_t param_tensor_count;
+    const netc_param_info *params;      /* (param_tensor_count) tensors, in arena order */
+    const char *optimizer;              /* "adam" */
+    int64_t opt_state_count;            /* floats of optimizer state: slots x param_count */
+    int32_t optimizer_slot_count;
+    const char *const *optimizer_slots; /* (optimizer_slot_count) torch.optim names: "exp_avg" */
+
+    /* The train block's settings (augmentation and early stopping are left to the driver). */
+    int32_t batch;
+    int32_t epochs;
+    uint64_t seed;
+    double validation; /* fraction of the training data held out */
+
+    int32_t (*init)(float *params, uint64_t seed);
+    int32_t (*predict)(const float *params, const float *images, int32_t batch, float *probs);
+    /* NULL when the model cannot train (an op it uses has no backward rule yet). losses[0] is
+     * the data loss, losses[1] the regularization, losses[2] the learning rate used. */
+    int32_t (*train_step)(float *params, float *opt_state, const float *images,
+                          const int32_t *labels, int32_t batch, int64_t step, float losses[3]);
+    void (*set_total_steps)(int64_t steps); /* NULL when the model cannot train */
+} netc_model;
+
+#endif /* NETC_MODEL_API_H */
