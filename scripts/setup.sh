@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, testing and running the examples need.
 # Idempotent: when everything is present it only asks dpkg and returns within a second.
+#
+#   scripts/setup.sh          what netc, its tests and the main job need
+#   scripts/setup.sh bench    ... and PyTorch for /usr/bin/python3, the benchmarks' baseline
 set -euo pipefail
 
 packages=(
@@ -14,6 +17,11 @@ packages=(
   nlohmann-json3-dev  # safetensors headers, metrics
   dataset-fashion-mnist
 )
+if [ "${1:-}" = bench ]; then
+  # Without an optimized BLAS, Debian's torch falls back to the reference BLAS (measured here:
+  # a 128x784x256 matmul at 3 GFLOP/s instead of OpenBLAS's 100): no baseline worth the name.
+  packages+=(python3-torch python3-numpy libopenblas0-pthread)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
