@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -88,6 +90,30 @@ inline std::vector<uint8_t> idx_labels(const std::vector<uint8_t> &labels) {
     put_be32(out, (uint32_t)labels.size());
     out.insert(out.end(), labels.begin(), labels.end());
     return out;
+}
+
+/// The whole file (empty when it is not there), read at once: a file being replaced is seen
+/// either before or after, never in between, when the writer is atomic.
+inline std::string read_text(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+inline void write_text(const std::string &path, const std::string &text) {
+    write_bytes(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+/// The lines of a metrics.jsonl with their "img_per_s" (which measures the machine, not the
+/// run) cut off, to compare two runs.
+inline std::vector<std::string> metrics_lines(const std::string &path) {
+    std::istringstream in(read_text(path));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line.substr(0, line.find(", \"img_per_s\"")));
+    }
+    return lines;
 }
 
 } // namespace netc::test

@@ -18,7 +18,10 @@
 #include <unistd.h>
 
 using namespace netc::runtime;
+using netc::test::metrics_lines;
+using netc::test::read_text;
 using netc::test::TempDir;
+using netc::test::write_text;
 
 namespace {
 
@@ -235,29 +238,6 @@ TEST_CASE("an output directory that cannot be written is an error before any wor
     CHECK(report.message().find("file/sub") != std::string::npos);
     CHECK(netc::test::read_bytes(dir / "file") == std::vector<uint8_t>{1, 2, 3});
 }
-
-namespace {
-
-std::string read_text(const std::string &path) {
-    std::vector<uint8_t> bytes = netc::test::read_bytes(path);
-    return std::string(bytes.begin(), bytes.end());
-}
-
-void write_text(const std::string &path, const std::string &text) {
-    netc::test::write_bytes(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
-/// The metrics lines with their "img_per_s" (which measures the machine, not the run) cut off.
-std::vector<std::string> metrics_lines(const std::string &path) {
-    std::istringstream in(read_text(path));
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) {
-        lines.push_back(line.substr(0, line.find(", \"img_per_s\"")));
-    }
-    return lines;
-}
-
-} // namespace
 
 TEST_CASE("a resume drops the metrics lines written past its checkpoint: one run's lines") {
     TempDir whole, parts;

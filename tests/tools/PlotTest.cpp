@@ -26,7 +26,9 @@
 #include <vector>
 
 namespace fs = std::filesystem;
+using netc::test::read_text;
 using netc::test::TempDir;
+using netc::test::write_text;
 
 namespace {
 
@@ -34,18 +36,6 @@ struct Run {
     int status = -1;
     std::string out, err;
 };
-
-std::string read_text(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-void write_text(const std::string &path, const std::string &text) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream(path, std::ios::binary) << text;
-}
 
 /// Runs `netc ARGS` in `dir` (ARGS already shell-quoted where needed).
 Run netc_in(const std::string &dir, const std::string &args) {

@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <vector>
 
+using netc::test::metrics_lines;
+using netc::test::read_text;
 using netc::test::TempDir;
 
 namespace {
@@ -83,15 +85,6 @@ pid_t spawn_netc(const std::vector<std::string> &args, const std::string &log) {
     return pid;
 }
 
-/// The whole file (empty when it is not there), read at once: a file being replaced is seen
-/// either before or after, never in between, when the writer is atomic.
-std::string read_text(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 /// Whether `bytes` are a whole safetensors file: the header's length and the end of its last
 /// tensor's data account for every byte (a file cut short, or still being filled, fails).
 bool whole_safetensors(const std::string &bytes) {
@@ -107,16 +100,6 @@ bool whole_safetensors(const std::string &bytes) {
         end = std::max<uint64_t>(end, std::stoull((*it)[1]));
     }
     return end > 0 && 8 + header + end == bytes.size();
-}
-
-/// The metrics lines with their "img_per_s" (which measures the machine, not the run) cut off.
-std::vector<std::string> metrics_lines(const std::string &path) {
-    std::istringstream in(read_text(path));
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) {
-        lines.push_back(line.substr(0, line.find(", \"img_per_s\"")));
-    }
-    return lines;
 }
 
 std::vector<std::string> names_in(const std::string &dir) {
@@ -205,8 +188,9 @@ TEST_CASE("bad input: an unwritable output directory, a label out of range") {
     CHECK(netc::test::read_bytes(dir / "file") == std::vector<uint8_t>{1, 2, 3});
 
     // Four 28x28 images whose last label is 12: the model has 10 classes.
-    std::vector<uint8_t> images = {0, 0, 8, 3, 0, 0, 0, 4, 0, 0, 0, 28, 0, 0, 0, 28};
-    images.resize(16 + 4 * 28 * 28, 100);
+    const uint8_t header[] = {0, 0, 8, 3, 0, 0, 0, 4, 0, 0, 0, 28, 0, 0, 0, 28};
+    std::vector<uint8_t> images(16 + 4 * 28 * 28, 100);
+    std::copy(std::begin(header), std::end(header), images.begin());
     std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 12};
     netc::test::write_bytes(dir / "data/train-images-idx3-ubyte", images);
     netc::test::write_bytes(dir / "data/train-labels-idx1-ubyte", labels);
