@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine to the main job: set up and build, train the MLP on Fashion-MNIST, evaluate it,
-# compile it with its trained weights into one object, and classify the test set from plain C.
+# plot its curves, compile it with its trained weights into one object, and classify the test
+# set from plain C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
@@ -13,6 +14,7 @@ data=/usr/share/datasets/fashion-mnist
 ./build/netc summary "$model"
 ./build/netc train "$model" --data "$data" --out "$run"
 ./build/netc eval "$model" --weights "$run/best.safetensors" --data "$data"
+./build/netc plot "$run/metrics.jsonl" -o "$run/curves.png"
 
 mkdir -p out
 ./build/netc "$model" --weights "$run/best.safetensors" -o out/fashion_mlp.o
