@@ -269,7 +269,7 @@ static const char *const netc_optimizer_slots[] = {{{slot_names}}};
 
 const netc_model {m}_model = {{
     "{m}", {c}, {h}, {w}, {M}_CLASSES,
-    {M}_PARAM_COUNT, {M}_PARAM_TENSORS, {m}_params,
+    {M}_PARAM_COUNT, {tensor_count}, {m}_params,
     "{optimizer}", {M}_OPT_STATE_COUNT, {slots}, netc_optimizer_slots,
     {batch}, {epochs}, {seed}ull, {validation},
     {m}_init, {m}_predict,
@@ -288,6 +288,7 @@ const netc_model {m}_model = {{
                        fmt::arg("needs_length", schedule_needs_total_steps(graph.train) ? 1 : 0),
                        fmt::arg("total_steps", total_steps),
                        fmt::arg("slot_names", slot_names), fmt::arg("optimizer", t.optimizer.name),
+                       fmt::arg("tensor_count", layout.entries.size()),  // the table pads an empty one
                        fmt::arg("batch", t.batch), fmt::arg("epochs", t.epochs),
                        fmt::arg("seed", t.seed), fmt::arg("validation", t.validation));
 }
