@@ -444,6 +444,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         }
         report.outcome = TrainOutcome::EarlyStopped;
         report.progress = progress;
+        report.steps_taken = progress.step - start_step;
         return report;
     }
     for (int64_t epoch = progress.step / per_epoch; epoch < epochs; epoch++) {
@@ -458,6 +459,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
                 progress.epoch = epoch;
                 if (Status s = save_last(); !s) return s;
                 report.progress = progress;
+                report.steps_taken = progress.step - start_step;
                 report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
                 return report;
             }
@@ -616,6 +618,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         }
     }
     report.progress = progress;
+    report.steps_taken = progress.step - start_step;
     report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
     return report;
 }

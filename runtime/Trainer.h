@@ -61,6 +61,7 @@ enum class TrainOutcome { Finished, EarlyStopped, Interrupted, StepLimit };
 struct TrainReport {
     TrainOutcome outcome = TrainOutcome::Finished;
     TrainingProgress progress;      // where the run stands at the end
+    int64_t steps_taken = 0;        // by this call (0 when a resumed run had already ended)
     double last_val_accuracy = -1;  // of the last epoch run (-1: no validation)
     double img_per_s = 0;           // training throughput over the run: steps only, the first
                                     // (which may JIT-compile) left out

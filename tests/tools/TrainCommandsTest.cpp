@@ -144,6 +144,15 @@ TEST_CASE("train the MLP on 4000 samples for 2 epochs: the loss falls, eval and 
                      dir / "run/best.safetensors");
     CHECK(wrong.status == 1);
     CHECK(wrong.output.find("'fc.weight'") != std::string::npos);
+
+    // Resuming a run that has ended trains nothing and says so, its files untouched.
+    const std::string last = read_text(dir / "run/last.safetensors");
+    Run again = run_netc("train " + example("fashion_mlp") + " --limit 4000 --resume --out " +
+                         dir / "run");
+    CHECK(again.status == 0);
+    CHECK(again.output.find("nothing to train: the run in " + dir / "run" +
+                            " had already ended at step 58") != std::string::npos);
+    CHECK(read_text(dir / "run/last.safetensors") == last);
 }
 
 TEST_CASE("train N steps at once equals N/2, --resume, N/2 (bit for bit)") {

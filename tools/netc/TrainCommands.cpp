@@ -189,6 +189,11 @@ int TrainCommands::run_train() {
         return 0;
     case runtime::TrainOutcome::EarlyStopped:
     case runtime::TrainOutcome::Finished:
+        if (report->steps_taken == 0) {
+            std::cerr << "nothing to train: the run in " << config.out_dir << " had already ended at "
+                      << "step " << p.step << best << "; its files are as they were\n";
+            return 0;
+        }
         std::cerr << "done: " << p.epoch << " epochs, " << p.step << " steps, "
                   << fixed(report->img_per_s, 0) << " img/s" << best << "; wrote "
                   << config.out_dir << "/{last,best}.safetensors and metrics.jsonl\n";
