@@ -26,7 +26,7 @@ double thread_cpu_seconds() {
 }
 
 struct Timing {
-    double cpu_ms, wall_ms; // medians per batch
+    double cpu_ms, wall_ms;  // medians per batch
 };
 
 /// Augments a fresh copy of `source` `repeats` times.
@@ -48,7 +48,7 @@ Timing time_ms(const std::vector<AugmentStep> &pipeline, const std::vector<float
     return {cpu[cpu.size() / 2], wall[wall.size() / 2]};
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv) {
     const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 200;

@@ -108,8 +108,9 @@ std::string raw_declaration(const std::string &name, const std::vector<Halide::A
                             const std::vector<std::string> &outputs) {
     std::string params;
     for (const Halide::Argument &a : args) {
-        params += (params.empty() ? "" : ", ") +
-                  (a.is_buffer() ? "struct halide_buffer_t *" + a.name : c_type(a.type) + " " + a.name);
+        params +=
+            (params.empty() ? "" : ", ") +
+            (a.is_buffer() ? "struct halide_buffer_t *" + a.name : c_type(a.type) + " " + a.name);
     }
     for (const std::string &o : outputs) {
         params += (params.empty() ? "" : ", ") + std::string("struct halide_buffer_t *") + o;
@@ -121,8 +122,11 @@ std::string raw_declaration(const std::string &name, const std::vector<Halide::A
 
 const std::vector<std::pair<std::string, std::string>> &aot_output_kinds() {
     static const std::vector<std::pair<std::string, std::string>> kinds = {
-        {"object", ".o"},       {"header", ".h"},   {"static-library", ".a"},
-        {"assembly", ".s"},     {"stmt-html", ".stmt.html"},
+        {"object", ".o"},
+        {"header", ".h"},
+        {"static-library", ".a"},
+        {"assembly", ".s"},
+        {"stmt-html", ".stmt.html"},
     };
     return kinds;
 }
@@ -196,17 +200,24 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
         return std::find(options.emit.begin(), options.emit.end(), kind) != options.emit.end();
     };
     if (wants("assembly")) halide_outputs[OutputFileType::assembly] = (tmp / "model.s").string();
-    if (wants("stmt-html")) halide_outputs[OutputFileType::stmt_html] = (tmp / "model.html").string();
+    if (wants("stmt-html"))
+        halide_outputs[OutputFileType::stmt_html] = (tmp / "model.html").string();
     linked.compile(halide_outputs);
 
     fs::path header = tmp / (graph.model + ".h");
-    if (!write_text(header, c_header(graph, layout, raw_declarations, options.total_steps,
-                                      options.weights.has_value(), train != nullptr), error)) return false;
+    if (!write_text(header,
+                    c_header(graph, layout, raw_declarations, options.total_steps,
+                             options.weights.has_value(), train != nullptr),
+                    error))
+        return false;
     fs::path api_c = tmp / (graph.model + "_api.c");
-    if (!write_text(api_c, c_wrappers(graph, layout, options.total_steps, options.weights.has_value(),
-                                        train != nullptr), error)) return false;
-    if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(),
-                   "-I", NETC_HALIDE_RUNTIME_INCLUDE, api_c.string(), "-o", (tmp / "api.o").string()},
+    if (!write_text(api_c,
+                    c_wrappers(graph, layout, options.total_steps, options.weights.has_value(),
+                               train != nullptr),
+                    error))
+        return false;
+    if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(), "-I",
+                   NETC_HALIDE_RUNTIME_INCLUDE, api_c.string(), "-o", (tmp / "api.o").string()},
                   error)) {
         return false;
     }
@@ -217,13 +228,16 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
         return false;
     }
     if (wants("static-library") &&
-        !run_tool({env_or("AR", "ar"), "rcs", (tmp / "model.a").string(), object.string()}, error)) {
+        !run_tool({env_or("AR", "ar"), "rcs", (tmp / "model.a").string(), object.string()},
+                  error)) {
         return false;
     }
 
     std::map<std::string, fs::path> produced = {
-        {"object", object},           {"header", header},
-        {"static-library", tmp / "model.a"}, {"assembly", tmp / "model.s"},
+        {"object", object},
+        {"header", header},
+        {"static-library", tmp / "model.a"},
+        {"assembly", tmp / "model.s"},
         {"stmt-html", tmp / "model.html"},
     };
     for (const auto &[kind, suffix] : aot_output_kinds()) {

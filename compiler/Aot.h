@@ -17,10 +17,10 @@
 namespace netc {
 
 struct AotOptions {
-    std::string output;          // "out/name.o": the other outputs take its stem ("out/name.h")
-    std::string target = "host"; // a Halide target string
+    std::string output;           // "out/name.o": the other outputs take its stem ("out/name.h")
+    std::string target = "host";  // a Halide target string
     std::vector<std::string> emit = {"object", "header"};  // see aot_output_kinds()
-    int64_t total_steps = 0;     // the run's length for schedules without `steps`; 0: unknown
+    int64_t total_steps = 0;  // the run's length for schedules without `steps`; 0: unknown
     std::optional<EmbeddedWeights> weights;  // adds <model>_predict_embedded
 };
 

@@ -53,8 +53,9 @@ std::string describe(const ast::Expr &e) {
 bool convert_initializer(const ast::Expr &e, const std::string &what, Diagnostics &diags,
                          Initializer &out) {
     if (e.kind != ast::Expr::Kind::Name && e.kind != ast::Expr::Kind::Call) {
-        diags.error(e.loc, what + " expects an initializer such as he_normal or constant(0.1), found " +
-                               describe(e));
+        diags.error(e.loc,
+                    what + " expects an initializer such as he_normal or constant(0.1), found " +
+                        describe(e));
         return false;
     }
     for (const InitName &n : init_names) {
@@ -73,13 +74,14 @@ bool convert_initializer(const ast::Expr &e, const std::string &what, Diagnostic
         }
         return true;
     }
-    diags.error(e.loc, "unknown initializer '" + e.text + "'" + did_you_mean(e.text, init_spellings()));
+    diags.error(e.loc,
+                "unknown initializer '" + e.text + "'" + did_you_mean(e.text, init_spellings()));
     return false;
 }
 
 /// Converts one source value to the spec's type, checking its range.
-bool convert(const AttrSpec &spec, const ast::Expr &e, const std::string &owner,
-             Diagnostics &diags, AttrValue &out) {
+bool convert(const AttrSpec &spec, const ast::Expr &e, const std::string &owner, Diagnostics &diags,
+             AttrValue &out) {
     std::string what = "attribute '" + spec.name + "' of " + owner;
     auto check_range = [&](double x, SourceLoc loc) {
         if (spec.range.contains(x)) return true;
@@ -142,7 +144,8 @@ bool convert(const AttrSpec &spec, const ast::Expr &e, const std::string &owner,
         }
         for (const ast::Expr &item : items) {
             if (item.kind != ast::Expr::Kind::Number || !item.is_integer) {
-                diags.error(item.loc, what + " expects a list of integers, found " + describe(item));
+                diags.error(item.loc,
+                            what + " expects a list of integers, found " + describe(item));
                 return false;
             }
             if (!check_range(item.number, item.loc) || !check_int_size(item)) return false;
@@ -235,8 +238,8 @@ AttrSpec enum_attr(std::string name, std::string def, std::vector<std::string> c
                    std::string doc) {
     AttrValue v;
     v.word = std::move(def);
-    return {std::move(name), AttrType::Enum, v, false, Range::any(), std::move(choices),
-            std::move(doc)};
+    return {std::move(name),    AttrType::Enum, v, false, Range::any(),
+            std::move(choices), std::move(doc)};
 }
 
 AttrSpec init_attr(std::string name, Initializer def, std::string doc) {
@@ -267,9 +270,7 @@ double Attrs::get_float(const std::string &name) const { return at(name).number;
 bool Attrs::get_bool(const std::string &name) const { return at(name).number != 0; }
 const std::string &Attrs::get_enum(const std::string &name) const { return at(name).word; }
 const Initializer &Attrs::get_init(const std::string &name) const { return at(name).init; }
-const std::vector<int64_t> &Attrs::get_ints(const std::string &name) const {
-    return at(name).ints;
-}
+const std::vector<int64_t> &Attrs::get_ints(const std::string &name) const { return at(name).ints; }
 
 namespace {
 
@@ -282,7 +283,8 @@ std::string value_string(const AttrSpec &spec, const AttrValue &v) {
     case AttrType::Init: return to_string(v.init);
     case AttrType::IntList: {
         std::string out = "[";
-        for (size_t i = 0; i < v.ints.size(); i++) out += (i ? ", " : "") + std::to_string(v.ints[i]);
+        for (size_t i = 0; i < v.ints.size(); i++)
+            out += (i ? ", " : "") + std::to_string(v.ints[i]);
         return out + "]";
     }
     }
@@ -335,8 +337,9 @@ bool bind_attrs(const std::vector<AttrSpec> &specs, const std::vector<ast::Arg> 
         if (arg.key.empty()) {
             if (!allow_positional) continue;
             if (next_positional >= specs.size()) {
-                diags.error(arg.value.loc, owner + " takes at most " + std::to_string(specs.size()) +
-                                               " argument" + (specs.size() == 1 ? "" : "s"));
+                diags.error(arg.value.loc, owner + " takes at most " +
+                                               std::to_string(specs.size()) + " argument" +
+                                               (specs.size() == 1 ? "" : "s"));
                 ok = false;
                 continue;
             }
@@ -355,7 +358,8 @@ bool bind_attrs(const std::vector<AttrSpec> &specs, const std::vector<ast::Arg> 
             }
         }
         if (!given.insert(spec->name).second) {
-            diags.error(arg.key_loc, "attribute '" + spec->name + "' of " + owner + " is given twice");
+            diags.error(arg.key_loc,
+                        "attribute '" + spec->name + "' of " + owner + " is given twice");
             ok = false;
             continue;
         }
@@ -371,7 +375,8 @@ bool bind_attrs(const std::vector<AttrSpec> &specs, const std::vector<ast::Arg> 
         if (spec.default_value) {
             out.set(spec.name, *spec.default_value);
         } else if (!spec.optional && !suggested.count(spec.name)) {
-            diags.error(owner_loc, owner + " needs attribute '" + spec.name + "' (" + spec.doc + ")");
+            diags.error(owner_loc,
+                        owner + " needs attribute '" + spec.name + "' (" + spec.doc + ")");
             ok = false;
         }
     }

@@ -28,10 +28,10 @@ std::string to_string(const Initializer &init);
 enum class AttrType { Int, Float, Bool, Enum, Init, IntList };
 
 struct AttrValue {
-    double number = 0;            // Int, Float, Bool (0 or 1)
-    std::string word;             // Enum
-    Initializer init;             // Init
-    std::vector<int64_t> ints;    // IntList
+    double number = 0;          // Int, Float, Bool (0 or 1)
+    std::string word;           // Enum
+    Initializer init;           // Init
+    std::vector<int64_t> ints;  // IntList
 };
 
 /// A closed or open interval of valid numbers.

@@ -116,9 +116,10 @@ private:
                                         "' has no input; add a line such as 'input 1x28x28'");
         }
         if (!have_classes) {
-            diags_.error(block.loc, "model '" + block.name +
-                                        "' does not say how many classes it has; add a line such as "
-                                        "'classes 10'");
+            diags_.error(block.loc,
+                         "model '" + block.name +
+                             "' does not say how many classes it has; add a line such as "
+                             "'classes 10'");
         }
         if (!have_loss) graph_.loss = default_choice(ChoiceKind::Loss, "softmax_cross_entropy");
         if (graph_.nodes.size() <= 1 && have_input && !diags_.has_errors()) {
@@ -134,7 +135,8 @@ private:
         for (const Node &n : graph_.nodes) {
             if (!n.attrs.has("regularize") || n.attrs.get_float("regularize") == 0) continue;
             diags_.warning(n.loc, "regularize=" + format_number(n.attrs.get_float("regularize")) +
-                                      " on layer '" + n.name + "' has no effect: the model has "
+                                      " on layer '" + n.name +
+                                      "' has no effect: the model has "
                                       "no 'regularize' line, such as 'regularize l2(5e-4)'");
         }
     }
@@ -151,8 +153,8 @@ private:
 
     bool no_parens(const ast::Stmt &s) {
         if (!s.has_parens) return true;
-        diags_.error(s.head_loc, "'" + s.head + "' is a setting, written '" + s.head +
-                                     " VALUE', not a call");
+        diags_.error(s.head_loc,
+                     "'" + s.head + "' is a setting, written '" + s.head + " VALUE', not a call");
         return false;
     }
 
@@ -194,8 +196,8 @@ private:
         }
         for (int64_t d : s.operands[0].dims) {
             if (d < 1 || d > 65536) {
-                diags_.error(s.operands[0].loc, "input sizes must be in [1, 65536], found " +
-                                                    std::to_string(d));
+                diags_.error(s.operands[0].loc,
+                             "input sizes must be in [1, 65536], found " + std::to_string(d));
                 return;
             }
         }
@@ -254,8 +256,8 @@ private:
                 // dense(10): show the Keras habit in this language's spelling.
                 std::string example;
                 if (!op->attrs.empty() && arg.value.kind == ast::Expr::Kind::Number) {
-                    example = ", as in " + s.head + "(" + op->attrs[0].name + "=" +
-                              arg.value.text + ")";
+                    example =
+                        ", as in " + s.head + "(" + op->attrs[0].name + "=" + arg.value.text + ")";
                 }
                 diags_.error(arg.value.loc, "positional arguments of " + s.head +
                                                 " name its input values, found " +
@@ -290,10 +292,11 @@ private:
     }
 
     static std::string arity_message(const OpDef &op, int given) {
-        std::string want = op.max_inputs < 0 ? "at least " + std::to_string(op.min_inputs)
-                           : op.min_inputs == op.max_inputs
-                               ? std::to_string(op.min_inputs)
-                               : std::to_string(op.min_inputs) + " to " + std::to_string(op.max_inputs);
+        std::string want =
+            op.max_inputs < 0 ? "at least " + std::to_string(op.min_inputs)
+            : op.min_inputs == op.max_inputs
+                ? std::to_string(op.min_inputs)
+                : std::to_string(op.min_inputs) + " to " + std::to_string(op.max_inputs);
         std::string out = std::string(op.name) + " takes " + want + " input" +
                           (want == "1" ? "" : "s") + ", got " + std::to_string(given);
         if (op.max_inputs < 0 || op.max_inputs > 1) {
@@ -312,8 +315,9 @@ private:
                 return false;
             }
             if (reserved_names().count(s.label)) {
-                diags_.error(s.label_loc, "'" + s.label + "' is a reserved word and cannot name a "
-                                                          "layer");
+                diags_.error(s.label_loc, "'" + s.label +
+                                              "' is a reserved word and cannot name a "
+                                              "layer");
                 return false;
             }
             node.name = s.label;
@@ -335,8 +339,9 @@ private:
         if (it != values_.end()) return it->second;
         if (broken_values_.count(ref.text)) return -1;  // its own error was reported
         if (labels_ahead_.count(ref.text)) {
-            diags_.error(ref.loc, "'" + ref.text + "' is used before it is defined; values must "
-                                                   "be defined before they are used");
+            diags_.error(ref.loc, "'" + ref.text +
+                                      "' is used before it is defined; values must "
+                                      "be defined before they are used");
             return -1;
         }
         std::vector<std::string> names;
@@ -355,15 +360,15 @@ private:
         }
         for (size_t i = 0; i + 1 < graph_.nodes.size(); i++) {
             if (!used[i]) {
-                diags_.warning(graph_.nodes[i].loc, "the value of '" + graph_.nodes[i].name +
-                                                        "' is never used");
+                diags_.warning(graph_.nodes[i].loc,
+                               "the value of '" + graph_.nodes[i].name + "' is never used");
             }
         }
     }
 
     static const std::set<std::string> &reserved_names() {
-        static const std::set<std::string> names = {"input", "classes", "loss", "regularize",
-                                                    "model", "train"};
+        static const std::set<std::string> names = {"input",      "classes", "loss",
+                                                    "regularize", "model",   "train"};
         return names;
     }
 
@@ -378,9 +383,9 @@ private:
     }
 
     static const std::set<std::string> &settings_in_train_block() {
-        static const std::set<std::string> names = {"optimizer", "schedule", "batch", "epochs",
-                                                    "seed", "validation", "augment",
-                                                    "early_stopping"};
+        static const std::set<std::string> names = {"optimizer", "schedule",      "batch",
+                                                    "epochs",    "seed",          "validation",
+                                                    "augment",   "early_stopping"};
         return names;
     }
 
@@ -407,8 +412,9 @@ private:
                 if (hint.empty() && find_op(s.head)) hint = "; layers belong in the model block";
                 std::string optimizer = optimizer_with_attr(s.head);
                 if (hint.empty() && !optimizer.empty()) {
-                    hint = "; '" + s.head + "' is an attribute of the optimizer, as in 'optimizer " +
-                           optimizer + "(" + s.head + "=...)'";
+                    hint = "; '" + s.head +
+                           "' is an attribute of the optimizer, as in 'optimizer " + optimizer +
+                           "(" + s.head + "=...)'";
                 }
                 diags_.error(s.head_loc, "unknown train setting '" + s.head + "'" + hint);
                 continue;
@@ -420,13 +426,13 @@ private:
             int64_t n = 0;
             if (s.head == "optimizer") {
                 if (one_operand(s, "an optimizer such as adam(lr=1e-3)")) {
-                    have_optimizer = bind_choice(ChoiceKind::Optimizer, s.operands[0], diags_,
-                                                 t.optimizer);
+                    have_optimizer =
+                        bind_choice(ChoiceKind::Optimizer, s.operands[0], diags_, t.optimizer);
                 }
             } else if (s.head == "schedule") {
                 if (one_operand(s, "a schedule such as cosine(warmup=500)")) {
-                    have_schedule = bind_choice(ChoiceKind::Schedule, s.operands[0], diags_,
-                                                t.schedule);
+                    have_schedule =
+                        bind_choice(ChoiceKind::Schedule, s.operands[0], diags_, t.schedule);
                 }
             } else if (s.head == "batch") {
                 if (read_int_setting(s, 1, 1 << 20, n)) t.batch = n;
@@ -478,8 +484,8 @@ private:
         if (!one_operand(s, "a fraction of the training set, such as 0.1")) return;
         const ast::Expr &e = s.operands[0];
         if (e.kind != ast::Expr::Kind::Number || e.number < 0 || e.number >= 1) {
-            diags_.error(e.loc, "'validation' must be a fraction in [0, 1), found " +
-                                    ast::to_string(e));
+            diags_.error(e.loc,
+                         "'validation' must be a fraction in [0, 1), found " + ast::to_string(e));
             return;
         }
         graph_.train.validation = e.number;
@@ -487,10 +493,10 @@ private:
 
     Diagnostics &diags_;
     Graph graph_;
-    std::map<std::string, int> values_;  // value name -> node id
+    std::map<std::string, int> values_;     // value name -> node id
     std::map<std::string, int> generated_;  // op name -> last generated index
-    std::set<std::string> labels_ahead_;  // every label in the model block, for generated names
-    std::set<std::string> broken_values_;  // labels of layers already reported as erroneous
+    std::set<std::string> labels_ahead_;    // every label in the model block, for generated names
+    std::set<std::string> broken_values_;   // labels of layers already reported as erroneous
     int prev_ = -1;
 };
 

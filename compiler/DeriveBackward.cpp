@@ -7,8 +7,7 @@
 
 namespace netc {
 
-BackwardCtx::BackwardCtx(Graph &graph, int forward_node, int dy,
-                         std::vector<bool> input_needs_grad)
+BackwardCtx::BackwardCtx(Graph &graph, int forward_node, int dy, std::vector<bool> input_needs_grad)
     : graph_(graph), node_(graph.nodes[forward_node]), dy_(dy),
       input_needs_grad_(std::move(input_needs_grad)) {}
 
@@ -64,7 +63,8 @@ void BackwardCtx::set_input_grad(int i, int id) {
 
 void backward_pointwise(BackwardCtx &ctx, const OpDef &grad_op) {
     if (!ctx.needs_input_grad()) return;
-    ctx.set_input_grad(0, ctx.emit(grad_op, {ctx.dy(), ctx.x(), ctx.y()}, ctx.node().shape, "input"));
+    ctx.set_input_grad(0,
+                       ctx.emit(grad_op, {ctx.dy(), ctx.x(), ctx.y()}, ctx.node().shape, "input"));
 }
 
 namespace {
@@ -107,7 +107,8 @@ Graph derive_backward(const Graph &forward, bool input_grad) {
         for (int id : n.inputs) in.push_back(g.nodes[id].shape);
         bool has_params = false;
         if (n.op->params) {
-            for (const ParamSpec &p : n.op->params(n, in)) has_params |= p.role != ParamRole::Buffer;
+            for (const ParamSpec &p : n.op->params(n, in))
+                has_params |= p.role != ParamRole::Buffer;
         }
         needs[i] = has_params;
         for (int id : n.inputs) needs[i] = needs[i] || needs[id];

@@ -140,7 +140,8 @@ std::unique_ptr<TrainEntry> build_train(const Graph &forward_graph, const ParamL
     if (outputs == TrainOutputs::Gradient) {
         const Dims &d = dims();
         Func input_grad("input_grad");  // NCHW, like the images
-        input_grad(d.x, d.y, d.c, d.n) = f.graph.values[e->graph.input_grad].out(d.c, d.x, d.y, d.n);
+        input_grad(d.x, d.y, d.c, d.n) =
+            f.graph.values[e->graph.input_grad].out(d.c, d.x, d.y, d.n);
         input_grad.compute_root();
         f.gradient.compute_root();
         e->pipeline = Pipeline({f.gradient, f.losses, input_grad});

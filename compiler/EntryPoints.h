@@ -76,7 +76,7 @@ struct TrainEntry {
     Halide::ImageParam labels{Halide::Int(32), 1, "labels"};
     Halide::Param<int64_t> step{"step"};
     Halide::Param<int64_t> total_steps{"total_steps"};  // the run's length, for the schedule
-    Graph graph;  // the training graph (forward + backward)
+    Graph graph;                                        // the training graph (forward + backward)
     Halide::Pipeline pipeline;  // outputs: update (a Tuple: params', slots'...), losses (3)
     std::vector<Halide::Argument> arguments() const;
 };

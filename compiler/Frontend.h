@@ -19,8 +19,8 @@ struct Frontend {
     std::unique_ptr<SourceFile> source;
     std::unique_ptr<Diagnostics> diags;
     ast::File ast;
-    std::optional<Graph> graph;   // set when the model is valid
-    ParamLayout layout;           // valid when graph is set
+    std::optional<Graph> graph;  // set when the model is valid
+    ParamLayout layout;          // valid when graph is set
 
     bool ok() const { return graph.has_value() && !diags->has_errors(); }
 };

@@ -116,7 +116,8 @@ GradCheckReport gradcheck(const Graph &graph, const ParamLayout &layout,
 
     JitModel::Gradient g = model.gradient(params.data(), images.data(), labels.data(), batch, step);
     auto loss = [&] {
-        JitModel::StepResult r = model.loss(params.data(), images.data(), labels.data(), batch, step);
+        JitModel::StepResult r =
+            model.loss(params.data(), images.data(), labels.data(), batch, step);
         return (double)r.data_loss + (double)r.regularization;
     };
     GradCheckReport report;

@@ -15,15 +15,15 @@
 namespace netc {
 
 struct GradCheckOptions {
-    int batch = 2;             // small batches cross fewer relu and maxpool kinks per step
-    int samples = 12;          // entries checked per tensor (all, when the tensor is smaller)
-    double step = 1e-1;        // the widest finite-difference step (narrower ones near kinks)
-    double threshold = 1e-2;   // max relative error allowed
+    int batch = 2;            // small batches cross fewer relu and maxpool kinks per step
+    int samples = 12;         // entries checked per tensor (all, when the tensor is smaller)
+    double step = 1e-1;       // the widest finite-difference step (narrower ones near kinks)
+    double threshold = 1e-2;  // max relative error allowed
     uint64_t seed = 1;
 };
 
 struct TensorCheck {
-    std::string name;          // "conv1.weight", or "input"
+    std::string name;  // "conv1.weight", or "input"
     int checked = 0;
     int skipped = 0;           // at a kink
     double max_error = 0;      // |analytic - numeric| / max(|analytic|, |numeric|, 1e-2)

@@ -31,8 +31,8 @@ std::string choice_string(ChoiceKind kind, const Choice &c) {
 
 std::string dump(const Graph &graph) {
     std::ostringstream out;
-    out << "graph " << graph.model << " input " << graph.input.str() << " classes "
-        << graph.classes << "\n";
+    out << "graph " << graph.model << " input " << graph.input.str() << " classes " << graph.classes
+        << "\n";
     for (const Node &n : graph.nodes) {
         if (n.id == graph.forward_count) out << "backward\n";
         out << "  %" << n.id << " " << n.name << " = " << n.op->name;
@@ -51,14 +51,15 @@ std::string dump(const Graph &graph) {
     }
     out << "  loss " << choice_string(ChoiceKind::Loss, graph.loss) << "\n";
     if (graph.regularizer) {
-        out << "  regularize " << choice_string(ChoiceKind::Regularizer, *graph.regularizer) << "\n";
+        out << "  regularize " << choice_string(ChoiceKind::Regularizer, *graph.regularizer)
+            << "\n";
     }
     const TrainSettings &t = graph.train;
     out << "train\n";
     out << "  optimizer " << choice_string(ChoiceKind::Optimizer, t.optimizer) << "\n";
     out << "  schedule " << choice_string(ChoiceKind::Schedule, t.schedule) << "\n";
-    out << "  batch " << t.batch << " epochs " << t.epochs << " seed " << t.seed
-        << " validation " << format_number(t.validation) << "\n";
+    out << "  batch " << t.batch << " epochs " << t.epochs << " seed " << t.seed << " validation "
+        << format_number(t.validation) << "\n";
     for (const Choice &a : t.augment) {
         out << "  augment " << choice_string(ChoiceKind::Augmentation, a) << "\n";
     }

@@ -18,18 +18,18 @@ namespace netc {
 struct OpDef;
 
 struct Node {
-    int id = 0;                 // index in Graph::nodes
+    int id = 0;  // index in Graph::nodes
     const OpDef *op = nullptr;
-    std::string name;           // "conv1", or a generated "conv2d_1"
+    std::string name;  // "conv1", or a generated "conv2d_1"
     bool user_named = false;
     SourceLoc loc;
-    std::vector<int> inputs;    // ids of the nodes whose values feed this one, in order
+    std::vector<int> inputs;  // ids of the nodes whose values feed this one, in order
     Attrs attrs;
-    Shape shape;                // per-sample output shape, set by infer_shapes
+    Shape shape;  // per-sample output shape, set by infer_shapes
     // Backward nodes (appended by derive_backward):
-    int forward = -1;           // the forward node whose backward rule emitted this node
-    bool batched = true;        // false: no batch dimension (a parameter gradient)
-    std::string param;          // a parameter gradient: its tensor ("conv1.weight")
+    int forward = -1;     // the forward node whose backward rule emitted this node
+    bool batched = true;  // false: no batch dimension (a parameter gradient)
+    std::string param;    // a parameter gradient: its tensor ("conv1.weight")
 };
 
 /// A bound setting from a table: `adam(lr=1e-3)`, `svm(margin=1)`, `random_crop(pad=4)`.
@@ -45,19 +45,19 @@ struct TrainSettings {
     int64_t batch = 64;
     int64_t epochs = 10;
     uint64_t seed = 0;
-    double validation = 0.1;        // fraction of the training set held out
-    std::vector<Choice> augment;    // applied in order to training batches
+    double validation = 0.1;      // fraction of the training set held out
+    std::vector<Choice> augment;  // applied in order to training batches
     std::optional<Choice> early_stopping;
     SourceLoc loc;
 };
 
 struct Graph {
-    std::string model;          // the model's name, a C identifier
+    std::string model;  // the model's name, a C identifier
     SourceLoc loc;
-    Shape input;                // per-sample input shape
+    Shape input;  // per-sample input shape
     int64_t classes = 0;
-    std::vector<Node> nodes;    // nodes[0] is the input; nodes[forward_count - 1] the logits;
-                                // backward nodes, when derived, follow the forward ones
+    std::vector<Node> nodes;  // nodes[0] is the input; nodes[forward_count - 1] the logits;
+                              // backward nodes, when derived, follow the forward ones
     int forward_count = 0;
     std::map<std::string, int> param_grads;  // tensor name -> the node of its gradient
     int input_grad = -1;                     // the image's gradient, when derived

@@ -46,8 +46,8 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
             return false;
         }
         node.shape = *shape;
-        for (const ParamSpec &p : node.op->params ? node.op->params(node, inputs)
-                                                  : std::vector<ParamSpec>{}) {
+        for (const ParamSpec &p :
+             node.op->params ? node.op->params(node, inputs) : std::vector<ParamSpec>{}) {
             if (saturating_elements(p.shape) > max_elements) {
                 diags.error(node.loc, "layer '" + node.name + "' (" + node.op->name + ") needs a " +
                                           p.suffix + " of " + p.shape.list_str() +
@@ -58,13 +58,14 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
     }
     const Node &out = graph.output();
     if (out.shape != Shape{{graph.classes}}) {
-        diags.error(out.loc, "the last layer '" + out.name + "' must produce one score per class, " +
-                                 std::to_string(graph.classes) + ", but produces " + out.shape.str() +
-                                 (out.shape.rank() == 1
-                                      ? "; end the model with dense(units=" +
-                                            std::to_string(graph.classes) + ")"
-                                      : "; flatten and end with dense(units=" +
-                                            std::to_string(graph.classes) + ")"));
+        diags.error(
+            out.loc,
+            "the last layer '" + out.name + "' must produce one score per class, " +
+                std::to_string(graph.classes) + ", but produces " + out.shape.str() +
+                (out.shape.rank() == 1
+                     ? "; end the model with dense(units=" + std::to_string(graph.classes) + ")"
+                     : "; flatten and end with dense(units=" + std::to_string(graph.classes) +
+                           ")"));
         return false;
     }
     return true;

@@ -122,16 +122,16 @@ JitModel::Gradient JitModel::gradient(const float *params, const float *images,
     return g;
 }
 
-JitModel::StepResult JitModel::loss(const float *params, const float *images,
-                                    const int32_t *labels, int batch, int64_t step) {
+JitModel::StepResult JitModel::loss(const float *params, const float *images, const int32_t *labels,
+                                    int batch, int64_t step) {
     bind_training(loss_, TrainOutputs::Loss, params, nullptr, images, labels, batch, step);
     Buffer<float> losses(3);
     loss_->pipeline.realize(losses, target_);
     return {losses(0), losses(1), losses(2)};
 }
 
-std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params,
-                                      const float *images, int batch, uint32_t rng_key) {
+std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params, const float *images,
+                                      int batch, uint32_t rng_key) {
     internal_assert(node >= 0 && node < (int)graph_.nodes.size());
     auto key = std::make_pair(node, (int)mode);
     std::shared_ptr<Evaluator> &ev = evaluators_[key];

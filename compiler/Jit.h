@@ -68,9 +68,9 @@ public:
 private:
     struct Evaluator;
     /// Binds the training inputs of `entry` (compiling it on first use).
-    void bind_training(std::unique_ptr<TrainEntry> &entry, TrainOutputs outputs, const float *params,
-                       float *opt_state, const float *images, const int32_t *labels, int batch,
-                       int64_t step);
+    void bind_training(std::unique_ptr<TrainEntry> &entry, TrainOutputs outputs,
+                       const float *params, float *opt_state, const float *images,
+                       const int32_t *labels, int batch, int64_t step);
 
     Graph graph_;
     ParamLayout layout_;

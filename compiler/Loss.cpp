@@ -57,8 +57,8 @@ OpLowering lower_loss_grad(const LowerCtx &ctx) {
     Expr violated_k = logits(k, d.n) - true_score(d.n) + margin > 0.0f && k != label;
     violations(d.n) = sum(select(violated_k, 1.0f, 0.0f));
     Expr violated_c = logits(d.c, d.n) - true_score(d.n) + margin > 0.0f;
-    grad(d.c, d.n) = select(d.c == label, -violations(d.n), select(violated_c, 1.0f, 0.0f)) *
-                     inv_batch;
+    grad(d.c, d.n) =
+        select(d.c == label, -violations(d.n), select(violated_c, 1.0f, 0.0f)) * inv_batch;
     return {grad, {true_score, violations}, {}, {}};
 }
 
@@ -105,14 +105,16 @@ Func lower_loss(const Graph &graph, const Func &logits, const Func &labels) {
         RDom k(0, classes, "loss_k");
         // -sum_k t_k log p_k = logsumexp - sum_k t_k s_k, with sum_k t_k = 1
         Expr smoothed = e > 0 ? (e / (float)classes) * sum(logits(k, d.n)) : Expr(0.0f);
-        loss(d.n) = s.max_score(d.n) + s.log_sum(d.n) - (1.0f - e) * logits(s.label, d.n) - smoothed;
+        loss(d.n) =
+            s.max_score(d.n) + s.log_sum(d.n) - (1.0f - e) * logits(s.label, d.n) - smoothed;
         return loss;
     }
     internal_assert(graph.loss.name == "svm");
     float margin = (float)graph.loss.attrs.get_float("margin");
     RDom k(0, classes, "loss_k");
     Expr label = clamp(labels(d.n), 0, classes - 1);
-    loss(d.n) = sum(select(k != label, max(0.0f, logits(k, d.n) - logits(label, d.n) + margin), 0.0f));
+    loss(d.n) =
+        sum(select(k != label, max(0.0f, logits(k, d.n) - logits(label, d.n) + margin), 0.0f));
     return loss;
 }
 

@@ -68,10 +68,8 @@ Expr LowerCtx::param(const std::string &suffix, const std::vector<Expr> &index) 
 Func pad_image(const Func &f, const Shape &shape, Expr value) {
     internal_assert(shape.rank() == 3);
     // Channels and batch are never out of range, so only x and y get a bounds check.
-    Region bounds = {{Expr(), Expr()},
-                     {0, (int)shape.dims[2]},
-                     {0, (int)shape.dims[1]},
-                     {Expr(), Expr()}};
+    Region bounds = {
+        {Expr(), Expr()}, {0, (int)shape.dims[2]}, {0, (int)shape.dims[1]}, {Expr(), Expr()}};
     return BoundaryConditions::constant_exterior(f, value, bounds);
 }
 
@@ -85,7 +83,8 @@ OpLowering lower_pointwise(const LowerCtx &ctx,
 }
 
 OpLowering lower_pointwise_grad(
-    const LowerCtx &ctx, const std::function<Expr(Expr, Expr, Expr, const std::vector<Expr> &)> &fn) {
+    const LowerCtx &ctx,
+    const std::function<Expr(Expr, Expr, Expr, const std::vector<Expr> &)> &fn) {
     std::vector<Var> v = value_vars(ctx.node.shape);
     std::vector<Expr> args(v.begin(), v.end());
     Func out(ctx.node.name);

@@ -51,10 +51,10 @@ public:
     const Graph &graph;
     const Node &node;
     Mode mode;
-    std::vector<Halide::Func> inputs;  // the values of node.inputs, in the layout above
-    Halide::Expr batch;                // the runtime batch extent
-    Halide::Expr rng_key;              // uint32 key of this step's random stream (dropout)
-    Halide::Func labels;               // (n) int32 class labels (training pipelines only)
+    std::vector<Halide::Func> inputs;     // the values of node.inputs, in the layout above
+    Halide::Expr batch;                   // the runtime batch extent
+    Halide::Expr rng_key;                 // uint32 key of this step's random stream (dropout)
+    Halide::Func labels;                  // (n) int32 class labels (training pipelines only)
     const OpLowering *forward = nullptr;  // backward nodes: their forward node's lowering
 
     const Shape &input_shape(int i = 0) const;
@@ -82,21 +82,20 @@ private:
 
 /// What an op's forward lowering produces.
 struct OpLowering {
-    Halide::Func out;                             // the op's value
-    std::vector<Halide::Func> stages;             // intermediate Funcs, in producer order
-    std::map<std::string, Halide::Func> saved;    // values later passes reuse ("mean", "inv_std")
-    std::vector<Halide::RDom> reductions;         // the domains of `stages`' updates, in order
+    Halide::Func out;                           // the op's value
+    std::vector<Halide::Func> stages;           // intermediate Funcs, in producer order
+    std::map<std::string, Halide::Func> saved;  // values later passes reuse ("mean", "inv_std")
+    std::vector<Halide::RDom> reductions;       // the domains of `stages`' updates, in order
 };
 
 /// How one node of a pipeline is being scheduled.
 struct ScheduleCtx {
     const Graph &graph;
     Halide::Target target;
-    int vector_width = 8;        // floats per vector on the target
-    bool is_output = false;      // the node's value is a pipeline output
+    int vector_width = 8;                 // floats per vector on the target
+    bool is_output = false;               // the node's value is a pipeline output
     bool only_elementwise_users = false;  // every consumer reads it at the same (c, x, y, n)
 };
-
 
 // Helpers shared by op lowerings.
 
@@ -104,9 +103,9 @@ struct ScheduleCtx {
 Halide::Func pad_image(const Halide::Func &f, const Shape &shape, Halide::Expr value);
 
 /// An elementwise op of one input: out(v) = fn(in(v), v), with v = (c, x, y, n) or (c, n).
-OpLowering lower_pointwise(const LowerCtx &ctx,
-                           const std::function<Halide::Expr(Halide::Expr x,
-                                                            const std::vector<Halide::Expr> &v)> &fn);
+OpLowering lower_pointwise(
+    const LowerCtx &ctx,
+    const std::function<Halide::Expr(Halide::Expr x, const std::vector<Halide::Expr> &v)> &fn);
 
 /// The gradient of an elementwise op of one input: inputs (dy, x, y) -> dL/dx(v) = fn(dy, x, y, v).
 OpLowering lower_pointwise_grad(

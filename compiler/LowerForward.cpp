@@ -9,9 +9,9 @@ namespace netc {
 
 using namespace Halide;
 
-Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
-                      const Func &params, const Func &images, const Expr &batch,
-                      const Expr &rng_key, const Func &labels) {
+Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, const Func &params,
+                      const Func &images, const Expr &batch, const Expr &rng_key,
+                      const Func &labels) {
     const Dims &d = dims();
     Forward fwd;
     fwd.values.reserve(graph.nodes.size());  // backward nodes point at their forward node's entry
@@ -21,7 +21,8 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
     fwd.values.push_back({input, {}, {}, {}});
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         const Node &node = graph.nodes[i];
-        if (!node.op->lower) internal_error(std::string("op ") + node.op->name + " has no lowering");
+        if (!node.op->lower)
+            internal_error(std::string("op ") + node.op->name + " has no lowering");
         std::vector<Func> inputs;
         for (int id : node.inputs) inputs.push_back(fwd.values[id].out);
         LowerCtx ctx(graph, node, layout, mode, inputs, params, batch, rng_key);

@@ -42,7 +42,8 @@ Expr init_value(const ParamEntry &e, const Expr &key, const Expr &i) {
         return (float)stddev * sqrt(-2.0f * log(u1)) * cos(6.283185307179586f * u2);
     };
     switch (e.init.kind) {
-    case Initializer::Kind::XavierUniform: return uniform(std::sqrt(6.0 / double(fan_in + fan_out)));
+    case Initializer::Kind::XavierUniform:
+        return uniform(std::sqrt(6.0 / double(fan_in + fan_out)));
     case Initializer::Kind::XavierNormal: return normal(std::sqrt(2.0 / double(fan_in + fan_out)));
     case Initializer::Kind::HeUniform: return uniform(std::sqrt(6.0 / double(fan_in)));
     case Initializer::Kind::HeNormal: return normal(std::sqrt(2.0 / double(fan_in)));
@@ -63,7 +64,8 @@ InitFunc lower_init(const ParamLayout &layout, const Expr &seed_lo, const Expr &
         std::string rdom_name = e.name;  // Halide names may not contain '.'
         std::replace(rdom_name.begin(), rdom_name.end(), '.', '_');
         RDom r(0, (int)e.size, rdom_name);
-        Expr key = random_key(seed_lo, seed_hi, Internal::make_const(UInt(32), init_stream(e.name)));
+        Expr key =
+            random_key(seed_lo, seed_hi, Internal::make_const(UInt(32), init_stream(e.name)));
         f.arena((int)e.offset + r) = init_value(e, key, r);
         f.ranges.push_back(r);
     }

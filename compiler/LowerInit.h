@@ -11,7 +11,7 @@
 namespace netc {
 
 struct InitFunc {
-    Halide::Func arena;               // arena(i) for i in [0, layout.total)
+    Halide::Func arena;                // arena(i) for i in [0, layout.total)
     std::vector<Halide::RDom> ranges;  // update k fills layout.entries[k] over ranges[k]
 };
 

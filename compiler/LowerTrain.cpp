@@ -90,8 +90,8 @@ TrainStepFuncs lower_train_step(const Graph &g, const ParamLayout &layout, const
     TrainStepFuncs f;
     // Dropout masks: a stream per step of the run's seed, so a step is reproducible.
     uint64_t seed = g.train.seed;
-    Expr rng_key = random_key(Expr((uint32_t)seed), Expr((uint32_t)(seed >> 32)),
-                              cast<uint32_t>(step));
+    Expr rng_key =
+        random_key(Expr((uint32_t)seed), Expr((uint32_t)(seed >> 32)), cast<uint32_t>(step));
     f.graph = lower_forward(g, layout, Mode::Train, params, images, batch, rng_key, labels);
 
     Var i("i"), k("k");
@@ -145,7 +145,8 @@ TrainStepFuncs lower_train_step(const Graph &g, const ParamLayout &layout, const
             for (const Func &s : state) updated.push_back(s(index));
         } else {
             Expr grad = f.graph.values[grad_it->second].out(rvars_of(r));
-            if (reg.l1 > 0) grad += (float)reg.l1 * select(w > 0.0f, 1.0f, select(w < 0.0f, -1.0f, 0.0f));
+            if (reg.l1 > 0)
+                grad += (float)reg.l1 * select(w > 0.0f, 1.0f, select(w < 0.0f, -1.0f, 0.0f));
             if (reg.l2 > 0) grad += (float)(2 * reg.l2) * w;
             f.gradient(index) = grad;
             std::vector<Expr> slots;

@@ -16,14 +16,14 @@
 namespace netc {
 
 struct TrainStepFuncs {
-    Forward graph;                        // every node of the training graph
-    Halide::Func update;                  // (i): param, then the optimizer state slots (a Tuple
-                                          // when there are any)
-    Halide::Func losses;                  // (k): 0 data loss (batch mean), 1 regularization, 2 lr
-    Halide::Func gradient;                // (i): dL/dparams over the arena, regularization
-                                          // included; 0 for buffers (realized only when asked)
-    std::vector<Halide::RDom> ranges;     // the update's domain for each layout entry, or none
-    std::vector<Halide::Func> reductions; // data loss, regularization, per-sample loss
+    Forward graph;                         // every node of the training graph
+    Halide::Func update;                   // (i): param, then the optimizer state slots (a Tuple
+                                           // when there are any)
+    Halide::Func losses;                   // (k): 0 data loss (batch mean), 1 regularization, 2 lr
+    Halide::Func gradient;                 // (i): dL/dparams over the arena, regularization
+                                           // included; 0 for buffers (realized only when asked)
+    std::vector<Halide::RDom> ranges;      // the update's domain for each layout entry, or none
+    std::vector<Halide::Func> reductions;  // data loss, regularization, per-sample loss
 };
 
 /// `train_graph` is a forward graph with its backward graph derived. `state` holds one Func per

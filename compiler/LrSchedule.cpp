@@ -8,7 +8,9 @@ namespace netc {
 
 using namespace Halide;
 
-double base_learning_rate(const TrainSettings &train) { return train.optimizer.attrs.get_float("lr"); }
+double base_learning_rate(const TrainSettings &train) {
+    return train.optimizer.attrs.get_float("lr");
+}
 
 bool schedule_needs_total_steps(const TrainSettings &train) {
     const Choice &s = train.schedule;

@@ -17,10 +17,14 @@ int optimizer_state_slots(const Choice &optimizer) {
 std::vector<std::string> optimizer_slot_names(const Choice &optimizer) {
     const std::string &n = optimizer.name;
     std::vector<std::string> names;
-    if (n == "momentum" || n == "nesterov") names = {"momentum_buffer"};
-    else if (n == "adagrad") names = {"sum"};
-    else if (n == "rmsprop") names = {"square_avg"};
-    else if (n == "adam" || n == "adamw") names = {"exp_avg", "exp_avg_sq"};
+    if (n == "momentum" || n == "nesterov")
+        names = {"momentum_buffer"};
+    else if (n == "adagrad")
+        names = {"sum"};
+    else if (n == "rmsprop")
+        names = {"square_avg"};
+    else if (n == "adam" || n == "adamw")
+        names = {"exp_avg", "exp_avg_sq"};
     // Whatever a new optimizer keeps, its slots get numbered names rather than none.
     for (int k = (int)names.size(); k < optimizer_state_slots(optimizer); k++) {
         names.push_back("slot" + std::to_string(k));

@@ -57,8 +57,8 @@ std::string dump(const ParamLayout &layout) {
         out += e.name + " " + e.shape.list_str() + " offset " + std::to_string(e.offset) +
                (e.trainable() ? "" : " (buffer)") + "\n";
     }
-    out += "total " + std::to_string(layout.total) + " floats, " + std::to_string(layout.trainable) +
-           " trainable\n";
+    out += "total " + std::to_string(layout.total) + " floats, " +
+           std::to_string(layout.trainable) + " trainable\n";
     return out;
 }
 

@@ -12,12 +12,12 @@
 namespace netc {
 
 struct ParamEntry {
-    std::string name;   // "conv1.weight"
-    int node = 0;       // the node that owns it
-    std::string suffix; // "weight"
-    Shape shape;        // torch layout
-    int64_t offset = 0; // in floats from the start of the arena
-    int64_t size = 0;   // shape.elements()
+    std::string name;    // "conv1.weight"
+    int node = 0;        // the node that owns it
+    std::string suffix;  // "weight"
+    Shape shape;         // torch layout
+    int64_t offset = 0;  // in floats from the start of the arena
+    int64_t size = 0;    // shape.elements()
     Initializer init;
     ParamRole role = ParamRole::Weight;
     bool trainable() const { return role != ParamRole::Buffer; }

@@ -36,19 +36,25 @@ std::vector<ChoiceSpec> make_losses() {
          "softmax of the logits, then the negative log-likelihood of the true class"},
         {"svm",
          {"hinge", "multiclass_svm"},
-         {float_attr("margin", 1.0, Range::above(0), "required gap between the true class' score "
-                                                     "and every other class' score")},
-         "multiclass SVM (Weston-Watkins) hinge loss: sum over j != y of max(0, s_j - s_y + margin)"},
+         {float_attr("margin", 1.0, Range::above(0),
+                     "required gap between the true class' score "
+                     "and every other class' score")},
+         "multiclass SVM (Weston-Watkins) hinge loss: sum over j != y of max(0, s_j - s_y + "
+         "margin)"},
     };
 }
 
 std::vector<ChoiceSpec> make_regularizers() {
     return {
-        {"l2", {}, regularizer_attrs({float_attr("strength", 1e-4, Range::at_least(0),
-                                                 "lambda in lambda * sum(w^2)")}),
+        {"l2",
+         {},
+         regularizer_attrs(
+             {float_attr("strength", 1e-4, Range::at_least(0), "lambda in lambda * sum(w^2)")}),
          "L2 penalty lambda * sum(w^2) (weight decay)"},
-        {"l1", {}, regularizer_attrs({float_attr("strength", 1e-5, Range::at_least(0),
-                                                 "lambda in lambda * sum(|w|)")}),
+        {"l1",
+         {},
+         regularizer_attrs(
+             {float_attr("strength", 1e-5, Range::at_least(0), "lambda in lambda * sum(|w|)")}),
          "L1 penalty lambda * sum(|w|)"},
         {"elastic_net",
          {"elastic"},
@@ -71,12 +77,15 @@ std::vector<ChoiceSpec> make_optimizers() {
          {},
          {lr_attr(0.01), float_attr("rho", 0.9, Range::closed_open(0, 1), "momentum coefficient")},
          "v = rho * v + g; w -= lr * (g + rho * v)"},
-        {"adagrad", {}, {lr_attr(0.01), eps_attr(1e-10)},
+        {"adagrad",
+         {},
+         {lr_attr(0.01), eps_attr(1e-10)},
          "c += g^2; w -= lr * g / (sqrt(c) + eps)"},
         {"rmsprop",
          {},
-         {lr_attr(0.001), float_attr("decay", 0.99, Range::closed_open(0, 1),
-                                     "decay of the squared-gradient average"),
+         {lr_attr(0.001),
+          float_attr("decay", 0.99, Range::closed_open(0, 1),
+                     "decay of the squared-gradient average"),
           eps_attr(1e-8)},
          "c = decay * c + (1 - decay) * g^2; w -= lr * g / (sqrt(c) + eps)"},
         {"adam",
@@ -125,8 +134,9 @@ std::vector<ChoiceSpec> make_schedules() {
          {},
          {float_attr("min_lr", 0, Range::at_least(0), "rate at the bottom of the cosine"),
           steps_attr(),
-          optional_int_attr("restart_period", Range::at_least(1),
-                            "steps of the first cycle of cosine restarts (SGDR); none: no restarts"),
+          optional_int_attr(
+              "restart_period", Range::at_least(1),
+              "steps of the first cycle of cosine restarts (SGDR); none: no restarts"),
           int_attr("restart_mult", 1, Range::at_least(1), "each cycle is this many times longer"),
           warmup_attr()},
          "min_lr + (lr - min_lr) * (1 + cos(pi * t / T)) / 2, optionally restarting"},

@@ -36,13 +36,13 @@ struct Arg {
 
 /// One line of a block, e.g. `conv1: conv2d(filters=32, kernel=3)` or `input 1x28x28 f32`.
 struct Stmt {
-    SourceLoc loc;             // where the statement starts
-    std::string label;         // "conv1" in `conv1: conv2d(...)`; empty when absent
+    SourceLoc loc;      // where the statement starts
+    std::string label;  // "conv1" in `conv1: conv2d(...)`; empty when absent
     SourceLoc label_loc;
-    std::string head;          // "conv2d", "input", "optimizer", ...
+    std::string head;  // "conv2d", "input", "optimizer", ...
     SourceLoc head_loc;
-    bool has_parens = false;   // `relu()` vs `relu`
-    std::vector<Arg> args;     // inside the parentheses after the head
+    bool has_parens = false;     // `relu()` vs `relu`
+    std::vector<Arg> args;       // inside the parentheses after the head
     std::vector<Expr> operands;  // after the head (and its parentheses), up to the end of line
     // The parser reported an error in this statement and kept only its label and head (when it
     // got that far), so later checks neither miss the setting nor call the label undefined.

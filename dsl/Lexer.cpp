@@ -97,8 +97,7 @@ private:
         if (pos_ >= text_.size()) return make(TokenKind::End, loc, "");
         char c = peek();
         if (std::isalpha((unsigned char)c) || c == '_') return identifier(loc);
-        if (std::isdigit((unsigned char)c) ||
-            (c == '.' && std::isdigit((unsigned char)peek(1)))) {
+        if (std::isdigit((unsigned char)c) || (c == '.' && std::isdigit((unsigned char)peek(1)))) {
             return number(loc);
         }
         if (c == '"') return string(loc);
@@ -117,9 +116,8 @@ private:
         case '-': return make(TokenKind::Minus, loc, "-");
         default: break;
         }
-        std::string shown = std::isprint((unsigned char)c)
-                                ? std::string("'") + c + "'"
-                                : "byte 0x" + hex_byte((unsigned char)c);
+        std::string shown = std::isprint((unsigned char)c) ? std::string("'") + c + "'"
+                                                           : "byte 0x" + hex_byte((unsigned char)c);
         diags_.error(loc, "unexpected character " + shown);
         return make(TokenKind::Invalid, loc, std::string(1, c));
     }
@@ -170,8 +168,8 @@ private:
             // "3abc": report once and swallow the rest so the parser sees one bad token.
             size_t tail = pos_;
             while (std::isalnum((unsigned char)peek()) || peek() == '_') advance();
-            diags_.error(loc, "malformed number '" + spelling + text_.substr(tail, pos_ - tail) +
-                                  "'");
+            diags_.error(loc,
+                         "malformed number '" + spelling + text_.substr(tail, pos_ - tail) + "'");
             t.kind = TokenKind::Invalid;
         }
         return t;
@@ -184,7 +182,8 @@ private:
         while (true) {
             std::string part = text_.substr(part_begin, pos_ - part_begin);
             // Sizes too large to mean anything saturate; the shape check rejects them.
-            t.dims.push_back(part.size() > 12 ? INT64_MAX : std::strtoll(part.c_str(), nullptr, 10));
+            t.dims.push_back(part.size() > 12 ? INT64_MAX
+                                              : std::strtoll(part.c_str(), nullptr, 10));
             if (!(peek() == 'x' && std::isdigit((unsigned char)peek(1)))) break;
             advance();
             part_begin = pos_;

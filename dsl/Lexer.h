@@ -14,34 +14,34 @@ namespace netc {
 
 enum class TokenKind {
     End,
-    Ident,     // conv2d, he_normal, f32
-    Int,       // 32
-    Float,     // 0.5, 1e-3
-    Dims,      // 1x28x28
-    String,    // "airplane"
-    LParen,    // (
-    RParen,    // )
-    LBrace,    // {
-    RBrace,    // }
-    LBracket,  // [
-    RBracket,  // ]
-    Comma,     // ,
-    Colon,     // :
-    Equals,    // =
-    Semicolon, // ;
-    Minus,     // -
-    Invalid,   // a character the language does not use; already reported
+    Ident,      // conv2d, he_normal, f32
+    Int,        // 32
+    Float,      // 0.5, 1e-3
+    Dims,       // 1x28x28
+    String,     // "airplane"
+    LParen,     // (
+    RParen,     // )
+    LBrace,     // {
+    RBrace,     // }
+    LBracket,   // [
+    RBracket,   // ]
+    Comma,      // ,
+    Colon,      // :
+    Equals,     // =
+    Semicolon,  // ;
+    Minus,      // -
+    Invalid,    // a character the language does not use; already reported
 };
 
 const char *token_kind_name(TokenKind kind);
 
 struct Token {
     TokenKind kind = TokenKind::End;
-    std::string text;            // the source spelling (string contents without quotes)
+    std::string text;  // the source spelling (string contents without quotes)
     SourceLoc loc;
-    bool starts_line = false;    // first token on its line
-    double number = 0;           // Int and Float
-    std::vector<int64_t> dims;   // Dims
+    bool starts_line = false;   // first token on its line
+    double number = 0;          // Int and Float
+    std::vector<int64_t> dims;  // Dims
 };
 
 /// Tokenizes the whole file; the last token is End. Lexical errors go to `diags`.

@@ -294,7 +294,9 @@ private:
                 return std::nullopt;
             }
         }
-        default: expected("a value (a number, a name, a string, a shape or a list)"); return std::nullopt;
+        default:
+            expected("a value (a number, a name, a string, a shape or a list)");
+            return std::nullopt;
         }
     }
 

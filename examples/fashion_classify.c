@@ -41,7 +41,8 @@ int main(int argc, char **argv) {
     (void)seed;
     if (FN(_predict_embedded)(images, count, probs) != NETC_OK) {
 #else
-    if (FN(_init)(params, seed) != NETC_OK || FN(_predict)(params, images, count, probs) != NETC_OK) {
+    if (FN(_init)(params, seed) != NETC_OK ||
+        FN(_predict)(params, images, count, probs) != NETC_OK) {
 #endif
         fprintf(stderr, "the model failed\n");
         goto done;
@@ -57,7 +58,7 @@ int main(int argc, char **argv) {
             }
         }
         correct += top[0] == labels[n];
-        if (n >= 10) continue;  /* the first ten in detail */
+        if (n >= 10) continue; /* the first ten in detail */
         printf("image %d (%s):", n, class_names[labels[n]]);
         for (int rank = 0; rank < 3; rank++) {
             printf(" %s %.3f%s", class_names[top[rank]], p[top[rank]], rank < 2 ? "," : "\n");

@@ -47,11 +47,10 @@ static int read_idx(const char *path, uint32_t magic, int count, float *images, 
         fprintf(stderr, "%s: not an IDX file with magic 0x%08x\n", path, (unsigned)magic);
     } else if ((int)big_endian(header + 4) < count) {
         fprintf(stderr, "%s: holds %u items, fewer than %d\n", path, big_endian(header + 4), count);
-    } else if (magic == 0x803 && (big_endian(header + 8) != INPUT_HEIGHT ||
-                                  big_endian(header + 12) != INPUT_WIDTH)) {
+    } else if (magic == 0x803 &&
+               (big_endian(header + 8) != INPUT_HEIGHT || big_endian(header + 12) != INPUT_WIDTH)) {
         fprintf(stderr, "%s: images are %ux%u, the model takes %dx%d\n", path,
-                big_endian(header + 8), big_endian(header + 12), INPUT_HEIGHT,
-                INPUT_WIDTH);
+                big_endian(header + 8), big_endian(header + 12), INPUT_HEIGHT, INPUT_WIDTH);
     } else {
         unsigned item = magic == 0x803 ? INPUT_SIZE : 1;
         unsigned char *bytes = malloc((size_t)count * item);

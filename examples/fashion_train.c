@@ -91,8 +91,10 @@ int main(int argc, char **argv) {
     char path[4096];
     int status = 1;
     if (steps < 2 * WINDOW || steps > 1000000 || batch < 1 || batch > 4096) {
-        fprintf(stderr, "usage: %s [DATA_DIR [STEPS (%d..1000000) [BATCH (1..4096) [SEED [MIN_ACCURACY]]]]]\n",
-                argv[0], 2 * WINDOW);
+        fprintf(
+            stderr,
+            "usage: %s [DATA_DIR [STEPS (%d..1000000) [BATCH (1..4096) [SEED [MIN_ACCURACY]]]]]\n",
+            argv[0], 2 * WINDOW);
         return 1;
     }
     int count = (long)steps * batch < 60000 ? steps * batch : 60000;
@@ -135,8 +137,8 @@ int main(int argc, char **argv) {
                 shuffle(order, count, &random_state);
                 cursor = 0;
             }
-            memcpy(batch_images + (size_t)b * INPUT_SIZE, images + (size_t)order[cursor] * INPUT_SIZE,
-                   sizeof(float) * INPUT_SIZE);
+            memcpy(batch_images + (size_t)b * INPUT_SIZE,
+                   images + (size_t)order[cursor] * INPUT_SIZE, sizeof(float) * INPUT_SIZE);
             batch_labels[b] = labels[order[cursor]];
         }
         int32_t code = FN(_train_step)(params, opt_state, batch_images, batch_labels, batch, step,

@@ -25,9 +25,11 @@ Status check(int32_t code, const netc_model &model, const char *entry) {
                          std::to_string(code) + ": " + return_code_meaning(code));
 }
 
-bool batch_fits(int64_t batch) { return batch >= 1 && batch <= std::numeric_limits<int32_t>::max(); }
+bool batch_fits(int64_t batch) {
+    return batch >= 1 && batch <= std::numeric_limits<int32_t>::max();
+}
 
-} // namespace
+}  // namespace
 
 AotModel::AotModel(const netc_model &model) : model_(model) {
     info_.name = model.name;
@@ -37,8 +39,8 @@ AotModel::AotModel(const netc_model &model) : model_(model) {
     info_.data.classes = model.classes;
     for (int32_t i = 0; i < model.param_tensor_count; i++) {
         const netc_param_info &p = model.params[i];
-        info_.tensors.push_back({p.name, std::vector<int64_t>(p.shape, p.shape + p.rank), p.offset,
-                                 p.trainable != 0});
+        info_.tensors.push_back(
+            {p.name, std::vector<int64_t>(p.shape, p.shape + p.rank), p.offset, p.trainable != 0});
     }
     info_.optimizer = model.optimizer;
     for (int32_t k = 0; k < model.optimizer_slot_count; k++) {
@@ -83,4 +85,4 @@ TrainConfig train_config(const netc_model &model) {
     return c;
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

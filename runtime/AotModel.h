@@ -18,7 +18,7 @@
 namespace netc::runtime {
 
 class AotModel : public TrainableModel {
-  public:
+public:
     /// `model` is `<model>_model` of a linked object; it must outlive this.
     explicit AotModel(const netc_model &model);
 
@@ -27,13 +27,12 @@ class AotModel : public TrainableModel {
     int64_t opt_state_count() const override { return model_.opt_state_count; }
     void set_total_steps(int64_t steps) override;
     void init(uint64_t seed, float *params) override;
-    Status predict(const float *params, const float *images, int64_t batch,
-                   float *probs) override;
+    Status predict(const float *params, const float *images, int64_t batch, float *probs) override;
     /// An error for a model whose object has no train step.
     Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
                       int64_t batch, int64_t step, StepLosses &losses) override;
 
-  private:
+private:
     const netc_model &model_;
     ModelInfo info_;
 };
@@ -45,4 +44,4 @@ TrainConfig train_config(const netc_model &model);
 /// What a NETC_ERROR_* return code means, for messages.
 const char *return_code_meaning(int32_t code);
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

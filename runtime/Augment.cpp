@@ -60,16 +60,13 @@ std::string set_param(AugmentStep &step, const std::string &name, double value) 
         return error;
     };
     switch (step.kind) {
-    case AugmentKind::RandomCrop:
-        return integer(0, step.pad);
-    case AugmentKind::HorizontalFlip:
-        return fraction(0, 1, step.p);
+    case AugmentKind::RandomCrop: return integer(0, step.pad);
+    case AugmentKind::HorizontalFlip: return fraction(0, 1, step.p);
     case AugmentKind::Cutout:
         return name == "size" ? integer(1, step.size) : fraction(0, 1, step.p);
     case AugmentKind::ColorJitter:
         return fraction(0, 1, name == "brightness" ? step.brightness : step.contrast);
-    case AugmentKind::Rotation:
-        return fraction(0, 180, step.degrees);
+    case AugmentKind::Rotation: return fraction(0, 180, step.degrees);
     }
     return "unknown augmentation kind";
 }
@@ -77,7 +74,7 @@ std::string set_param(AugmentStep &step, const std::string &name, double value) 
 // ---- the operations, each on one image (channels, height, width) ----
 
 struct Image {
-    float *pixels; // (channels, height, width)
+    float *pixels;  // (channels, height, width)
     int channels, height, width;
     int64_t plane() const { return (int64_t)height * width; }
 };
@@ -145,7 +142,7 @@ void color_jitter(Image im, float brightness, float contrast, random::SplitMix64
         for (int64_t i = 0; i < n; i++)
             im.pixels[i] = std::min(1.0f, std::max(0.0f, im.pixels[i] * b));
     }
-    if (c == 1.0f) return; // (x - m) * 1 + m need not round back to x
+    if (c == 1.0f) return;  // (x - m) * 1 + m need not round back to x
     double mean = 0;
     if (im.channels == 3) {
         const double weights[3] = {0.299, 0.587, 0.114};
@@ -198,7 +195,7 @@ void rotation(Image im, float degrees, random::SplitMix64 &rng, std::vector<floa
                 for (int c = 0; c < im.channels; c++) im.pixels[c * plane + out] = 0.0f;
                 continue;
             }
-            const int x0 = (int)sx, y0 = (int)sy; // floor, as both are >= 0
+            const int x0 = (int)sx, y0 = (int)sy;  // floor, as both are >= 0
             const float ax = sx - (float)x0, ay = sy - (float)y0;
             const float w00 = (1 - ay) * (1 - ax), w01 = (1 - ay) * ax;
             const float w10 = ay * (1 - ax), w11 = ay * ax;
@@ -212,20 +209,15 @@ void rotation(Image im, float degrees, random::SplitMix64 &rng, std::vector<floa
     }
 }
 
-} // namespace
+}  // namespace
 
 const char *to_string(AugmentKind kind) {
     switch (kind) {
-    case AugmentKind::RandomCrop:
-        return "random_crop";
-    case AugmentKind::HorizontalFlip:
-        return "hflip";
-    case AugmentKind::Cutout:
-        return "cutout";
-    case AugmentKind::ColorJitter:
-        return "color_jitter";
-    case AugmentKind::Rotation:
-        return "rotation";
+    case AugmentKind::RandomCrop: return "random_crop";
+    case AugmentKind::HorizontalFlip: return "hflip";
+    case AugmentKind::Cutout: return "cutout";
+    case AugmentKind::ColorJitter: return "color_jitter";
+    case AugmentKind::Rotation: return "rotation";
     }
     return "unknown";
 }
@@ -318,24 +310,14 @@ void augment_batch(const std::vector<AugmentStep> &pipeline, float *images, int6
             const AugmentStep &op = pipeline[k];
             random::SplitMix64 rng(random::derive(sample_key, k));
             switch (op.kind) {
-            case AugmentKind::RandomCrop:
-                random_crop(im, op.pad, rng, scratch);
-                break;
-            case AugmentKind::HorizontalFlip:
-                hflip(im, op.p, rng);
-                break;
-            case AugmentKind::Cutout:
-                cutout(im, op.size, op.p, rng);
-                break;
-            case AugmentKind::ColorJitter:
-                color_jitter(im, op.brightness, op.contrast, rng);
-                break;
-            case AugmentKind::Rotation:
-                rotation(im, op.degrees, rng, scratch);
-                break;
+            case AugmentKind::RandomCrop: random_crop(im, op.pad, rng, scratch); break;
+            case AugmentKind::HorizontalFlip: hflip(im, op.p, rng); break;
+            case AugmentKind::Cutout: cutout(im, op.size, op.p, rng); break;
+            case AugmentKind::ColorJitter: color_jitter(im, op.brightness, op.contrast, rng); break;
+            case AugmentKind::Rotation: rotation(im, op.degrees, rng, scratch); break;
             }
         }
     }
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -30,14 +30,14 @@ const char *to_string(AugmentKind kind);
 /// here.
 struct AugmentStep {
     AugmentKind kind = AugmentKind::HorizontalFlip;
-    int pad = 4;    // random_crop: zero padding on each side, then a window of the original size
-    float p = 0.5f; // hflip: probability of mirroring; cutout: probability of applying
-    int size = 8;   // cutout: side of the zeroed square (centred anywhere, clipped at the border)
+    int pad = 4;     // random_crop: zero padding on each side, then a window of the original size
+    float p = 0.5f;  // hflip: probability of mirroring; cutout: probability of applying
+    int size = 8;    // cutout: side of the zeroed square (centred anywhere, clipped at the border)
     float brightness =
-        0.2f; // color_jitter: pixels scaled by a factor in [1 - brightness, 1 + brightness]
+        0.2f;  // color_jitter: pixels scaled by a factor in [1 - brightness, 1 + brightness]
     float contrast =
-        0.2f; // color_jitter: distance from the mean scaled by [1 - contrast, 1 + contrast]
-    float degrees = 10.0f; // rotation: angle uniform in [-degrees, degrees], bilinear, zero fill
+        0.2f;  // color_jitter: distance from the mean scaled by [1 - contrast, 1 + contrast]
+    float degrees = 10.0f;  // rotation: angle uniform in [-degrees, degrees], bilinear, zero fill
 
     static AugmentStep random_crop(int pad);
     static AugmentStep hflip(float p);
@@ -49,7 +49,7 @@ struct AugmentStep {
 /// An augmentation as the language writes it: `random_crop(pad=4)` is {"random_crop", {{"pad",
 /// 4}}}.
 struct AugmentSpec {
-    std::string name; // a canonical name or an alias: crop, horizontal_flip, colour_jitter, rotate
+    std::string name;  // a canonical name or an alias: crop, horizontal_flip, colour_jitter, rotate
     std::vector<std::pair<std::string, double>> params;
 };
 
@@ -66,4 +66,4 @@ void augment_batch(const std::vector<AugmentStep> &pipeline, float *images, int6
                    int channels, int height, int width, uint64_t seed, int64_t step,
                    int64_t first = 0);
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

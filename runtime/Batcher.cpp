@@ -72,7 +72,7 @@ std::string format_floats(const std::vector<float> &values) {
     std::string out;
     for (float v : values) {
         char buffer[32];
-        std::snprintf(buffer, sizeof buffer, "%.9g", (double)v); // 9 digits round-trip a float
+        std::snprintf(buffer, sizeof buffer, "%.9g", (double)v);  // 9 digits round-trip a float
         if (!out.empty()) out += ",";
         out += buffer;
     }
@@ -206,4 +206,4 @@ void Batcher::get(int64_t index, Batch &batch) const {
     }
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -21,8 +21,8 @@ namespace netc::runtime {
 // ---- normalization ----
 
 struct Normalization {
-    std::vector<float> mean;   // (channels)
-    std::vector<float> stddev; // (channels), > 0
+    std::vector<float> mean;    // (channels)
+    std::vector<float> stddev;  // (channels), > 0
 };
 
 /// Per-channel mean and (population) standard deviation over the images `indices` of `data`,
@@ -54,8 +54,8 @@ std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, uint64_t epoch);
 void shuffle(std::vector<int64_t> &values, uint64_t seed, uint64_t epoch);
 
 struct ValidationSplit {
-    std::vector<int64_t> train;      // ascending
-    std::vector<int64_t> validation; // ascending
+    std::vector<int64_t> train;       // ascending
+    std::vector<int64_t> validation;  // ascending
 };
 
 /// Holds out round(fraction * count) samples for validation: the first ones of a permutation
@@ -67,22 +67,22 @@ Result<ValidationSplit> split_validation(int64_t count, double fraction, uint64_
 
 struct BatcherOptions {
     int64_t batch = 64;
-    bool shuffle = true;    // a new order each epoch; false keeps the order of `indices`
-    uint64_t seed = 0;      // for the shuffle and the augmentation
-    bool drop_last = false; // false: the last, smaller batch is yielded with Batch::partial set
-    std::optional<Normalization> normalization; // applied after augmentation
-    std::vector<AugmentStep> augment;           // empty for evaluation
+    bool shuffle = true;     // a new order each epoch; false keeps the order of `indices`
+    uint64_t seed = 0;       // for the shuffle and the augmentation
+    bool drop_last = false;  // false: the last, smaller batch is yielded with Batch::partial set
+    std::optional<Normalization> normalization;  // applied after augmentation
+    std::vector<AugmentStep> augment;            // empty for evaluation
 };
 
 struct Batch {
     int64_t epoch = 0;
-    int64_t index = 0;            // within the epoch
-    int64_t step = 0;             // epoch * batches_per_epoch() + index: the augmentation counter
-    int64_t size = 0;             // samples in this batch, <= options.batch
-    bool partial = false;         // size < options.batch (only the last batch of an epoch)
-    std::vector<float> images;    // (size, channels, height, width)
-    std::vector<int32_t> labels;  // (size)
-    std::vector<int64_t> samples; // (size) indices into the data set
+    int64_t index = 0;             // within the epoch
+    int64_t step = 0;              // epoch * batches_per_epoch() + index: the augmentation counter
+    int64_t size = 0;              // samples in this batch, <= options.batch
+    bool partial = false;          // size < options.batch (only the last batch of an epoch)
+    std::vector<float> images;     // (size, channels, height, width)
+    std::vector<int32_t> labels;   // (size)
+    std::vector<int64_t> samples;  // (size) indices into the data set
 };
 
 /// Batches over the samples `indices` of a data set (all_indices(data.count) for all). The data set
@@ -90,7 +90,7 @@ struct Batch {
 /// with get(): a batch is a pure function of (epoch, index), so a resumed run can pick up
 /// mid-epoch.
 class Batcher {
-  public:
+public:
     /// Options must be valid (batch >= 1, normalization of the data's channel count): a
     /// violation throws std::invalid_argument, as it is a bug in the caller.
     Batcher(const Dataset &data, std::vector<int64_t> indices, BatcherOptions options);
@@ -108,13 +108,13 @@ class Batcher {
     /// Batch `index` of the epoch last started. index < batches_per_epoch().
     void get(int64_t index, Batch &batch) const;
 
-  private:
+private:
     const Dataset &data_;
     std::vector<int64_t> indices_;
     BatcherOptions options_;
     int64_t epoch_ = 0;
     int64_t next_ = 0;
-    std::vector<int64_t> order_; // of epoch_
+    std::vector<int64_t> order_;  // of epoch_
 };
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -29,8 +29,8 @@ std::string format_double(double x) {
 Result<std::string> metadata(const SafetensorsFile &file, const std::string &key) {
     auto it = file.metadata.find(key);
     if (it == file.metadata.end()) {
-        return Result<std::string>::error(file.path + ": not a netc checkpoint: __metadata__ has no '" +
-                                          key + "'");
+        return Result<std::string>::error(
+            file.path + ": not a netc checkpoint: __metadata__ has no '" + key + "'");
     }
     return it->second;
 }
@@ -61,7 +61,7 @@ Result<double> metadata_double(const SafetensorsFile &file, const std::string &k
                                  "', not a number");
 }
 
-} // namespace
+}  // namespace
 
 Status save_checkpoint(const std::string &path, const TrainableModel &model, const float *params,
                        const float *opt_state, const std::vector<std::string> &class_names,
@@ -118,7 +118,8 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
     Result<std::string> format = metadata(file, "format");
     if (!format) return format.status();
     if (*format != checkpoint_format) {
-        return Result<Checkpoint>::error(path + ": not a netc checkpoint (format '" + *format + "')");
+        return Result<Checkpoint>::error(path + ": not a netc checkpoint (format '" + *format +
+                                         "')");
     }
     Result<std::string> version = metadata(file, "format_version");
     if (!version) return version.status();
@@ -156,14 +157,15 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
     try {
         ckpt.class_names = nlohmann::json::parse(*classes).get<std::vector<std::string>>();
     } catch (const std::exception &) {
-        return Result<Checkpoint>::error(path + ": __metadata__ 'class_names' is not a JSON array of "
-                                         "strings: " + *classes);
+        return Result<Checkpoint>::error(path +
+                                         ": __metadata__ 'class_names' is not a JSON array of "
+                                         "strings: " +
+                                         *classes);
     }
     if ((int)ckpt.class_names.size() != info.data.classes) {
-        return Result<Checkpoint>::error(path + ": the checkpoint names " +
-                                         std::to_string(ckpt.class_names.size()) +
-                                         " classes but the model has " +
-                                         std::to_string(info.data.classes));
+        return Result<Checkpoint>::error(
+            path + ": the checkpoint names " + std::to_string(ckpt.class_names.size()) +
+            " classes but the model has " + std::to_string(info.data.classes));
     }
     for (const char *key : {"normalization_mean", "normalization_std"}) {
         Result<std::string> text = metadata(file, key);
@@ -242,4 +244,4 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
     return ckpt;
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -38,13 +38,13 @@ struct TrainingProgress {
 /// it differently: the length its schedules were set for (set_total_steps) and the data it trains
 /// on. Zero and empty where a checkpoint does not record them.
 struct RunShape {
-    int64_t epochs = 0;             // the epochs the run was started for
-    int64_t steps_per_epoch = 0;    // batches per epoch
-    int64_t total_steps = 0;        // epochs x steps_per_epoch: the schedules' length
-    int64_t batch = 0;              // samples per step
-    int64_t samples = 0;            // the training data (after --limit), validation included
-    int64_t validation_samples = 0; // held out of them
-    std::string data_fingerprint;   // 16 hex digits: a hash of the images and labels, in order
+    int64_t epochs = 0;              // the epochs the run was started for
+    int64_t steps_per_epoch = 0;     // batches per epoch
+    int64_t total_steps = 0;         // epochs x steps_per_epoch: the schedules' length
+    int64_t batch = 0;               // samples per step
+    int64_t samples = 0;             // the training data (after --limit), validation included
+    int64_t validation_samples = 0;  // held out of them
+    std::string data_fingerprint;    // 16 hex digits: a hash of the images and labels, in order
 
     /// False for checkpoints written before these were recorded.
     bool recorded() const { return epochs > 0; }
@@ -57,8 +57,8 @@ struct Checkpoint {
     TrainingProgress progress;
     uint64_t seed = 0;
     RunShape run;
-    std::vector<float> params;    // (param_count), padding zero
-    std::vector<float> opt_state; // (opt_state_count), empty unless asked for
+    std::vector<float> params;     // (param_count), padding zero
+    std::vector<float> opt_state;  // (opt_state_count), empty unless asked for
 };
 
 /// Writes a checkpoint of `model` atomically. `opt_state` may be null (then no optimizer.*
@@ -75,4 +75,4 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
 Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
                                    bool with_optimizer);
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -41,7 +41,7 @@ Result<std::vector<std::string>> read_class_names(const std::string &path, size_
     return names;
 }
 
-} // namespace
+}  // namespace
 
 const std::vector<std::string> &cifar10_class_names() {
     static const std::vector<std::string> names = {
@@ -118,4 +118,4 @@ Result<Dataset> load_cifar10(const std::string &dir, DataSplit split) {
     return read_cifar10_batches(paths, names);
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -23,11 +23,9 @@ const DataSource *source_of(const Dataset &data, int64_t i) {
     return &*it;
 }
 
-} // namespace
+}  // namespace
 
-const char *to_string(DataSplit split) {
-    return split == DataSplit::Train ? "train" : "test";
-}
+const char *to_string(DataSplit split) { return split == DataSplit::Train ? "train" : "test"; }
 
 std::string describe_sample(const Dataset &data, int64_t i, bool label) {
     const DataSource *source = source_of(data, i);
@@ -126,4 +124,4 @@ Result<Dataset> load_dataset(const std::string &dir, DataSplit split, const Data
     return data;
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

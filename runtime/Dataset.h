@@ -17,20 +17,20 @@ namespace netc::runtime {
 
 /// Where a run of samples came from, so that errors found later can name the file.
 struct DataSource {
-    std::string images; // the file the images of this run came from
-    std::string labels; // the file their labels came from (the image itself for an image folder)
-    int64_t first = 0;  // the run is samples [first, first + count) of the data set
+    std::string images;  // the file the images of this run came from
+    std::string labels;  // the file their labels came from (the image itself for an image folder)
+    int64_t first = 0;   // the run is samples [first, first + count) of the data set
     int64_t count = 0;
-    int64_t offset = 0; // the index in the file of the run's first sample
+    int64_t offset = 0;  // the index in the file of the run's first sample
 };
 
 struct Dataset {
     int64_t count = 0;
     int channels = 0, height = 0, width = 0;
-    std::vector<float> images;            // (count, channels, height, width), in [0, 1]
-    std::vector<int32_t> labels;          // (count), in [0, class_names.size())
-    std::vector<std::string> class_names; // (classes)
-    std::vector<DataSource> sources;      // runs of samples in order, covering [0, count)
+    std::vector<float> images;             // (count, channels, height, width), in [0, 1]
+    std::vector<int32_t> labels;           // (count), in [0, class_names.size())
+    std::vector<std::string> class_names;  // (classes)
+    std::vector<DataSource> sources;       // runs of samples in order, covering [0, count)
 
     int64_t image_size() const { return (int64_t)channels * height * width; }
     int classes() const { return (int)class_names.size(); }
@@ -63,7 +63,7 @@ Dataset subset(const Dataset &data, const std::vector<int64_t> &indices);
 struct IdxImages {
     int64_t count = 0;
     int height = 0, width = 0;
-    std::vector<uint8_t> pixels; // (count, height, width)
+    std::vector<uint8_t> pixels;  // (count, height, width)
 };
 
 /// Reads an IDX image file, gzip-compressed or not (detected by the gzip magic 1f 8b). Validates
@@ -111,7 +111,7 @@ Result<Dataset> load_cifar10(const std::string &dir, DataSplit split);
 // ---- a folder of PNG/JPEG images, one sub-folder per class ----
 
 struct ImageFolderOptions {
-    int channels = 0, height = 0, width = 0; // every image must decode to this shape
+    int channels = 0, height = 0, width = 0;  // every image must decode to this shape
     /// Channel counts are converted, not rejected: a grayscale image loaded for a 3-channel model
     /// has its gray value copied to R, G and B, and a colour image loaded for a 1-channel model
     /// becomes its luma (stb_image: (77 R + 150 G + 29 B) / 256); alpha is dropped. False rejects
@@ -137,4 +137,4 @@ Result<std::vector<float>> read_image(const std::string &path, const ImageFolder
 /// check_dataset().
 Result<Dataset> load_dataset(const std::string &dir, DataSplit split, const DataSpec &spec);
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -32,7 +32,7 @@ struct FdGuard {
     }
 };
 
-} // namespace
+}  // namespace
 
 std::string join_path(const std::string &dir, const std::string &name) {
     if (dir.empty()) return name;
@@ -95,7 +95,7 @@ Result<FileContents> read_file_maybe_gzip(const std::string &path) {
     stream.avail_in = (uInt)bytes.size();
     std::vector<uint8_t> &out = contents.bytes;
     out.resize(bytes.size() * 4 + 1024);
-    size_t produced = 0; // not stream.total_out: inflateReset() clears it between members
+    size_t produced = 0;  // not stream.total_out: inflateReset() clears it between members
     for (;;) {
         if (produced == out.size()) out.resize(out.size() * 2);
         const size_t room = std::min<size_t>(out.size() - produced, 1u << 30);
@@ -182,4 +182,4 @@ Status write_file_atomically(const std::string &path,
     return Status();
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -21,9 +21,9 @@ bool is_directory(const std::string &path);
 Result<std::vector<uint8_t>> read_file(const std::string &path);
 
 struct FileContents {
-    std::vector<uint8_t> bytes;  // decompressed when the file was gzip
-    bool gzip = false;           // the file started with the gzip magic 1f 8b
-    bool gzip_cut_short = false; // the gzip stream ended before its end marker (bytes is partial)
+    std::vector<uint8_t> bytes;   // decompressed when the file was gzip
+    bool gzip = false;            // the file started with the gzip magic 1f 8b
+    bool gzip_cut_short = false;  // the gzip stream ended before its end marker (bytes is partial)
 };
 
 /// The whole file, decompressed with zlib when it starts with the gzip magic. A gzip stream that
@@ -39,4 +39,4 @@ using ByteSink = std::function<bool(const void *data, size_t size)>;
 Status write_file_atomically(const std::string &path,
                              const std::function<void(const ByteSink &sink)> &write);
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -30,24 +30,12 @@ std::string describe_magic(uint32_t magic) {
     if ((magic >> 16) == 0) {
         const char *type = nullptr;
         switch ((magic >> 8) & 0xff) {
-        case 0x08:
-            type = "unsigned byte";
-            break;
-        case 0x09:
-            type = "signed byte";
-            break;
-        case 0x0b:
-            type = "short";
-            break;
-        case 0x0c:
-            type = "int";
-            break;
-        case 0x0d:
-            type = "float";
-            break;
-        case 0x0e:
-            type = "double";
-            break;
+        case 0x08: type = "unsigned byte"; break;
+        case 0x09: type = "signed byte"; break;
+        case 0x0b: type = "short"; break;
+        case 0x0c: type = "int"; break;
+        case 0x0d: type = "float"; break;
+        case 0x0e: type = "double"; break;
         }
         if (type) {
             return std::string("an IDX file of ") + type + " elements with " +
@@ -86,7 +74,7 @@ std::string cut_short_note(const FileContents &contents) {
     return contents.gzip_cut_short ? " (the gzip stream is cut short)" : "";
 }
 
-} // namespace
+}  // namespace
 
 Result<IdxImages> read_idx_images(const std::string &path) {
     auto contents = open_idx(path, idx_images_magic,
@@ -218,4 +206,4 @@ Result<Dataset> load_fashion_mnist(const std::string &dir, DataSplit split) {
     return read_idx_dataset(images, labels, fashion_mnist_class_names());
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -28,14 +28,10 @@ namespace fs = std::filesystem;
 
 const char *channel_words(int channels) {
     switch (channels) {
-    case 1:
-        return " (grayscale)";
-    case 2:
-        return " (grayscale + alpha)";
-    case 3:
-        return " (RGB)";
-    case 4:
-        return " (RGBA)";
+    case 1: return " (grayscale)";
+    case 2: return " (grayscale + alpha)";
+    case 3: return " (RGB)";
+    case 4: return " (RGBA)";
     }
     return "";
 }
@@ -116,7 +112,7 @@ Status decode_image(const std::string &path, const ImageFolderOptions &options, 
     return Status();
 }
 
-} // namespace
+}  // namespace
 
 Result<std::vector<float>> read_image(const std::string &path, const ImageFolderOptions &options) {
     if (Status status = check_options(path, options); !status) return status;
@@ -173,4 +169,4 @@ Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptio
     return data;
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

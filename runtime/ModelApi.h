@@ -20,8 +20,8 @@
 
 /* One tensor of a parameter arena. */
 typedef struct netc_param_info {
-    const char *name;  /* "conv1.weight" */
-    int64_t offset;    /* in floats from the start of the arena */
+    const char *name; /* "conv1.weight" */
+    int64_t offset;   /* in floats from the start of the arena */
     int32_t rank;
     int64_t shape[4];  /* torch layout; unused entries 0 */
     int32_t trainable; /* 0 for batchnorm running statistics */
@@ -30,14 +30,14 @@ typedef struct netc_param_info {
 /* A compiled model: its shapes, its parameter table, its train block and its entry points.
  * Each object defines one, `<model>_model`. */
 typedef struct netc_model {
-    const char *name;                   /* the model's name in its .net file */
+    const char *name;                                  /* the model's name in its .net file */
     int32_t input_channels, input_height, input_width; /* images are NCHW floats */
     int32_t classes;
-    int64_t param_count;                /* floats in the parameter arena */
+    int64_t param_count; /* floats in the parameter arena */
     int32_t param_tensor_count;
-    const netc_param_info *params;      /* (param_tensor_count) tensors, in arena order */
-    const char *optimizer;              /* "adam" */
-    int64_t opt_state_count;            /* floats of optimizer state: slots x param_count */
+    const netc_param_info *params; /* (param_tensor_count) tensors, in arena order */
+    const char *optimizer;         /* "adam" */
+    int64_t opt_state_count;       /* floats of optimizer state: slots x param_count */
     int32_t optimizer_slot_count;
     const char *const *optimizer_slots; /* (optimizer_slot_count) torch.optim names: "exp_avg" */
 

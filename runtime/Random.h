@@ -29,13 +29,13 @@ constexpr uint64_t derive(uint64_t key, uint64_t counter) {
 
 /// Stream ids, so that shuffling, the validation split and augmentation never share numbers.
 enum Stream : uint64_t {
-    ShuffleStream = 0x5348554646ULL, // "SHUFF"
-    SplitStream = 0x53504c4954ULL,   // "SPLIT"
-    AugmentStream = 0x4155474dULL,   // "AUGM"
+    ShuffleStream = 0x5348554646ULL,  // "SHUFF"
+    SplitStream = 0x53504c4954ULL,    // "SPLIT"
+    AugmentStream = 0x4155474dULL,    // "AUGM"
 };
 
 class SplitMix64 {
-  public:
+public:
     explicit SplitMix64(uint64_t start) : state_(start) {}
 
     uint64_t next() {
@@ -66,8 +66,8 @@ class SplitMix64 {
     /// Uniform in [lo, hi).
     float uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
 
-  private:
+private:
     uint64_t state_;
 };
 
-} // namespace netc::runtime::random
+}  // namespace netc::runtime::random

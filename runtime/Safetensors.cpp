@@ -61,7 +61,7 @@ bool as_count(const json &v, int64_t &out) {
     return false;
 }
 
-} // namespace
+}  // namespace
 
 const char *to_string(DType dtype) {
     for (const DTypeInfo &info : dtype_table) {
@@ -96,9 +96,7 @@ std::string shape_to_string(const std::vector<int64_t> &shape) {
     return out + "]";
 }
 
-int64_t Tensor::elements() const {
-    return runtime::elements(shape);
-}
+int64_t Tensor::elements() const { return runtime::elements(shape); }
 
 std::vector<float> Tensor::floats() const {
     if (dtype != DType::F32) return {};
@@ -339,4 +337,4 @@ Status check_tensors(const SafetensorsFile &file, const std::vector<ExpectedTens
     return Status::error(problems);
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -51,9 +51,9 @@ std::optional<DType> parse_dtype(const std::string &name);
 /// A tensor to write; nothing is copied: `data` must hold elements(shape) * dtype_size(dtype)
 /// bytes (for F32, that many floats), e.g. a slice of the parameter arena.
 struct TensorView {
-    std::string name; // "fc1.weight"
+    std::string name;  // "fc1.weight"
     DType dtype = DType::F32;
-    std::vector<int64_t> shape; // torch layout, [] for a scalar
+    std::vector<int64_t> shape;  // torch layout, [] for a scalar
     const void *data = nullptr;
 };
 
@@ -62,7 +62,7 @@ struct Tensor {
     std::string name;
     DType dtype = DType::F32;
     std::vector<int64_t> shape;
-    std::vector<uint8_t> data; // elements() * dtype_size(dtype) bytes, little-endian
+    std::vector<uint8_t> data;  // elements() * dtype_size(dtype) bytes, little-endian
 
     int64_t elements() const;
     /// The data as floats; the dtype must be F32 (empty otherwise).
@@ -70,9 +70,9 @@ struct Tensor {
 };
 
 struct SafetensorsFile {
-    std::string path;                            // for messages
-    std::map<std::string, std::string> metadata; // `__metadata__`
-    std::vector<Tensor> tensors;                 // in the order of their data in the file
+    std::string path;                             // for messages
+    std::map<std::string, std::string> metadata;  // `__metadata__`
+    std::vector<Tensor> tensors;                  // in the order of their data in the file
 
     /// The tensor with this name, or null.
     const Tensor *find(const std::string &name) const;
@@ -115,4 +115,4 @@ struct ExpectedTensor {
 Status check_tensors(const SafetensorsFile &file, const std::vector<ExpectedTensor> &expected,
                      const std::vector<std::string> &ignore_prefixes = {});
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

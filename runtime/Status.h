@@ -10,7 +10,7 @@
 namespace netc::runtime {
 
 class [[nodiscard]] Status {
-  public:
+public:
     Status() = default;
     static Status error(std::string message) { return Status(std::move(message)); }
 
@@ -19,14 +19,14 @@ class [[nodiscard]] Status {
     /// The message; empty when ok().
     const std::string &message() const { return message_; }
 
-  private:
+private:
     explicit Status(std::string message) : message_(std::move(message)), failed_(true) {}
     std::string message_;
     bool failed_ = false;
 };
 
 template <typename T> class [[nodiscard]] Result {
-  public:
+public:
     Result(T value) : value_(std::move(value)) {}
     /// From a failed Status; an ok Status here is a bug and becomes an error saying so.
     Result(Status status)
@@ -48,9 +48,9 @@ template <typename T> class [[nodiscard]] Result {
     T &operator*() & { return *value_; }
     const T &operator*() const & { return *value_; }
 
-  private:
+private:
     std::optional<T> value_;
     Status status_;
 };
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

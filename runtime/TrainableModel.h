@@ -19,28 +19,28 @@ namespace netc::runtime {
 
 /// One tensor of the parameter arena.
 struct ArenaTensor {
-    std::string name;           // "fc1.weight", as torch.nn names it
-    std::vector<int64_t> shape; // torch layout: Linear weight [out, in]
-    int64_t offset = 0;         // in floats from the start of the arena
-    bool trainable = true;      // false for buffers (BatchNorm running statistics)
+    std::string name;            // "fc1.weight", as torch.nn names it
+    std::vector<int64_t> shape;  // torch layout: Linear weight [out, in]
+    int64_t offset = 0;          // in floats from the start of the arena
+    bool trainable = true;       // false for buffers (BatchNorm running statistics)
 };
 
 struct ModelInfo {
-    std::string name;                         // the model's name
-    DataSpec data;                            // its input shape and number of classes
-    std::vector<ArenaTensor> tensors;         // in arena order
-    std::vector<std::string> optimizer_slots; // names of the state slots: "exp_avg", "exp_avg_sq"
-    std::string optimizer;                    // "adam", for checkpoint metadata
+    std::string name;                          // the model's name
+    DataSpec data;                             // its input shape and number of classes
+    std::vector<ArenaTensor> tensors;          // in arena order
+    std::vector<std::string> optimizer_slots;  // names of the state slots: "exp_avg", "exp_avg_sq"
+    std::string optimizer;                     // "adam", for checkpoint metadata
 };
 
 struct StepLosses {
-    float data_loss = 0;      // batch mean of the data loss
-    float regularization = 0; // the regularization term
-    float learning_rate = 0;  // the rate this step used
+    float data_loss = 0;       // batch mean of the data loss
+    float regularization = 0;  // the regularization term
+    float learning_rate = 0;   // the rate this step used
 };
 
 class TrainableModel {
-  public:
+public:
     virtual ~TrainableModel() = default;
 
     virtual const ModelInfo &info() const = 0;
@@ -63,4 +63,4 @@ class TrainableModel {
                               StepLosses &losses) = 0;
 };
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

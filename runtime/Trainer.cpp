@@ -42,8 +42,8 @@ Status check_writable_dir(const std::string &dir) {
     std::string probe = (fs::path(dir) / ".netc-write-test-XXXXXX").string();
     int fd = ::mkstemp(probe.data());
     if (fd < 0) {
-        return Status::error(dir + ": the output directory cannot be written: " +
-                             std::strerror(errno));
+        return Status::error(dir +
+                             ": the output directory cannot be written: " + std::strerror(errno));
     }
     ::close(fd);
     ::unlink(probe.c_str());
@@ -54,7 +54,7 @@ Status check_writable_dir(const std::string &dir) {
 /// into the same directory is refused rather than interleaving its files with the first's. The
 /// kernel drops the lock when the process ends, however it ends.
 class DirectoryLock {
-  public:
+public:
     DirectoryLock() = default;
     DirectoryLock(const DirectoryLock &) = delete;
     DirectoryLock &operator=(const DirectoryLock &) = delete;
@@ -76,7 +76,7 @@ class DirectoryLock {
                                    "changed)");
     }
 
-  private:
+private:
     int fd_ = -1;
 };
 
@@ -243,7 +243,7 @@ struct Running {
     double loss_sum = 0;
     int64_t loss_count = 0;
     int64_t correct = 0, sampled = 0;
-    double seconds = 0; // in steps
+    double seconds = 0;  // in steps
     int64_t images = 0;
 
     double loss() const { return loss_count ? loss_sum / (double)loss_count : 0; }
@@ -263,7 +263,7 @@ int64_t count_correct(const std::vector<float> &probs, const int32_t *labels, in
     return correct;
 }
 
-} // namespace
+}  // namespace
 
 InterruptGuard::InterruptGuard() {
     interrupted = 0;
@@ -407,8 +407,8 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
 
     std::FILE *metrics = std::fopen(metrics_path.c_str(), "a");
     if (!metrics) {
-        return Result<TrainReport>::error(metrics_path + ": cannot open for appending: " +
-                                          std::strerror(errno));
+        return Result<TrainReport>::error(metrics_path +
+                                          ": cannot open for appending: " + std::strerror(errno));
     }
     struct Closer {
         std::FILE *f;
@@ -454,8 +454,8 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             if (interrupt_requested() ||
                 (config.max_steps > 0 && progress.step >= config.max_steps)) {
                 if (out && config.progress_bar) *out << "\n";
-                report.outcome = interrupt_requested() ? TrainOutcome::Interrupted
-                                                       : TrainOutcome::StepLimit;
+                report.outcome =
+                    interrupt_requested() ? TrainOutcome::Interrupted : TrainOutcome::StepLimit;
                 progress.epoch = epoch;
                 if (Status s = save_last(); !s) return s;
                 report.progress = progress;
@@ -483,16 +483,15 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             double loss = (double)losses.data_loss + (double)losses.regularization;
             if (!std::isfinite(loss)) {
                 if (out && config.progress_bar) *out << "\n";
-                std::string kept = have_checkpoint
-                                       ? last_path + " holds step " +
-                                             std::to_string(checkpoint_step) +
-                                             ", the last good checkpoint"
-                                       : "no checkpoint had been written yet";
+                std::string kept = have_checkpoint ? last_path + " holds step " +
+                                                         std::to_string(checkpoint_step) +
+                                                         ", the last good checkpoint"
+                                                   : "no checkpoint had been written yet";
                 return Result<TrainReport>::error(
-                    "training diverged: the loss is " + std::string(std::isnan(loss) ? "nan" : "inf") +
-                    " at step " + std::to_string(progress.step) + " (epoch " +
-                    std::to_string(epoch + 1) + "); stopped, " + kept +
-                    " (try a lower learning rate)");
+                    "training diverged: the loss is " +
+                    std::string(std::isnan(loss) ? "nan" : "inf") + " at step " +
+                    std::to_string(progress.step) + " (epoch " + std::to_string(epoch + 1) +
+                    "); stopped, " + kept + " (try a lower learning rate)");
             }
             progress.step++;
             // The run's first step includes the JIT compilation: it is left out of the rates.
@@ -524,10 +523,9 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             }
             if (out) {
                 int64_t done = index + 1;
-                double eta = running.rate() > 0
-                                 ? (double)(total_steps - progress.step) * (double)config.batch /
-                                       running.rate()
-                                 : 0;
+                double eta = running.rate() > 0 ? (double)(total_steps - progress.step) *
+                                                      (double)config.batch / running.rate()
+                                                : 0;
                 if (config.progress_bar) {
                     const int width = 24;
                     int filled = (int)(width * done / per_epoch);
@@ -577,16 +575,15 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             }
         }
         bool stop_early = config.patience > 0 && progress.stale_epochs >= config.patience;
-        std::fprintf(metrics,
-                     "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
-                     "\"val_accuracy\": %s, \"best_val_accuracy\": %s, \"img_per_s\": %s}\n",
-                     (long long)progress.step, (long long)(epoch + 1),
-                     json_number(running.loss()).c_str(),
-                     running.sampled ? json_number(running.accuracy()).c_str() : "null",
-                     val >= 0 ? json_number(val).c_str() : "null",
-                     progress.best_accuracy >= 0 ? json_number(progress.best_accuracy).c_str()
-                                                 : "null",
-                     json_number(running.rate()).c_str());
+        std::fprintf(
+            metrics,
+            "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
+            "\"val_accuracy\": %s, \"best_val_accuracy\": %s, \"img_per_s\": %s}\n",
+            (long long)progress.step, (long long)(epoch + 1), json_number(running.loss()).c_str(),
+            running.sampled ? json_number(running.accuracy()).c_str() : "null",
+            val >= 0 ? json_number(val).c_str() : "null",
+            progress.best_accuracy >= 0 ? json_number(progress.best_accuracy).c_str() : "null",
+            json_number(running.rate()).c_str());
         std::fflush(metrics);
         // The epoch's line goes before its checkpoints: a run killed in between leaves the line
         // past the last checkpoint, where the resumed run drops it and writes it again.
@@ -623,4 +620,4 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     return report;
 }
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -40,20 +40,20 @@ namespace netc::runtime {
 struct TrainConfig {
     int64_t batch = 64;
     int64_t epochs = 10;
-    bool epochs_asked = true; // false: --resume runs for the epochs the checkpoint's run
-                              // was started for (`epochs` only for older checkpoints)
+    bool epochs_asked = true;  // false: --resume runs for the epochs the checkpoint's run
+                               // was started for (`epochs` only for older checkpoints)
     uint64_t seed = 0;
-    double validation = 0.1;          // fraction of the training data held out
-    std::vector<AugmentSpec> augment; // the model's augment list
-    int64_t patience = 0;             // early stopping: epochs without improvement; 0 = never
-    double min_delta = 0;             // the smallest improvement that counts
+    double validation = 0.1;           // fraction of the training data held out
+    std::vector<AugmentSpec> augment;  // the model's augment list
+    int64_t patience = 0;              // early stopping: epochs without improvement; 0 = never
+    double min_delta = 0;              // the smallest improvement that counts
     std::string out_dir = "runs";
-    bool resume = false;              // continue from out_dir/last.safetensors
-    int64_t max_steps = 0;            // stop (with a checkpoint) once this many steps are taken
-    int64_t log_every = 50;           // steps between metrics lines
-    int64_t accuracy_every = 10;      // running training accuracy is sampled on 1 batch in this many
-    bool progress_bar = false;        // a redrawn bar (a terminal) rather than plain lines
-    std::ostream *progress = nullptr; // where progress goes; null for none
+    bool resume = false;          // continue from out_dir/last.safetensors
+    int64_t max_steps = 0;        // stop (with a checkpoint) once this many steps are taken
+    int64_t log_every = 50;       // steps between metrics lines
+    int64_t accuracy_every = 10;  // running training accuracy is sampled on 1 batch in this many
+    bool progress_bar = false;    // a redrawn bar (a terminal) rather than plain lines
+    std::ostream *progress = nullptr;  // where progress goes; null for none
 };
 
 enum class TrainOutcome { Finished, EarlyStopped, Interrupted, StepLimit };
@@ -80,7 +80,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
 /// checkpoint) until the returned guard is destroyed, which restores the previous handler. A
 /// second Ctrl-C while stopping kills the process as usual.
 class InterruptGuard {
-  public:
+public:
     InterruptGuard();
     ~InterruptGuard();
     InterruptGuard(const InterruptGuard &) = delete;
@@ -101,4 +101,4 @@ Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Da
                             const std::vector<int64_t> &indices, const Normalization &norm,
                             int64_t batch);
 
-} // namespace netc::runtime
+}  // namespace netc::runtime

@@ -41,8 +41,8 @@ OpLowering lower_avgpool_grad(const LowerCtx &ctx) {
     for (int jy = 0; jy < reach; jy++) {
         for (int jx = 0; jx < reach; jx++) {
             Expr ox = (d.x + pad) / stride - jx, oy = (d.y + pad) / stride - jy;
-            Expr covers = ox >= 0 && ox < ow && oy >= 0 && oy < oh &&
-                          d.x + pad - ox * stride < k && d.y + pad - oy * stride < k;
+            Expr covers = ox >= 0 && ox < ow && oy >= 0 && oy < oh && d.x + pad - ox * stride < k &&
+                          d.y + pad - oy * stride < k;
             total += select(covers, dy(d.c, clamp(ox, 0, ow - 1), clamp(oy, 0, oh - 1), d.n), 0.0f);
         }
     }

@@ -44,9 +44,7 @@ OpLowering lower_batchnorm(const LowerCtx &ctx) {
     if (ctx.mode == Mode::Train) {
         RDom r = image ? RDom(0, (int)s.dims[2], 0, (int)s.dims[1], 0, ctx.batch, ctx.name("r"))
                        : RDom(0, ctx.batch, ctx.name("r"));
-        auto at = [&](Expr c) {
-            return image ? in(c, r[0], r[1], r[2]) : in(c, r[0]);
-        };
+        auto at = [&](Expr c) { return image ? in(c, r[0], r[1], r[2]) : in(c, r[0]); };
         Expr count = cast<float>(image ? ctx.batch * (int)(s.dims[1] * s.dims[2]) : ctx.batch);
         Func sum_x(ctx.name("sum")), sum_sq(ctx.name("sum_sq"));
         sum_x(d.c) = 0.0f;
@@ -191,11 +189,12 @@ const OpDef &op_batchnorm_grad_weight() {
     return def;
 }
 
-// y = xhat * w + b:  dw = sum dy xhat,  db = sum dy,  dx as above (the batch statistics depend on x)
+// y = xhat * w + b:  dw = sum dy xhat,  db = sum dy,  dx as above (the batch statistics depend on
+// x)
 void backward_batchnorm(BackwardCtx &ctx) {
     if (ctx.needs_input_grad()) {
-        ctx.set_input_grad(0, ctx.emit(op_batchnorm_grad_input(), {ctx.dy(), ctx.x()},
-                                       ctx.x_shape(), "input"));
+        ctx.set_input_grad(
+            0, ctx.emit(op_batchnorm_grad_input(), {ctx.dy(), ctx.x()}, ctx.x_shape(), "input"));
     }
     if (ctx.node().attrs.get_bool("affine")) {
         ctx.emit_param_grad(op_batchnorm_grad_weight(), {ctx.dy(), ctx.x()}, "weight");

@@ -14,7 +14,8 @@ std::optional<Shape> concat_shape(const Node &, const std::vector<Shape> &in, st
     Shape out = in[0];
     for (size_t i = 1; i < in.size(); i++) {
         const Shape &a = in[0], &b = in[i];
-        if (a.rank() != b.rank() || !std::equal(a.dims.begin() + 1, a.dims.end(), b.dims.begin() + 1)) {
+        if (a.rank() != b.rank() ||
+            !std::equal(a.dims.begin() + 1, a.dims.end(), b.dims.begin() + 1)) {
             error = "concat expects inputs that differ only in channels; input 1 is " + a.str() +
                     " but input " + std::to_string(i + 1) + " is " + b.str();
             return std::nullopt;
@@ -77,8 +78,8 @@ void backward_concat(BackwardCtx &ctx) {
     for (int i = 0; i < (int)ctx.node().inputs.size(); i++) {
         int channels = (int)ctx.x_shape(i).dims[0];
         if (ctx.needs_input_grad(i)) {
-            int id = ctx.emit(op_concat_grad(), {ctx.dy()}, ctx.x_shape(i),
-                              "input" + std::to_string(i));
+            int id =
+                ctx.emit(op_concat_grad(), {ctx.dy()}, ctx.x_shape(i), "input" + std::to_string(i));
             ctx.set_attr(id, "channel_offset", offset);
             ctx.set_input_grad(i, id);
         }

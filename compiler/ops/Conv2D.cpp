@@ -34,7 +34,8 @@ std::vector<ParamSpec> conv2d_params(const Node &node, const std::vector<Shape> 
     return p;
 }
 
-// out(f, x, y, n) = b[f] + sum_{c, kx, ky} W[f, c, ky, kx] * in(c, x*s + kx*d - p, y*s + ky*d - p, n)
+// out(f, x, y, n) = b[f] + sum_{c, kx, ky} W[f, c, ky, kx] * in(c, x*s + kx*d - p, y*s + ky*d - p,
+// n)
 OpLowering lower_conv2d(const LowerCtx &ctx) {
     const Dims &d = dims();
     const Shape &in = ctx.input_shape();
@@ -105,7 +106,8 @@ OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
     return {out, {weight_t, acc}, {}, {r}};
 }
 
-// dL/dW[f, c, ky, kx] = sum_{n, ox, oy} dy(f, ox, oy, n) * x(c, ox*s + kx*d - p, oy*s + ky*d - p, n)
+// dL/dW[f, c, ky, kx] = sum_{n, ox, oy} dy(f, ox, oy, n) * x(c, ox*s + kx*d - p, oy*s + ky*d - p,
+// n)
 OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     const Dims &d = dims();
     Window w = window_of(ctx);
@@ -115,9 +117,9 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     RDom r(0, (int)out_shape.dims[2], 0, (int)out_shape.dims[1], 0, ctx.batch, ctx.name("r"));
     Func acc(ctx.name("acc"));  // (f, c, kx, ky): filters innermost, to vectorize over them
     acc(f, c, kx, ky) = 0.0f;
-    acc(f, c, kx, ky) += ctx.inputs[0](f, r.x, r.y, r.z) *
-                         x(c, r.x * w.stride + kx * w.dilation - w.pad,
-                           r.y * w.stride + ky * w.dilation - w.pad, r.z);
+    acc(f, c, kx, ky) +=
+        ctx.inputs[0](f, r.x, r.y, r.z) * x(c, r.x * w.stride + kx * w.dilation - w.pad,
+                                            r.y * w.stride + ky * w.dilation - w.pad, r.z);
     Func out(ctx.node.name);
     out(d.i0, d.i1, d.i2, d.i3) = acc(d.i3, d.i2, d.i0, d.i1);
     return {out, {acc}, {}, {r}};

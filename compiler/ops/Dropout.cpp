@@ -16,9 +16,10 @@ Expr apply_mask(const LowerCtx &ctx, Expr x, const std::vector<Expr> &v) {
     const Shape &s = layer.shape;
     float p = (float)layer.attrs.get_float("p");
     Expr key = random_bits(ctx.rng_key, layer.id);
-    Expr index = s.rank() == 3
-                     ? ((v[3] * (int)s.dims[0] + v[0]) * (int)s.dims[1] + v[2]) * (int)s.dims[2] + v[1]
-                     : v[1] * (int)s.dims[0] + v[0];
+    Expr index =
+        s.rank() == 3
+            ? ((v[3] * (int)s.dims[0] + v[0]) * (int)s.dims[1] + v[2]) * (int)s.dims[2] + v[1]
+            : v[1] * (int)s.dims[0] + v[0];
     return select(random_uniform(key, index) >= p, x * (1.0f / (1.0f - p)), 0.0f);
 }
 
@@ -27,9 +28,8 @@ OpLowering lower_dropout(const LowerCtx &ctx) {
     if (ctx.mode == Mode::Infer || ctx.attr_float("p") == 0) {
         return lower_pointwise(ctx, [](Expr x, const std::vector<Expr> &) { return x; });
     }
-    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &v) {
-        return apply_mask(ctx, x, v);
-    });
+    return lower_pointwise(
+        ctx, [&](Expr x, const std::vector<Expr> &v) { return apply_mask(ctx, x, v); });
 }
 
 // dL/dx = mask * dy / (1 - p), the same mask as the forward pass (recomputed from its key)
@@ -52,7 +52,8 @@ const OpDef &op_dropout() {
     static const OpDef def = {
         .name = "dropout",
         .summary = "zeroes elements with probability p while training",
-        .attrs = {float_attr("p", 0.5, Range::closed_open(0, 1), "probability of dropping an element")},
+        .attrs = {float_attr("p", 0.5, Range::closed_open(0, 1),
+                             "probability of dropping an element")},
         .infer_shape = same_shape,
         .elementwise = true,
         .lower = lower_dropout,

@@ -10,7 +10,9 @@ namespace {
 
 // y = x > 0 ? x : alpha * (exp(x) - 1), elementwise (torch.nn.ELU).
 OpLowering lower_elu(const LowerCtx &ctx) {
-    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return select(x > 0.0f, x, (float)ctx.attr_float("alpha") * (exp(x) - 1.0f)); });
+    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) {
+        return select(x > 0.0f, x, (float)ctx.attr_float("alpha") * (exp(x) - 1.0f));
+    });
 }
 
 // d/dx elu(x) = x > 0 ? 1 : alpha * exp(x) = y + alpha
@@ -34,7 +36,8 @@ const OpDef &op_elu() {
     static const OpDef def = {
         .name = "elu",
         .summary = "x for x > 0, alpha * (exp(x) - 1) otherwise",
-        .attrs = {float_attr("alpha", 1.0, Range::above(0), "saturation value for negative inputs")},
+        .attrs = {float_attr("alpha", 1.0, Range::above(0),
+                             "saturation value for negative inputs")},
         .infer_shape = same_shape,
         .elementwise = true,
         .lower = lower_elu,

@@ -8,7 +8,8 @@ using namespace Halide;
 
 namespace {
 
-// exact: y = x/2 * (1 + erf(x / sqrt(2)));  tanh: y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+// exact: y = x/2 * (1 + erf(x / sqrt(2)));  tanh: y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715
+// x^3)))
 OpLowering lower_gelu(const LowerCtx &ctx) {
     bool exact = ctx.node.attrs.get_enum("approximate") == "none";
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) {

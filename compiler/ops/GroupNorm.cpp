@@ -117,9 +117,9 @@ OpLowering lower_groupnorm_grad_input(const LowerCtx &ctx) {
     Expr group = d.c / group_size;
     Expr inv_std = ctx.saved("inv_std")(group, d.n);
     l.out = Func(ctx.node.name);
-    l.out(v) = inv_std * (1.0f / count) *
-               (count * g(at) - total(group, d.n) -
-                groupnorm_xhat(ctx, x, at) * total_xhat(group, d.n));
+    l.out(v) =
+        inv_std * (1.0f / count) *
+        (count * g(at) - total(group, d.n) - groupnorm_xhat(ctx, x, at) * total_xhat(group, d.n));
     return l;
 }
 
@@ -153,8 +153,8 @@ OpLowering lower_groupnorm_grad_weight(const LowerCtx &ctx) {
     bool image = s.rank() == 3;
     RDom r = image ? RDom(0, (int)s.dims[2], 0, (int)s.dims[1], 0, ctx.batch, ctx.name("r"))
                    : RDom(0, ctx.batch, ctx.name("r"));
-    std::vector<Expr> at = image ? std::vector<Expr>{d.i0, r[0], r[1], r[2]}
-                                 : std::vector<Expr>{d.i0, r[0]};
+    std::vector<Expr> at =
+        image ? std::vector<Expr>{d.i0, r[0], r[1], r[2]} : std::vector<Expr>{d.i0, r[0]};
     Func out(ctx.node.name);
     out(d.i0) = 0.0f;
     out(d.i0) += ctx.inputs[0](at) * groupnorm_xhat(ctx, ctx.inputs[1], at);
@@ -199,8 +199,8 @@ const OpDef &op_groupnorm_grad_weight() {
 // y = xhat * w_c + b_c, statistics per (sample, group):  dw = sum dy xhat,  db = sum dy,  dx above
 void backward_groupnorm(BackwardCtx &ctx) {
     if (ctx.needs_input_grad()) {
-        ctx.set_input_grad(0, ctx.emit(op_groupnorm_grad_input(), {ctx.dy(), ctx.x()},
-                                       ctx.x_shape(), "input"));
+        ctx.set_input_grad(
+            0, ctx.emit(op_groupnorm_grad_input(), {ctx.dy(), ctx.x()}, ctx.x_shape(), "input"));
     }
     if (ctx.node().attrs.get_bool("affine")) {
         ctx.emit_param_grad(op_groupnorm_grad_weight(), {ctx.dy(), ctx.x()}, "weight");

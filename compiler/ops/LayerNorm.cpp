@@ -221,8 +221,8 @@ const OpDef &op_layernorm_grad_bias() {
 // y = xhat * w + b, statistics per sample:  dw = sum_n dy xhat,  db = sum_n dy,  dx as above
 void backward_layernorm(BackwardCtx &ctx) {
     if (ctx.needs_input_grad()) {
-        ctx.set_input_grad(0, ctx.emit(op_layernorm_grad_input(), {ctx.dy(), ctx.x()},
-                                       ctx.x_shape(), "input"));
+        ctx.set_input_grad(
+            0, ctx.emit(op_layernorm_grad_input(), {ctx.dy(), ctx.x()}, ctx.x_shape(), "input"));
     }
     if (ctx.node().attrs.get_bool("affine")) {
         ctx.emit_param_grad(op_layernorm_grad_weight(), {ctx.dy(), ctx.x()}, "weight");

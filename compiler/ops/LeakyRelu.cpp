@@ -10,7 +10,9 @@ namespace {
 
 // y = x > 0 ? x : alpha * x, elementwise (torch.nn.LeakyReLU).
 OpLowering lower_leaky_relu(const LowerCtx &ctx) {
-    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return select(x > 0.0f, x, (float)ctx.attr_float("alpha") * x); });
+    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) {
+        return select(x > 0.0f, x, (float)ctx.attr_float("alpha") * x);
+    });
 }
 
 // d/dx leaky_relu(x) = x > 0 ? 1 : alpha

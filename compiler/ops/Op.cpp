@@ -28,10 +28,10 @@ int64_t channels_of(const Shape &s) { return s.dims.empty() ? 1 : s.dims[0]; }
 namespace netc {
 
 std::vector<AttrSpec> with_weight_attrs(std::vector<AttrSpec> own) {
-    own.push_back(init_attr("init", {Initializer::Kind::HeNormal, 0},
-                            "initializer of the weight tensor"));
-    own.push_back(init_attr("bias_init", {Initializer::Kind::Zeros, 0},
-                            "initializer of the bias vector"));
+    own.push_back(
+        init_attr("init", {Initializer::Kind::HeNormal, 0}, "initializer of the weight tensor"));
+    own.push_back(
+        init_attr("bias_init", {Initializer::Kind::Zeros, 0}, "initializer of the bias vector"));
     own.push_back(optional_float_attr("regularize", Range::at_least(0),
                                       "this layer's regularization strength, overriding the "
                                       "model's `regularize` strength (0 turns it off)"));

@@ -51,9 +51,9 @@ using BackwardRule = void (*)(BackwardCtx &ctx);
 
 struct OpDef {
     const char *name = "";
-    const char *summary = "";    // one line, for --help and the docs check
+    const char *summary = "";  // one line, for --help and the docs check
     int min_inputs = 1;
-    int max_inputs = 1;          // -1: any number
+    int max_inputs = 1;  // -1: any number
     std::vector<AttrSpec> attrs;
     ShapeRule infer_shape = nullptr;
     ParamRule params = nullptr;  // null: the op has no parameters

@@ -1,4 +1,5 @@
-// selu: y = scale * (x > 0 ? x : alpha * (exp(x) - 1)), scale = 1.0507..., alpha = 1.6732... (torch.nn.SELU).
+// selu: y = scale * (x > 0 ? x : alpha * (exp(x) - 1)), scale = 1.0507..., alpha = 1.6732...
+// (torch.nn.SELU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
 
@@ -12,9 +13,12 @@ namespace {
 constexpr float selu_alpha = 1.6732632423543772848170429916717f;
 constexpr float selu_scale = 1.0507009873554804934193349852946f;
 
-// y = scale * (x > 0 ? x : alpha * (exp(x) - 1)), scale = 1.0507..., alpha = 1.6732... (torch.nn.SELU).
+// y = scale * (x > 0 ? x : alpha * (exp(x) - 1)), scale = 1.0507..., alpha = 1.6732...
+// (torch.nn.SELU).
 OpLowering lower_selu(const LowerCtx &ctx) {
-    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return selu_scale * select(x > 0.0f, x, selu_alpha * (exp(x) - 1.0f)); });
+    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) {
+        return selu_scale * select(x > 0.0f, x, selu_alpha * (exp(x) - 1.0f));
+    });
 }
 
 // d/dx selu(x) = x > 0 ? scale : scale * alpha * exp(x) = y + scale * alpha

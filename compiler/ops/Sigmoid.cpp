@@ -10,14 +10,14 @@ namespace {
 
 // y = 1 / (1 + exp(-x)), elementwise.
 OpLowering lower_sigmoid(const LowerCtx &ctx) {
-    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return 1.0f / (1.0f + exp(-x)); });
+    return lower_pointwise(
+        ctx, [&](Expr x, const std::vector<Expr> &) { return 1.0f / (1.0f + exp(-x)); });
 }
 
 // d/dx sigmoid(x) = y * (1 - y)
 OpLowering lower_sigmoid_grad(const LowerCtx &ctx) {
-    return lower_pointwise_grad(ctx, [](Expr dy, Expr, Expr y, const std::vector<Expr> &) {
-        return dy * y * (1.0f - y);
-    });
+    return lower_pointwise_grad(
+        ctx, [](Expr dy, Expr, Expr y, const std::vector<Expr> &) { return dy * y * (1.0f - y); });
 }
 
 const OpDef &op_sigmoid_grad() {

@@ -15,9 +15,8 @@ OpLowering lower_tanh(const LowerCtx &ctx) {
 
 // d/dx tanh(x) = 1 - y^2
 OpLowering lower_tanh_grad(const LowerCtx &ctx) {
-    return lower_pointwise_grad(ctx, [](Expr dy, Expr, Expr y, const std::vector<Expr> &) {
-        return dy * (1.0f - y * y);
-    });
+    return lower_pointwise_grad(
+        ctx, [](Expr dy, Expr, Expr y, const std::vector<Expr> &) { return dy * (1.0f - y * y); });
 }
 
 const OpDef &op_tanh_grad() {

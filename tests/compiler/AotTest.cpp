@@ -38,7 +38,8 @@ void check_model(const std::string &example, int batch) {
     fs::remove_all(dir);
     fs::create_directories(dir);
 
-    REQUIRE(run(std::string(NETC_BINARY) + " " + path + " -o " + (dir / (g.model + ".o")).string()) == 0);
+    REQUIRE(run(std::string(NETC_BINARY) + " " + path + " -o " +
+                (dir / (g.model + ".o")).string()) == 0);
     REQUIRE(fs::exists(dir / (g.model + ".h")));
     std::string cc = "cc -std=c99 -Wall -Wextra -Werror -O1 -DMODEL=" + g.model +
                      " -DMODEL_UPPER=" + upper(g.model) + " -include " +
@@ -78,7 +79,8 @@ void check_model(const std::string &example, int batch) {
     jit.predict(params.data(), images.data(), batch, probs.data());
     CHECK(params == aot_params);  // the same code in JIT and AOT: the same bits
     float worst = 0;
-    for (size_t i = 0; i < probs.size(); i++) worst = std::max(worst, std::fabs(probs[i] - aot_probs[i]));
+    for (size_t i = 0; i < probs.size(); i++)
+        worst = std::max(worst, std::fabs(probs[i] - aot_probs[i]));
     CHECK(worst <= 1e-5f);
     CHECK(codes[0] == 1);  // init(NULL)
     CHECK(codes[1] == 1);  // predict(params = NULL)
@@ -96,7 +98,8 @@ void check_model(const std::string &example, int batch) {
     jit.set_total_steps(100);
     netc::JitModel::StepResult last;
     for (int64_t step = 0; step < 20; step++) {
-        last = jit.train_step(params.data(), state.data(), images.data(), labels.data(), batch, step);
+        last =
+            jit.train_step(params.data(), state.data(), images.data(), labels.data(), batch, step);
     }
     float drift = 0;
     for (size_t i = 0; i < params.size(); i++) {
@@ -132,7 +135,8 @@ TEST_CASE("netc rejects an invalid target and an unwritable output without leavi
     fs::remove_all(dir);
 }
 
-TEST_CASE("netc --weights embeds a checkpoint: predict_embedded equals predict on normalized images") {
+TEST_CASE(
+    "netc --weights embeds a checkpoint: predict_embedded equals predict on normalized images") {
     std::string path = std::string(NETC_SOURCE_DIR) + "/examples/fashion_mlp.net";
     std::string read_error;
     netc::Frontend f = netc::load_model_file(path, read_error);
@@ -146,7 +150,8 @@ TEST_CASE("netc --weights embeds a checkpoint: predict_embedded equals predict o
     jit.init(99, params.data());
     std::vector<netc::runtime::TensorView> tensors;
     for (const netc::ParamEntry &e : f.layout.entries) {
-        tensors.push_back({e.name, netc::runtime::DType::F32, e.shape.dims, params.data() + e.offset});
+        tensors.push_back(
+            {e.name, netc::runtime::DType::F32, e.shape.dims, params.data() + e.offset});
     }
     const float mean = 0.2860406f, stddev = 0.3530242f;
     std::map<std::string, std::string> metadata = {
@@ -156,11 +161,14 @@ TEST_CASE("netc --weights embeds a checkpoint: predict_embedded equals predict o
     REQUIRE(netc::runtime::write_safetensors(ckpt, tensors, metadata).ok());
 
     std::string object = (dir / "fashion_mlp.o").string();
-    REQUIRE(run(std::string(NETC_BINARY) + " " + path + " --weights " + ckpt + " -o " + object) == 0);
-    REQUIRE(run("cc -std=c99 -Wall -Wextra -Werror -O1 -DMODEL=fashion_mlp -DMODEL_UPPER=FASHION_MLP "
-                "-include " + (dir / "fashion_mlp.h").string() + " " + NETC_SOURCE_DIR +
-                "/tests/compiler/embed_check.c " + object + " -lpthread -ldl -lm -o " +
-                (dir / "embed_check").string()) == 0);
+    REQUIRE(run(std::string(NETC_BINARY) + " " + path + " --weights " + ckpt + " -o " + object) ==
+            0);
+    REQUIRE(
+        run("cc -std=c99 -Wall -Wextra -Werror -O1 -DMODEL=fashion_mlp -DMODEL_UPPER=FASHION_MLP "
+            "-include " +
+            (dir / "fashion_mlp.h").string() + " " + NETC_SOURCE_DIR +
+            "/tests/compiler/embed_check.c " + object + " -lpthread -ldl -lm -o " +
+            (dir / "embed_check").string()) == 0);
     int batch = 3;
     std::vector<float> images((size_t)g.input.elements() * batch), normalized(images.size());
     std::mt19937 rng(5);
@@ -182,7 +190,8 @@ TEST_CASE("netc --weights embeds a checkpoint: predict_embedded equals predict o
     in.read((char *)codes, sizeof codes);
     REQUIRE(in.good());
     jit.predict(params.data(), normalized.data(), batch, expected.data());
-    for (size_t i = 0; i < expected.size(); i++) CHECK(embedded[i] == doctest::Approx(expected[i]).epsilon(1e-5));
+    for (size_t i = 0; i < expected.size(); i++)
+        CHECK(embedded[i] == doctest::Approx(expected[i]).epsilon(1e-5));
     CHECK(codes[0] == 1);
     CHECK(codes[1] == 2);
 

@@ -206,7 +206,7 @@ TEST_CASE("regularization: L2, L1 and elastic net on weights; biases and normali
           "parameters only when asked; a layer's own strength overrides the model's") {
     struct Variant {
         std::string line;
-        double strength, l1_ratio; // l1 = strength * ratio, l2 = strength * (1 - ratio)
+        double strength, l1_ratio;  // l1 = strength * ratio, l2 = strength * (1 - ratio)
         bool biases, norms;
     };
     const Variant variants[] = {

@@ -44,14 +44,14 @@ std::vector<float> example_params(JitModel &model, uint64_t seed) {
                         e.init.kind == Initializer::Kind::Constant;
         if (!constant) continue;
         float lo = -0.1f, hi = 0.1f;
-        if (e.suffix == "running_var") lo = -0.5f, hi = 1.0f; // around 1: [0.5, 2)
+        if (e.suffix == "running_var") lo = -0.5f, hi = 1.0f;  // around 1: [0.5, 2)
         std::vector<float> noise = test::uniform_floats((size_t)e.size, lo, hi, 500u + (uint32_t)k);
         for (int64_t i = 0; i < e.size; i++) params[e.offset + i] += noise[i];
     }
     return params;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("every example: JIT predict equals the reference composed op by op") {
     std::vector<std::string> files = example_files();

@@ -43,7 +43,7 @@ Comparison compare(const std::vector<float> &got, const std::vector<double> &wan
     for (size_t i = 0; i < got.size(); i++) {
         double err = std::abs((double)got[i] - want[i]);
         double ratio = err / (tol * (1.0 + std::abs(want[i])));
-        if (!(ratio <= 1.0)) { // NaN fails too
+        if (!(ratio <= 1.0)) {  // NaN fails too
             c.ok = false;
             c.mismatches++;
             if (std::isnan(ratio)) ratio = INFINITY;
@@ -109,7 +109,7 @@ std::string position(const Shape &s, size_t i) {
     return out.str();
 }
 
-} // namespace
+}  // namespace
 
 void ForwardHarness::check(const std::string &name, Mode mode, const std::vector<int> &batches,
                            uint32_t rng_key, double tol) {
@@ -147,4 +147,4 @@ void ForwardHarness::check_both(const std::string &name, const std::vector<int> 
     check(name, Mode::Train, batches);
 }
 
-} // namespace netc::test
+}  // namespace netc::test

@@ -28,9 +28,9 @@ std::vector<float> random_params(const ParamLayout &layout, uint32_t stream);
 struct Comparison {
     bool ok = true;
     size_t mismatches = 0;
-    size_t worst = 0;         // the index of the largest error, scaled by the tolerance
-    double got = 0, want = 0; // at `worst`
-    std::string what;         // set when the sizes differ
+    size_t worst = 0;          // the index of the largest error, scaled by the tolerance
+    double got = 0, want = 0;  // at `worst`
+    std::string what;          // set when the sizes differ
 };
 
 /// Element i matches when |got - want| <= tol * (1 + |want|): relative and absolute tolerance.
@@ -38,7 +38,7 @@ Comparison compare(const std::vector<float> &got, const std::vector<double> &wan
 
 /// One model, compiled once per (node, mode) by a JitModel, random parameters.
 class ForwardHarness {
-  public:
+public:
     /// Runs the front end on `source`; a model that does not compile fails the test.
     explicit ForwardHarness(const std::string &source, float input_lo = -2.0f,
                             float input_hi = 2.0f);
@@ -63,7 +63,7 @@ class ForwardHarness {
     /// check() in both modes.
     void check_both(const std::string &name, const std::vector<int> &batches = {1, 3, 5});
 
-  private:
+private:
     Frontend frontend_;
     std::unique_ptr<JitModel> model_;
     std::vector<float> params_;
@@ -75,4 +75,4 @@ class ForwardHarness {
 /// "model m {\n input <input>\n classes <classes>\n <body>\n}\n"
 std::string model_source(const std::string &input, int classes, const std::string &body);
 
-} // namespace netc::test
+}  // namespace netc::test

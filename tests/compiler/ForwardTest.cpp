@@ -309,7 +309,7 @@ TEST_CASE("dropout: the counter-based mask in training, the identity in inferenc
                 kept++;
                 CHECK(out[i] == doctest::Approx(images[i] / (1.0 - p)).epsilon(1e-6));
             }
-            double fraction = (double)kept / (double)out.size(); // 7920 elements
+            double fraction = (double)kept / (double)out.size();  // 7920 elements
             INFO(name);
             CHECK(std::abs(fraction - (1.0 - p)) < 0.03);
         }
@@ -318,7 +318,7 @@ TEST_CASE("dropout: the counter-based mask in training, the identity in inferenc
         INFO("masks differ between steps (keys) and between layers");
         std::vector<float> a = run("half", Mode::Train, 1), b = run("half", Mode::Train, 2);
         CHECK(a != b);
-        CHECK(run("half", Mode::Train, 1) == a); // and repeat for the same key
+        CHECK(run("half", Mode::Train, 1) == a);  // and repeat for the same key
         // Layers draw from different streams: "fifth" keeps a different set than "half" would.
         std::vector<float> f = run("fifth", Mode::Train, 1);
         size_t same_zero = 0, zeros = 0;

@@ -71,7 +71,6 @@ void GradCheck::collect_targets() {
     }
 }
 
-
 namespace {
 
 /// (c, x, y, n) or (c, n) buffer -> NCHW / (N, F)
@@ -99,7 +98,7 @@ std::vector<int> param_extents(const Shape &s) {
     return std::vector<int>(s.dims.rbegin(), s.dims.rend());
 }
 
-} // namespace
+}  // namespace
 
 void GradCheck::run_netc() {
     using namespace Halide;
@@ -222,7 +221,7 @@ Halide::Func explicit_flatten(const Node &node, const Halide::Func &in, const Sh
     return out;
 }
 
-} // namespace
+}  // namespace
 
 std::map<std::string, std::vector<float>> GradCheck::run_adjoint(const ExpectedReg *reg) {
     using namespace Halide;
@@ -278,7 +277,7 @@ std::map<std::string, std::vector<float>> GradCheck::run_adjoint(const ExpectedR
     // The loss again, without maximum(): logsumexp of small logits needs no shift.
     int classes = (int)g.classes;
     RDom rk(0, classes, "oracle_k");
-    Expr label = clamp(labels(d.n), 0, classes - 1); // bounded, as Derivative needs
+    Expr label = clamp(labels(d.n), 0, classes - 1);  // bounded, as Derivative needs
     Func sample("oracle_sample_loss");
     if (g.loss.name == "svm") {
         float margin = (float)g.loss.attrs.get_float("margin");
@@ -425,7 +424,7 @@ Mismatch worst_mismatch(const std::vector<float> &got, const std::vector<double>
     return m;
 }
 
-} // namespace
+}  // namespace
 
 /// Compares the targets of a GradCheck (those in `given`, if set) with both oracles.
 std::vector<Comparison> compare_gradients(GradCheck &gc, const CheckOptions &opt) {
@@ -482,8 +481,7 @@ std::vector<std::string> check_gradients(GradCheck &gc, const CheckOptions &opt)
 
 /// The netc pipeline, then both oracles on every gradient, and the reported per-sample loss
 /// against the double loss. Fails if any name in `expected` was not among the gradients.
-void check_model(GradCheck &gc, const std::vector<std::string> &expected,
-                 const CheckOptions &opt) {
+void check_model(GradCheck &gc, const std::vector<std::string> &expected, const CheckOptions &opt) {
     gc.run_netc();
     std::vector<std::string> checked = check_gradients(gc, opt);
     for (const std::string &name : expected) {
@@ -497,4 +495,4 @@ void check_model(GradCheck &gc, const std::vector<std::string> &expected,
     }
 }
 
-} // namespace netc::test
+}  // namespace netc::test

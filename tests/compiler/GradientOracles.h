@@ -31,7 +31,7 @@ namespace netc::test {
 
 using reference::Tensor;
 
-inline constexpr uint32_t kRngKey = 0x2545f491u; // the dropout stream of every pipeline here
+inline constexpr uint32_t kRngKey = 0x2545f491u;  // the dropout stream of every pipeline here
 inline constexpr int kBatch = 3;
 
 /// `count` floats uniform in [lo, hi), a function of `stream` only.
@@ -52,17 +52,17 @@ double reg_value(const ParamLayout &layout, const ExpectedReg &reg, const float 
 
 /// What a gradient is taken with respect to.
 struct GradTarget {
-    std::string what;                  // "fc.weight", "d_tanh1_input", "d_logits"
-    int grad_node = -1;                // the backward node computing it (-1: the arena)
-    const ParamEntry *param = nullptr; // a parameter tensor
-    int consumer = -1, input = 0;      // an edge: what node `consumer` reads as inputs[input]
-    bool logits = false;               // dL/dlogits
-    int64_t size = 0;                  // elements (values: batch included)
+    std::string what;                   // "fc.weight", "d_tanh1_input", "d_logits"
+    int grad_node = -1;                 // the backward node computing it (-1: the arena)
+    const ParamEntry *param = nullptr;  // a parameter tensor
+    int consumer = -1, input = 0;       // an edge: what node `consumer` reads as inputs[input]
+    bool logits = false;                // dL/dlogits
+    int64_t size = 0;                   // elements (values: batch included)
 };
 
 /// One model, its training graph, random parameters, images and labels, and both oracles.
 class GradCheck {
-  public:
+public:
     GradCheck(const std::string &source, uint32_t seed = 1, float input_lo = -1.5f,
               float input_hi = 1.5f)
         : fe_(run_frontend("test.net", source)) {
@@ -163,7 +163,7 @@ class GradCheck {
         for (int j = 0; j < k; j++) top = std::max(top, logits.at(n, j));
         double sum = 0;
         for (int j = 0; j < k; j++) sum += std::exp(logits.at(n, j) - top);
-        double total = 0; // -sum_j t_j log p_j, t = (1 - e) onehot(y) + e / K
+        double total = 0;  // -sum_j t_j log p_j, t = (1 - e) onehot(y) + e / K
         for (int j = 0; j < k; j++) {
             double t = (j == y ? 1 - e : 0) + e / k;
             total -= t * (logits.at(n, j) - top - std::log(sum));
@@ -175,7 +175,7 @@ class GradCheck {
     /// returns false (a kink within reach) when the two disagree.
     bool finite_difference(const GradTarget &t, size_t index, const ExpectedReg *reg, double &out);
 
-  private:
+private:
     std::vector<Tensor> forward_values(const std::vector<float> &params, int first, int consumer,
                                        int input, size_t index, double delta) const {
         const Graph &g = graph();
@@ -228,19 +228,18 @@ struct Mismatch {
 
 /// How check_gradients compares.
 struct CheckOptions {
-    const ExpectedReg *reg = nullptr; // regularization added to the loss
+    const ExpectedReg *reg = nullptr;  // regularization added to the loss
     // The gradients under test by target name; null: the backward nodes realized by run_netc().
     const std::map<std::string, std::vector<float>> *given = nullptr;
-    double min_smooth = 0.75; // the share of sampled entries that must be away from kinks
+    double min_smooth = 0.75;  // the share of sampled entries that must be away from kinks
 };
 
 /// One gradient against both oracles: the worst element of each, scaled by the tolerance.
 struct Comparison {
     std::string what;
-    size_t sampled = 0, smooth = 0; // finite-difference entries sampled, and away from kinks
-    Mismatch fd, adjoint;           // excess <= 1: within tolerance
+    size_t sampled = 0, smooth = 0;  // finite-difference entries sampled, and away from kinks
+    Mismatch fd, adjoint;            // excess <= 1: within tolerance
 };
-
 
 /// Compares the targets of a GradCheck (those in `given`, if set) with both oracles.
 std::vector<Comparison> compare_gradients(GradCheck &gc, const CheckOptions &opt = {});
@@ -253,4 +252,4 @@ std::vector<std::string> check_gradients(GradCheck &gc, const CheckOptions &opt 
 void check_model(GradCheck &gc, const std::vector<std::string> &expected,
                  const CheckOptions &opt = {});
 
-} // namespace netc::test
+}  // namespace netc::test

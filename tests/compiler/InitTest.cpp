@@ -107,14 +107,14 @@ int custom_par_for(Halide::JITUserContext *ctx, int (*f)(Halide::JITUserContext 
     return result;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("init: the same seed gives the same bits, from any JitModel and any parallel order") {
     InitModel m;
     JitModel a(*m.fe.graph, m.layout()), b(*m.fe.graph, m.layout());
     std::vector<float> first = init_arena(a, 42);
-    std::vector<float> again = init_arena(a, 42); // the same compiled pipeline, run twice
-    std::vector<float> other = init_arena(b, 42); // a second, separately compiled pipeline
+    std::vector<float> again = init_arena(a, 42);  // the same compiled pipeline, run twice
+    std::vector<float> other = init_arena(b, 42);  // a second, separately compiled pipeline
     CHECK(std::memcmp(first.data(), again.data(), first.size() * sizeof(float)) == 0);
     CHECK(std::memcmp(first.data(), other.data(), first.size() * sizeof(float)) == 0);
 
@@ -142,7 +142,7 @@ TEST_CASE("init: different seeds give different weights, the same constants") {
     JitModel model(*m.fe.graph, m.layout());
     std::vector<float> s1 = init_arena(model, 1), s2 = init_arena(model, 2);
     std::vector<float> high =
-        init_arena(model, 1 + (uint64_t(1) << 32)); // differs in the high word
+        init_arena(model, 1 + (uint64_t(1) << 32));  // differs in the high word
     for (const ParamEntry &e : m.layout().entries) {
         INFO(e.name);
         std::vector<float> a = slice(s1, e), b = slice(s2, e), c = slice(high, e);
@@ -173,7 +173,7 @@ TEST_CASE("init: each initializer's distribution matches its formula in fan-in a
     std::vector<float> arena = init_arena(model, 7);
     int checked = 0;
     for (const ParamEntry &e : m.layout().entries) {
-        if (e.size < 30000) continue; // the large weights; c_small is checked elsewhere
+        if (e.size < 30000) continue;  // the large weights; c_small is checked elsewhere
         Initializer::Kind kind = e.init.kind;
         bool uniform =
             kind == Initializer::Kind::HeUniform || kind == Initializer::Kind::XavierUniform;
@@ -207,22 +207,22 @@ TEST_CASE("init: each initializer's distribution matches its formula in fan-in a
         if (uniform) {
             CHECK(max_abs <= bound * (1 + 1e-6));
             CHECK(max_abs > bound * 0.999);
-            CHECK(kurtosis == doctest::Approx(1.8).epsilon(0.05)); // flat: 9/5
+            CHECK(kurtosis == doctest::Approx(1.8).epsilon(0.05));  // flat: 9/5
             CHECK(fraction == doctest::Approx(1 / std::sqrt(3.0)).epsilon(0.02));
         } else {
             CHECK(kurtosis == doctest::Approx(3.0).epsilon(0.05));
-            CHECK(fraction == doctest::Approx(0.682689).epsilon(0.02)); // P(|z| < 1)
-            CHECK(max_abs > 3.5 * sigma); // the tails exist (P(|z| > 3.5) ~ 5e-4)
+            CHECK(fraction == doctest::Approx(0.682689).epsilon(0.02));  // P(|z| < 1)
+            CHECK(max_abs > 3.5 * sigma);  // the tails exist (P(|z| > 3.5) ~ 5e-4)
             CHECK(max_abs < 6.5 * sigma);
         }
     }
-    CHECK(checked == 8); // he and xavier, uniform and normal, on conv and dense weights
+    CHECK(checked == 8);  // he and xavier, uniform and normal, on conv and dense weights
 }
 
 TEST_CASE("init: constants, normalization layers and padding") {
     InitModel m;
     JitModel model(*m.fe.graph, m.layout());
-    std::vector<float> arena = init_arena(model, 11); // NaN-filled before init
+    std::vector<float> arena = init_arena(model, 11);  // NaN-filled before init
     auto all = [&](const char *name, float value) {
         INFO(name);
         std::vector<float> v = slice(arena, m.entry(name));
@@ -230,7 +230,7 @@ TEST_CASE("init: constants, normalization layers and padding") {
     };
     all("c_he_n.bias", 0.5f);
     all("c_he_u.bias", 1.0f);
-    all("c_xa_u.bias", 0.0f); // the default bias_init
+    all("c_xa_u.bias", 0.0f);  // the default bias_init
     all("c_small.bias", 0.0f);
     all("d_zeros.weight", 0.0f);
     all("d_zeros.bias", -2.5f);
@@ -276,7 +276,7 @@ TEST_CASE("init: constants, normalization layers and padding") {
         padding++;
         bad += !(arena[i] == 0.0f);
     }
-    CHECK(padding > 0); // the model has tensors whose sizes are not multiples of 16
+    CHECK(padding > 0);  // the model has tensors whose sizes are not multiples of 16
     CHECK(bad == 0);
 }
 
@@ -325,7 +325,7 @@ TEST_CASE("random: the C++ functions agree with their Halide twins bit for bit")
     using namespace Halide;
     Param<uint32_t> key("key"), base("base"), seed_lo("seed_lo"), seed_hi("seed_hi");
     Var i("i");
-    Expr index = cast<uint32_t>(i) + base; // uint32 arithmetic: wraps past 2^32 - 1
+    Expr index = cast<uint32_t>(i) + base;  // uint32 arithmetic: wraps past 2^32 - 1
     Func bits("bits"), uniform("uniform"), keys("keys");
     bits(i) = random_bits(key, index);
     uniform(i) = random_uniform(key, index);

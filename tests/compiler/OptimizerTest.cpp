@@ -1,10 +1,10 @@
 // The learning-rate schedules (compiler/LrSchedule.h) and the optimizers' updates
 // (compiler/Optimizer.h) against textbook formulas written independently here in double, and a
 // tiny model whose loss falls at every step under each optimizer.
+#include "compiler/Optimizer.h"
 #include "compiler/Frontend.h"
 #include "compiler/Jit.h"
 #include "compiler/LrSchedule.h"
-#include "compiler/Optimizer.h"
 
 #include <doctest/doctest.h>
 
@@ -38,8 +38,8 @@ bool close(double got, double want, double rel, double abs_floor) {
 // ---------------------------------------------------------------------------------------------
 // Schedules
 
-constexpr int kSteps = 301;          // steps 0..300 are realized (restarts up to 260)
-constexpr int64_t kTotal = 250;      // the run's length, for schedules without `steps`
+constexpr int kSteps = 301;      // steps 0..300 are realized (restarts up to 260)
+constexpr int64_t kTotal = 250;  // the run's length, for schedules without `steps`
 
 /// learning_rate(...) for steps 0..kSteps-1, realized over a Var.
 std::vector<double> realize_schedule(const TrainSettings &train, int64_t total) {
@@ -72,26 +72,28 @@ struct ScheduleCase {
 
 std::vector<ScheduleCase> schedule_cases() {
     std::vector<ScheduleCase> c;
-    c.push_back({"constant()", false, [](double lr, double, double, int64_t, int64_t) { return lr; }});
-    c.push_back({"step(step_size=30, gamma=0.5)", false,
-                 [](double lr, double u, double, int64_t, int64_t) {
-                     return lr * std::pow(0.5, std::floor(u / 30));
-                 }});
+    c.push_back(
+        {"constant()", false, [](double lr, double, double, int64_t, int64_t) { return lr; }});
+    c.push_back(
+        {"step(step_size=30, gamma=0.5)", false, [](double lr, double u, double, int64_t, int64_t) {
+             return lr * std::pow(0.5, std::floor(u / 30));
+         }});
     c.push_back({"multistep(milestones=[40, 90, 150], gamma=0.3)", false,
                  [](double lr, double u, double, int64_t, int64_t) {
                      int passed = (u >= 40) + (u >= 90) + (u >= 150);
                      return lr * std::pow(0.3, passed);
                  }});
-    c.push_back({"exponential(gamma=0.98)", false,
-                 [](double lr, double u, double, int64_t, int64_t) { return lr * std::pow(0.98, u); }});
+    c.push_back(
+        {"exponential(gamma=0.98)", false,
+         [](double lr, double u, double, int64_t, int64_t) { return lr * std::pow(0.98, u); }});
     c.push_back({"polynomial(power=2, end_lr=0.001, steps=150)", false,
                  [](double lr, double u, double T, int64_t, int64_t) {
                      return 0.001 + (lr - 0.001) * std::pow(1 - std::min(u, T) / T, 2.0);
                  }});
-    c.push_back({"polynomial(power=0.5)", true,
-                 [](double lr, double u, double T, int64_t, int64_t) {
-                     return lr * std::pow(1 - std::min(u, T) / T, 0.5);
-                 }});
+    c.push_back(
+        {"polynomial(power=0.5)", true, [](double lr, double u, double T, int64_t, int64_t) {
+             return lr * std::pow(1 - std::min(u, T) / T, 0.5);
+         }});
     c.push_back({"cosine(min_lr=0.001, steps=150)", false,
                  [](double lr, double u, double T, int64_t, int64_t) {
                      return 0.001 + (lr - 0.001) * (1 + std::cos(kPi * std::min(u, T) / T)) / 2;
@@ -101,16 +103,16 @@ std::vector<ScheduleCase> schedule_cases() {
                  }});
     // SGDR: walk the cycles one by one.
     for (int mult : {1, 2, 3}) {
-        c.push_back({"cosine(min_lr=0.0005, restart_period=20, restart_mult=" + std::to_string(mult) +
-                         ")",
-                     false, [mult](double lr, double u, double, int64_t, int64_t) {
-                         double start = 0, len = 20;
-                         while (u >= start + len) {
-                             start += len;
-                             len *= mult;
-                         }
-                         return 0.0005 + (lr - 0.0005) * (1 + std::cos(kPi * (u - start) / len)) / 2;
-                     }});
+        c.push_back(
+            {"cosine(min_lr=0.0005, restart_period=20, restart_mult=" + std::to_string(mult) + ")",
+             false, [mult](double lr, double u, double, int64_t, int64_t) {
+                 double start = 0, len = 20;
+                 while (u >= start + len) {
+                     start += len;
+                     len *= mult;
+                 }
+                 return 0.0005 + (lr - 0.0005) * (1 + std::cos(kPi * (u - start) / len)) / 2;
+             }});
     }
     c.push_back({"linear(end_factor=0.1, steps=120)", false,
                  [](double lr, double u, double T, int64_t, int64_t) {
@@ -134,17 +136,17 @@ TEST_CASE("schedules: every schedule, with and without warmup, against its formu
             std::string choice = sc.source;
             if (warmup > 0) {
                 std::string arg = "warmup=" + std::to_string(warmup);
-                choice.insert(choice.size() - 1, choice.back() == ')' && choice[choice.size() - 2] == '('
-                                                     ? arg
-                                                     : ", " + arg);
+                choice.insert(
+                    choice.size() - 1,
+                    choice.back() == ')' && choice[choice.size() - 2] == '(' ? arg : ", " + arg);
             }
             CAPTURE(choice);
             Frontend fe = frontend_with("optimizer sgd(lr=0.05)\nschedule " + choice);
             const TrainSettings &train = fe.graph->train;
             CHECK(schedule_needs_total_steps(train) == sc.uses_total);
             CHECK(base_learning_rate(train) == doctest::Approx(lr));
-            int64_t steps = train.schedule.attrs.has("steps") ? train.schedule.attrs.get_int("steps")
-                                                              : kTotal;
+            int64_t steps =
+                train.schedule.attrs.has("steps") ? train.schedule.attrs.get_int("steps") : kTotal;
             std::vector<double> got = realize_schedule(train, kTotal);
             int bad = 0;
             for (int64_t t = 0; t < kSteps; t++) {
@@ -215,8 +217,7 @@ std::vector<OptCase> opt_cases() {
         {"nesterov(lr=0.05, rho=0.7)", {"nesterov", 0.05, 0.7}},
         {"adagrad(lr=0.1, eps=1e-3)", {"adagrad", 0.1, 0, 1e-3}},
         {"rmsprop(lr=0.01, decay=0.9, eps=1e-4)", {"rmsprop", 0.01, 0, 1e-4, 0.9}},
-        {"adam(lr=0.01, beta1=0.8, beta2=0.95, eps=1e-4)",
-         {"adam", 0.01, 0, 1e-4, 0, 0.8, 0.95}},
+        {"adam(lr=0.01, beta1=0.8, beta2=0.95, eps=1e-4)", {"adam", 0.01, 0, 1e-4, 0, 0.8, 0.95}},
         {"adamw(lr=0.01, beta1=0.85, beta2=0.99, eps=1e-5, weight_decay=0.1)",
          {"adamw", 0.01, 0, 1e-5, 0, 0.85, 0.99, 0.1}},
     };
@@ -235,12 +236,15 @@ TEST_CASE("optimizers: every update against PyTorch's formula over several steps
         const Choice &opt = fe.graph->train.optimizer;
         const RefOptimizer &ref = oc.ref;
         int slots = optimizer_state_slots(opt);
-        int want_slots = ref.name == "sgd" ? 0 : (ref.name == "adam" || ref.name == "adamw") ? 2 : 1;
+        int want_slots = ref.name == "sgd"                             ? 0
+                         : (ref.name == "adam" || ref.name == "adamw") ? 2
+                                                                       : 1;
         REQUIRE(slots == want_slots);
 
         Halide::ImageParam w_in(Halide::Float(32), 1, "w"), g_in(Halide::Float(32), 1, "g");
         std::vector<Halide::ImageParam> s_in;
-        for (int s = 0; s < slots; s++) s_in.emplace_back(Halide::Float(32), 1, s == 0 ? "s0" : "s1");
+        for (int s = 0; s < slots; s++)
+            s_in.emplace_back(Halide::Float(32), 1, s == 0 ? "s0" : "s1");
         Halide::Param<float> lr_p("lr");
         Halide::Param<int64_t> step_p("step");
         Halide::Var x("x");
@@ -293,7 +297,8 @@ TEST_CASE("optimizers: every update against PyTorch's formula over several steps
             for (int i = 0; i < n; i++) {
                 CAPTURE(step);
                 CAPTURE(i);
-                CHECK_MESSAGE(close(nw(i), rw[i], 2e-6, 1e-3), "w: got " << nw(i) << ", want " << rw[i]);
+                CHECK_MESSAGE(close(nw(i), rw[i], 2e-6, 1e-3),
+                              "w: got " << nw(i) << ", want " << rw[i]);
                 if (slots >= 1)
                     CHECK_MESSAGE(close(ns[0](i), rs0[i], 2e-6, 1e-3),
                                   "s0: got " << ns[0](i) << ", want " << rs0[i]);
@@ -336,7 +341,8 @@ TEST_CASE("train step: the loss on a fixed batch falls at every one of 50 steps,
         std::string text = "model tiny {\n  input 1x4x4\n  classes 3\n  flatten\n"
                            "  dense(units=8)\n  relu\n  dense(units=3)\n"
                            "  loss softmax_cross_entropy\n}\n"
-                           "train {\n  optimizer " + opt + "\n  schedule constant()\n}\n";
+                           "train {\n  optimizer " +
+                           opt + "\n  schedule constant()\n}\n";
         Frontend fe = run_frontend("tiny.net", text);
         REQUIRE_MESSAGE(fe.ok(), fe.diags->render());
         JitModel model(*fe.graph, fe.layout);

@@ -44,7 +44,7 @@ void moments(const std::vector<double> &xs, double &mean, double &var) {
     var /= (double)xs.size();
 }
 
-} // namespace
+}  // namespace
 
 Tensor dense(const Tensor &in, int units, const float *weight, const float *bias) {
     int features = (int)in.shape.elements();
@@ -121,7 +121,7 @@ Tensor pool(const Tensor &in, int kernel, int stride, int pad,
     return out;
 }
 
-} // namespace
+}  // namespace
 
 Tensor maxpool(const Tensor &in, int kernel, int stride, int pad) {
     return pool(in, kernel, stride, pad, [](const std::vector<double> &taps) {
@@ -134,7 +134,7 @@ Tensor avgpool(const Tensor &in, int kernel, int stride, int pad) {
     return pool(in, kernel, stride, pad, [kernel](const std::vector<double> &taps) {
         double total = 0;
         for (double t : taps) total += t;
-        return total / (double)(kernel * kernel); // padded zeros count
+        return total / (double)(kernel * kernel);  // padded zeros count
     });
 }
 
@@ -285,7 +285,8 @@ Tensor layernorm(const Tensor &in, double eps, const float *weight, const float 
         moments(xs, mean, var);
         for (size_t i = 0; i < per_sample; i++) {
             double y = (xs[i] - mean) / std::sqrt(var + eps);
-            if (weight) y = y * weight[i] + bias[i]; // weight[c, h, w] is row-major like the sample
+            if (weight)
+                y = y * weight[i] + bias[i];  // weight[c, h, w] is row-major like the sample
             out.data[n * per_sample + i] = y;
         }
     }
@@ -408,4 +409,4 @@ Tensor predict(const Graph &graph, const ParamLayout &layout, const float *param
     return softmax(forward(graph, layout, params, images, batch, false, 0).back());
 }
 
-} // namespace netc::reference
+}  // namespace netc::reference

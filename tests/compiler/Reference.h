@@ -16,9 +16,9 @@ namespace netc::reference {
 
 /// A batch of values: images (N, C, H, W) or vectors (N, F), row-major.
 struct Tensor {
-    Shape shape; // per sample: [C, H, W] or [F]
+    Shape shape;  // per sample: [C, H, W] or [F]
     int batch = 0;
-    std::vector<double> data; // (batch, C, H, W) or (batch, F)
+    std::vector<double> data;  // (batch, C, H, W) or (batch, F)
 
     Tensor() = default;
     Tensor(Shape shape, int batch);
@@ -111,4 +111,4 @@ std::vector<Tensor> forward(const Graph &graph, const ParamLayout &layout, const
 Tensor predict(const Graph &graph, const ParamLayout &layout, const float *params,
                const float *images, int batch);
 
-} // namespace netc::reference
+}  // namespace netc::reference

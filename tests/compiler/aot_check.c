@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
         FN(_train_step)(params, state, NULL, labels, batch, 0, &loss),
         0,
     };
-    labels[0] = CONST(_CLASSES);  /* out of range: rejected before anything changes */
+    labels[0] = CONST(_CLASSES); /* out of range: rejected before anything changes */
     codes[7] = FN(_train_step)(params, state, images, labels, batch, 0, &loss);
     labels[0] = 0;
     FN(_set_total_steps)(100);
@@ -51,7 +51,8 @@ int main(int argc, char **argv) {
     fwrite(probs, sizeof(float), (size_t)CONST(_CLASSES) * batch, out);
     fwrite(codes, sizeof(int32_t), 8, out);
     for (int64_t step = 0; step < 20; step++) {
-        if (FN(_train_step)(params, state, images, labels, batch, step, &loss) != NETC_OK) return 105;
+        if (FN(_train_step)(params, state, images, labels, batch, step, &loss) != NETC_OK)
+            return 105;
     }
     fwrite(params, sizeof(float), CONST(_PARAM_COUNT), out);
     fwrite(&loss, sizeof(float), 1, out);

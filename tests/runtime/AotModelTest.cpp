@@ -2,8 +2,8 @@
 // linked into this test as an application links it, described by its netc_model, trains through
 // runtime::train exactly as `netc train` trains the same model through the JIT.
 
-#include "fashion_mlp.h"
 #include "runtime/AotModel.h"
+#include "fashion_mlp.h"
 #include "runtime/TestFiles.h"
 
 #include <doctest/doctest.h>
@@ -35,7 +35,7 @@ int run_netc(const std::string &args) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("the object describes its model: shapes, tensors, optimizer, train block") {
     const netc_model &m = fashion_mlp_model;
@@ -74,7 +74,7 @@ TEST_CASE("runtime::train drives the object as netc train drives the JIT: the sa
     Dataset data = first_samples(model, 2560);
     TempDir aot_run, jit_run;
     TrainConfig config = train_config(fashion_mlp_model);
-    config.epochs = 2; // cosine over the run: 2 x 18 steps of 128 (256 samples held out)
+    config.epochs = 2;  // cosine over the run: 2 x 18 steps of 128 (256 samples held out)
     config.out_dir = aot_run.path();
     Result<TrainReport> report = train(model, data, config);
     REQUIRE_MESSAGE(report.ok(), report.message());
@@ -110,10 +110,11 @@ TEST_CASE("the object's return codes become errors that say what went wrong") {
     std::vector<int32_t> labels = {3, 10};
     model.set_total_steps(100);
     StepLosses losses;
-    Status s = model.train_step(params.data(), state.data(), images.data(), labels.data(), 2, 7,
-                                losses);
+    Status s =
+        model.train_step(params.data(), state.data(), images.data(), labels.data(), 2, 7, losses);
     REQUIRE_FALSE(s.ok());
-    CHECK(s.message() == "step 7: fashion_mlp_train_step returned 3: a label is outside [0, classes)");
+    CHECK(s.message() ==
+          "step 7: fashion_mlp_train_step returned 3: a label is outside [0, classes)");
 
     Status big = model.predict(params.data(), images.data(), int64_t(1) << 40, probs.data());
     REQUIRE_FALSE(big.ok());

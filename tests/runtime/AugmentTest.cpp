@@ -18,7 +18,7 @@ std::vector<float> pattern(int64_t count, int channels, int height, int width) {
     return images;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("pipelines from (name, parameters)") {
     auto pipeline = make_augment_pipeline({{"crop", {{"pad", 2}}},
@@ -32,10 +32,10 @@ TEST_CASE("pipelines from (name, parameters)") {
     CHECK(p[0].kind == AugmentKind::RandomCrop);
     CHECK(p[0].pad == 2);
     CHECK(p[1].kind == AugmentKind::HorizontalFlip);
-    CHECK(p[1].p == 0.5f); // the default
+    CHECK(p[1].p == 0.5f);  // the default
     CHECK(p[2].kind == AugmentKind::Cutout);
     CHECK(p[2].size == 5);
-    CHECK(p[2].p == 1.0f); // cutout's default differs from hflip's
+    CHECK(p[2].p == 1.0f);  // cutout's default differs from hflip's
     CHECK(p[3].kind == AugmentKind::ColorJitter);
     CHECK(p[3].brightness == 0.2f);
     CHECK(p[3].contrast == 0.5f);
@@ -88,8 +88,8 @@ TEST_CASE("horizontal flip") {
     const auto source = pattern(4, 2, 5, 7);
     auto once = source;
     augment_batch({AugmentStep::hflip(1.0f)}, once.data(), 4, 2, 5, 7, 1, 0);
-    CHECK(once[0] == source[6]);                 // row 0 reversed
-    CHECK(once[7 * 5 + 1] == source[7 * 5 + 5]); // channel 1, row 0, column 1
+    CHECK(once[0] == source[6]);                  // row 0 reversed
+    CHECK(once[7 * 5 + 1] == source[7 * 5 + 5]);  // channel 1, row 0, column 1
     auto twice = once;
     augment_batch({AugmentStep::hflip(1.0f)}, twice.data(), 4, 2, 5, 7, 1, 1);
     CHECK(twice == source);
@@ -246,7 +246,7 @@ TEST_CASE("rotation") {
 
     // Rotating a single bright pixel moves it along a circle about the centre: the mass is kept.
     std::vector<float> dot(81, 0.0f);
-    dot[2 * 9 + 4] = 1.0f; // two rows above the centre
+    dot[2 * 9 + 4] = 1.0f;  // two rows above the centre
     augment_batch({AugmentStep::rotation(20.0f)}, dot.data(), 1, 1, 9, 9, 4, 0);
     double mass = 0;
     for (float v : dot) mass += v;

@@ -33,7 +33,7 @@ Dataset toy_dataset(int64_t count) {
     return d;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("splitmix64 matches the reference sequence") {
     // From the reference C implementation (Vigna's splitmix64.c) with state 0.
@@ -190,8 +190,8 @@ TEST_CASE("batching a subset in order, with normalization") {
     Batch batch;
     REQUIRE(batcher.next(batch));
     CHECK(batch.samples == std::vector<int64_t>{7, 2, 9});
-    CHECK(batch.images[0] == (7.0f - 1.0f) / 2.0f);  // sample 7, channel 0, pixel 0
-    CHECK(batch.images[6] == (17.0f - 2.0f) / 4.0f); // sample 7, channel 1, pixel 0
+    CHECK(batch.images[0] == (7.0f - 1.0f) / 2.0f);   // sample 7, channel 0, pixel 0
+    CHECK(batch.images[6] == (17.0f - 2.0f) / 4.0f);  // sample 7, channel 1, pixel 0
     REQUIRE(batcher.next(batch));
     CHECK(batch.samples == std::vector<int64_t>{4});
     CHECK(batch.partial);
@@ -207,7 +207,7 @@ TEST_CASE("batching a subset in order, with normalization") {
     b.start_epoch(2);
     Batch first, again;
     a.next(first);
-    a.next(first); // batch 1
+    a.next(first);  // batch 1
     b.get(1, again);
     CHECK(first.samples == again.samples);
     CHECK(first.images == again.images);

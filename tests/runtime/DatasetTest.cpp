@@ -88,7 +88,7 @@ float png_pixel(int y, int x, int c, int base) {
     return (float)((y * 40 + x * 10 + c * 3 + base) % 256) / 255.0f;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("IDX raw and gzip files read to the same data set") {
     TempDir dir;
@@ -131,7 +131,7 @@ TEST_CASE("IDX errors name the file and what is wrong") {
 
     SUBCASE("truncated images") {
         auto bytes = idx_images(5, 2, 4);
-        bytes.resize(16 + 3 * 8 + 5); // three whole images and part of the fourth
+        bytes.resize(16 + 3 * 8 + 5);  // three whole images and part of the fourth
         write_bytes(p, bytes);
         CHECK(read_idx_images(p).message() ==
               p + ": truncated: header says 5 images of 2x4 but the file ends after 3 images");
@@ -168,7 +168,7 @@ TEST_CASE("IDX errors name the file and what is wrong") {
     SUBCASE("gzip stream cut after the last image") {
         write_gzip(p, idx_labels({1, 2, 3}));
         auto gz = netc::test::read_bytes(p);
-        gz.resize(gz.size() - 4); // the gzip trailer's length field
+        gz.resize(gz.size() - 4);  // the gzip trailer's length field
         write_bytes(p, gz);
         CHECK(read_idx_labels(p).message() ==
               p + ": the gzip stream is cut short after the last label");
@@ -199,7 +199,7 @@ TEST_CASE("IDX errors name the file and what is wrong") {
               p + ": wrong magic number 0x12000803 (not an IDX file): expected 0x00000803, an IDX "
                   "image file (unsigned bytes, count x rows x columns)");
         bytes[0] = 0;
-        bytes[2] = 0x0d; // float elements
+        bytes[2] = 0x0d;  // float elements
         write_bytes(p, bytes);
         CHECK(read_idx_images(p).message() ==
               p + ": wrong magic number 0x00000d03 (an IDX file of float elements with 3 "
@@ -363,7 +363,7 @@ TEST_CASE("CIFAR-10 binary batches") {
           dir / "batches.meta.txt" + ": holds 2 class names, expected 10 (one per line)");
 
     auto found = load_dataset(dir.path(), DataSplit::Train, {3, 32, 32, 10});
-    CHECK(!found.ok()); // the bad batches.meta.txt above
+    CHECK(!found.ok());  // the bad batches.meta.txt above
 }
 
 TEST_CASE("CIFAR-10 errors") {
@@ -401,7 +401,7 @@ TEST_CASE("image folder: one sub-folder per class") {
     const std::string root = dir / "train";
     write_png(root + "/dog/b.png", 3, 4, 3, 0);
     write_png(root + "/dog/a.PNG", 3, 4, 3, 100);
-    write_png(root + "/cat/z.png", 3, 4, 1, 50); // grayscale
+    write_png(root + "/cat/z.png", 3, 4, 1, 50);  // grayscale
     write_bytes(root + "/cat/notes.txt", {'h', 'i'});
     std::filesystem::create_directories(root + "/empty");
 
@@ -428,7 +428,7 @@ TEST_CASE("image folder: one sub-folder per class") {
     // Colour to one channel is stb_image's luma: (77 R + 150 G + 29 B) >> 8.
     auto gray = load_image_folder(root, {1, 3, 4});
     REQUIRE_MESSAGE(gray.ok(), gray.message());
-    const int r = 40 + 10 + 100, g = r + 3, b = r + 6; // pixel (1, 1) of dog/a.PNG
+    const int r = 40 + 10 + 100, g = r + 3, b = r + 6;  // pixel (1, 1) of dog/a.PNG
     CHECK(gray->image(1)[5] == (float)((r * 77 + g * 150 + b * 29) >> 8) / 255.0f);
 
     // Without conversion a channel mismatch is an error.

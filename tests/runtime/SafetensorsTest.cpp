@@ -63,7 +63,7 @@ std::pair<std::string, int> run(const std::string &command) {
 const char *python = "/usr/bin/python3";
 const std::string script = std::string(NETC_SOURCE_DIR) + "/tests/runtime/check_safetensors.py";
 
-} // namespace
+}  // namespace
 
 TEST_CASE("safetensors round trip and exact layout") {
     TempDir dir;
@@ -156,7 +156,7 @@ TEST_CASE("safetensors layout agrees with an independent reader and writer") {
     CHECK(file->metadata ==
           std::map<std::string, std::string>{{"classes", "a,b"}, {"model", "tiny"}});
     REQUIRE(file->tensors.size() == 4);
-    CHECK(file->tensors[0].name == "conv.weight"); // F64 and I64 first, then F32, by name
+    CHECK(file->tensors[0].name == "conv.weight");  // F64 and I64 first, then F32, by name
     CHECK(file->tensors[0].dtype == DType::F64);
     CHECK(file->tensors[0].shape == std::vector<int64_t>{1, 1, 1, 2});
     CHECK(file->find("fc.weight")->floats() ==

@@ -16,7 +16,7 @@
 namespace netc::test {
 
 class TempDir {
-  public:
+public:
     TempDir() {
         std::string pattern =
             (std::filesystem::temp_directory_path() / "netc-runtime-XXXXXX").string();
@@ -33,7 +33,7 @@ class TempDir {
     const std::string &path() const { return path_; }
     std::string operator/(const std::string &name) const { return path_ + "/" + name; }
 
-  private:
+private:
     std::string path_;
 };
 
@@ -116,4 +116,4 @@ inline std::vector<std::string> metrics_lines(const std::string &path) {
     return lines;
 }
 
-} // namespace netc::test
+}  // namespace netc::test

@@ -1,9 +1,9 @@
 // The training loop and checkpoints over a small model written in plain C++ (a linear softmax
 // classifier with momentum), so these tests need neither the compiler nor Halide.
 
+#include "runtime/Trainer.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Safetensors.h"
-#include "runtime/Trainer.h"
 #include "runtime/TestFiles.h"
 
 #include <doctest/doctest.h>
@@ -27,7 +27,7 @@ namespace {
 
 /// scores = W x + b; softmax cross-entropy; momentum SGD (v = 0.9 v + g; w -= lr v).
 class TinyLinear : public TrainableModel {
-  public:
+public:
     TinyLinear(std::string name, int classes, int side) {
         info_.name = std::move(name);
         info_.data = {1, side, side, classes};
@@ -43,7 +43,8 @@ class TinyLinear : public TrainableModel {
     int64_t opt_state_count() const override { return count_; }
     void set_total_steps(int64_t) override {}
     void init(uint64_t seed, float *params) override {
-        for (int64_t i = 0; i < count_; i++) params[i] = 0.01f * (float)((i * 7 + seed) % 11) - 0.05f;
+        for (int64_t i = 0; i < count_; i++)
+            params[i] = 0.01f * (float)((i * 7 + seed) % 11) - 0.05f;
     }
     Status predict(const float *params, const float *images, int64_t batch, float *probs) override {
         int k = info_.data.classes;
@@ -74,9 +75,9 @@ class TinyLinear : public TrainableModel {
         losses = {(float)(loss / (double)batch) * (poison_step == step ? NAN : 1.0f), 0, lr};
         return {};
     }
-    int64_t poison_step = -1; // a step whose loss is NaN
+    int64_t poison_step = -1;  // a step whose loss is NaN
 
-  private:
+private:
     void scores(const float *params, const float *x, float *p) const {
         int k = info_.data.classes;
         float top = -1e30f;
@@ -133,7 +134,7 @@ std::vector<float> params_of(const std::string &path, TrainableModel &model) {
     return all;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("training learns, keeps the best checkpoint and writes metrics") {
     TempDir dir;
@@ -142,7 +143,7 @@ TEST_CASE("training learns, keeps the best checkpoint and writes metrics") {
     Result<TrainReport> report = train(model, data, config_in(dir.path()));
     REQUIRE_MESSAGE(report.ok(), report.message());
     CHECK(report->outcome == TrainOutcome::Finished);
-    CHECK(report->progress.step == 3 * 10); // 160 training samples in batches of 16
+    CHECK(report->progress.step == 3 * 10);  // 160 training samples in batches of 16
     CHECK(report->last_val_accuracy > 0.9);
     CHECK(report->last_loss < report->first_loss);
     std::ifstream metrics(dir / "metrics.jsonl");
@@ -169,7 +170,7 @@ TEST_CASE("a resumed run ends with the parameters of an uninterrupted one") {
     REQUIRE(train(model, data, config_in(whole.path())).ok());
 
     TrainConfig first = config_in(parts.path());
-    first.max_steps = 13; // mid-epoch
+    first.max_steps = 13;  // mid-epoch
     Result<TrainReport> stopped = train(model, data, first);
     REQUIRE_MESSAGE(stopped.ok(), stopped.message());
     CHECK(stopped->outcome == TrainOutcome::StepLimit);
@@ -179,7 +180,8 @@ TEST_CASE("a resumed run ends with the parameters of an uninterrupted one") {
     Result<TrainReport> resumed = train(model, data, rest);
     REQUIRE_MESSAGE(resumed.ok(), resumed.message());
     CHECK(resumed->progress.step == 30);
-    CHECK(params_of(whole / "last.safetensors", model) == params_of(parts / "last.safetensors", model));
+    CHECK(params_of(whole / "last.safetensors", model) ==
+          params_of(parts / "last.safetensors", model));
 }
 
 TEST_CASE("an interrupt saves a checkpoint and stops") {
@@ -456,7 +458,7 @@ TEST_CASE("resuming a run that stopped early trains no further") {
     TrainConfig c = config_in(dir.path());
     c.epochs = 5;
     c.patience = 1;
-    c.min_delta = 2; // no epoch after the first improves enough: stops after epoch 2
+    c.min_delta = 2;  // no epoch after the first improves enough: stops after epoch 2
     Result<TrainReport> report = train(model, data, c);
     REQUIRE_MESSAGE(report.ok(), report.message());
     REQUIRE(report->outcome == TrainOutcome::EarlyStopped);

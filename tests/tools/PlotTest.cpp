@@ -87,7 +87,7 @@ std::string run_lines(int first, int last, double shift = 0) {
 
 struct Image {
     int width = 0, height = 0;
-    std::vector<uint8_t> rgb; // (height, width, 3)
+    std::vector<uint8_t> rgb;  // (height, width, 3)
 
     /// Pixels of exactly `r, g, b` in rows [y0, y1).
     int count(uint8_t r, uint8_t g, uint8_t b, int y0, int y1) const {
@@ -121,7 +121,7 @@ bool starts_with(const std::string &s, const std::string &prefix) {
     return s.rfind(prefix, 0) == 0;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("netc plot draws a run's curves as a PNG of the size asked") {
     TempDir dir;
@@ -279,7 +279,7 @@ TEST_CASE("the output is a PNG written whole or not at all") {
                        "no/such: No such file or directory\n");
     }
     SUBCASE("a directory netc may not write to") {
-        if (::geteuid() == 0) return; // root writes anywhere
+        if (::geteuid() == 0) return;  // root writes anywhere
         fs::create_directory(dir / "locked");
         fs::permissions(dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
         Run r = netc_in(dir.path(), "plot metrics.jsonl -o locked/curves.png");

@@ -32,7 +32,7 @@ namespace {
 
 struct Run {
     int status = -1;
-    std::string output; // stdout and stderr together
+    std::string output;  // stdout and stderr together
 };
 
 Run run_netc(const std::string &args) {
@@ -111,20 +111,20 @@ std::vector<std::string> names_in(const std::string &dir) {
     return names;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("train the MLP on 4000 samples for 2 epochs: the loss falls, eval and predict work") {
     TempDir dir;
     Run train = run_netc("train " + example("fashion_mlp") + " --limit 4000 --epochs 2 --out " +
-                     dir / "run");
+                         dir / "run");
     INFO(train.output);
     REQUIRE(train.status == 0);
     std::vector<double> l = losses(dir / "run/metrics.jsonl");
     REQUIRE(l.size() >= 2);
     CHECK(l.back() < 0.75 * l.front());
 
-    Run eval = run_netc("eval " + example("fashion_mlp") + " --weights " + dir / "run/best.safetensors" +
-                    " --json");
+    Run eval = run_netc("eval " + example("fashion_mlp") + " --weights " +
+                        dir / "run/best.safetensors" + " --json");
     INFO(eval.output);
     REQUIRE(eval.status == 0);
     std::smatch m;
@@ -134,21 +134,21 @@ TEST_CASE("train the MLP on 4000 samples for 2 epochs: the loss falls, eval and 
     CHECK(eval.output.find("\"confusion\"") != std::string::npos);
 
     Run predict = run_netc("predict " + example("fashion_mlp") + " --weights " +
-                       dir / "run/best.safetensors" +
-                       " /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --top 2");
+                           dir / "run/best.safetensors" +
+                           " /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --top 2");
     REQUIRE(predict.status == 0);
     CHECK(predict.output.find("t10k-images-idx3-ubyte.gz[2]: Trouser") != std::string::npos);
 
     // A checkpoint of another model: the tensor that differs is named.
     Run wrong = run_netc("eval " + example("fashion_linear") + " --weights " +
-                     dir / "run/best.safetensors");
+                         dir / "run/best.safetensors");
     CHECK(wrong.status == 1);
     CHECK(wrong.output.find("'fc.weight'") != std::string::npos);
 
     // Resuming a run that has ended trains nothing and says so, its files untouched.
     const std::string last = read_text(dir / "run/last.safetensors");
-    Run again = run_netc("train " + example("fashion_mlp") + " --limit 4000 --resume --out " +
-                         dir / "run");
+    Run again =
+        run_netc("train " + example("fashion_mlp") + " --limit 4000 --resume --out " + dir / "run");
     CHECK(again.status == 0);
     CHECK(again.output.find("nothing to train: the run in " + dir / "run" +
                             " had already ended at step 58") != std::string::npos);
@@ -180,9 +180,10 @@ TEST_CASE("train N steps at once equals N/2, --resume, N/2 (bit for bit)") {
 
     // A corrupted checkpoint: the file is named, the exit status says so.
     std::vector<uint8_t> bytes = before;
-    bytes[9] = '!'; // inside the JSON header
+    bytes[9] = '!';  // inside the JSON header
     netc::test::write_bytes(dir / "bad.safetensors", bytes);
-    Run bad = run_netc("eval " + example("fashion_linear") + " --weights " + dir / "bad.safetensors");
+    Run bad =
+        run_netc("eval " + example("fashion_linear") + " --weights " + dir / "bad.safetensors");
     CHECK(bad.status == 1);
     CHECK(bad.output.find("bad.safetensors") != std::string::npos);
 }
@@ -190,8 +191,8 @@ TEST_CASE("train N steps at once equals N/2, --resume, N/2 (bit for bit)") {
 TEST_CASE("bad input: an unwritable output directory, a label out of range") {
     TempDir dir;
     netc::test::write_bytes(dir / "file", {1, 2, 3});
-    Run unwritable = run_netc("train " + example("fashion_linear") + " --limit 100 --epochs 1 --out " +
-                          dir / "file/run");
+    Run unwritable = run_netc("train " + example("fashion_linear") +
+                              " --limit 100 --epochs 1 --out " + dir / "file/run");
     CHECK(unwritable.status == 1);
     CHECK(unwritable.output.find("file/run") != std::string::npos);
     CHECK(netc::test::read_bytes(dir / "file") == std::vector<uint8_t>{1, 2, 3});
@@ -203,8 +204,8 @@ TEST_CASE("bad input: an unwritable output directory, a label out of range") {
     std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 12};
     netc::test::write_bytes(dir / "data/train-images-idx3-ubyte", images);
     netc::test::write_bytes(dir / "data/train-labels-idx1-ubyte", labels);
-    Run label = run_netc("train " + example("fashion_linear") + " --epochs 1 --data " + dir / "data" +
-                     " --out " + dir / "run");
+    Run label = run_netc("train " + example("fashion_linear") + " --epochs 1 --data " +
+                         dir / "data" + " --out " + dir / "run");
     CHECK(label.status == 1);
     CHECK(label.output.find("label 12") != std::string::npos);
 }

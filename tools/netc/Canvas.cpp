@@ -36,7 +36,7 @@ double coverage(double distance, double reach) {
     return std::clamp(reach + 0.5 - distance, 0.0, 1.0);
 }
 
-} // namespace
+}  // namespace
 
 Canvas::Canvas(int width, int height, Rgb background)
     : width_(width), height_(height), pixels_((size_t)width * (size_t)height * 3) {
@@ -56,9 +56,7 @@ void Canvas::clip(int x0, int y0, int x1, int y1) {
     clip_y1_ = std::min(height_, y1);
 }
 
-void Canvas::unclip() {
-    clip(0, 0, width_, height_);
-}
+void Canvas::unclip() { clip(0, 0, width_, height_); }
 
 void Canvas::blend(int x, int y, Rgb colour, double coverage) {
     if (x < clip_x0_ || x >= clip_x1_ || y < clip_y0_ || y >= clip_y1_ || coverage <= 0) return;
@@ -94,7 +92,8 @@ void Canvas::polyline(const std::vector<std::pair<double, double>> &points, doub
     const int y1 = std::min(clip_y1_, (int)std::ceil(bottom + reach + 1));
     if (x0 >= x1 || y0 >= y1) return;
     const int box_width = x1 - x0;
-    std::vector<float> covered((size_t)box_width * (size_t)(y1 - y0), 0.0f); // (y1 - y0, box_width)
+    std::vector<float> covered((size_t)box_width * (size_t)(y1 - y0),
+                               0.0f);  // (y1 - y0, box_width)
     for (size_t i = 0; i < points.size(); i++) {
         const auto [ax, ay] = points[i];
         const auto [bx, by] = points[i + 1 < points.size() ? i + 1 : i];
@@ -160,9 +159,7 @@ int Canvas::text_width(std::string_view text, int scale) {
     return text.empty() ? 0 : ((int)text.size() * font_advance - 1) * scale;
 }
 
-int Canvas::text_height(int scale) {
-    return font_height * scale;
-}
+int Canvas::text_height(int scale) { return font_height * scale; }
 
 std::vector<uint8_t> Canvas::png() const {
     std::vector<uint8_t> bytes;
@@ -177,4 +174,4 @@ std::vector<uint8_t> Canvas::png() const {
     return bytes;
 }
 
-} // namespace netc::cli
+}  // namespace netc::cli

@@ -15,7 +15,7 @@ struct Rgb {
 };
 
 class Canvas {
-  public:
+public:
     Canvas(int width, int height, Rgb background);
 
     int width() const { return width_; }
@@ -47,13 +47,13 @@ class Canvas {
     /// The image encoded as a PNG file.
     std::vector<uint8_t> png() const;
 
-  private:
+private:
     /// Mixes `colour` into pixel (x, y) by `coverage` in [0, 1]; nothing outside the clip.
     void blend(int x, int y, Rgb colour, double coverage);
 
     int width_, height_;
     int clip_x0_, clip_y0_, clip_x1_, clip_y1_;
-    std::vector<uint8_t> pixels_; // (height, width, 3) RGB
+    std::vector<uint8_t> pixels_;  // (height, width, 3) RGB
 };
 
-} // namespace netc::cli
+}  // namespace netc::cli

@@ -7,8 +7,7 @@
 
 namespace netc {
 
-JitTrainable::JitTrainable(const Graph &graph, const ParamLayout &layout)
-    : jit_(graph, layout) {
+JitTrainable::JitTrainable(const Graph &graph, const ParamLayout &layout) : jit_(graph, layout) {
     info_.name = graph.model;
     const std::vector<int64_t> &in = graph.input.dims;
     info_.data.channels = in.size() == 3 ? (int)in[0] : 1;
@@ -32,10 +31,12 @@ runtime::Status JitTrainable::train_step(float *params, float *opt_state, const 
                                          const int32_t *labels, int64_t batch, int64_t step,
                                          runtime::StepLosses &losses) {
     try {
-        JitModel::StepResult r = jit_.train_step(params, opt_state, images, labels, (int)batch, step);
+        JitModel::StepResult r =
+            jit_.train_step(params, opt_state, images, labels, (int)batch, step);
         losses = {r.data_loss, r.regularization, r.learning_rate};
     } catch (const std::invalid_argument &e) {
-        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " + e.what());
+        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " +
+                                      e.what());
     }
     return {};
 }
@@ -50,7 +51,8 @@ runtime::TrainConfig train_config(const Graph &graph) {
     for (const Choice &choice : t.augment) {
         runtime::AugmentSpec spec{choice.name, {}};
         for (const AttrSpec &a : choice_spec(ChoiceKind::Augmentation, choice.name).attrs) {
-            if (choice.attrs.has(a.name)) spec.params.push_back({a.name, choice.attrs.get_float(a.name)});
+            if (choice.attrs.has(a.name))
+                spec.params.push_back({a.name, choice.attrs.get_float(a.name)});
         }
         c.augment.push_back(std::move(spec));
     }

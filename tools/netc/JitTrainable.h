@@ -12,7 +12,7 @@
 namespace netc {
 
 class JitTrainable : public runtime::TrainableModel {
-  public:
+public:
     JitTrainable(const Graph &graph, const ParamLayout &layout);
 
     const runtime::ModelInfo &info() const override { return info_; }
@@ -26,7 +26,7 @@ class JitTrainable : public runtime::TrainableModel {
                                const int32_t *labels, int64_t batch, int64_t step,
                                runtime::StepLosses &losses) override;
 
-  private:
+private:
     JitModel jit_;
     runtime::ModelInfo info_;
 };

@@ -108,7 +108,7 @@ bool is_blank(std::string_view line) {
     return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
-} // namespace
+}  // namespace
 
 runtime::Result<Metrics> read_metrics(const std::string &path) {
     std::string text, read_error;
@@ -120,7 +120,7 @@ runtime::Result<Metrics> read_metrics(const std::string &path) {
     std::string errors;
     int error_count = 0;
     bool any_line = false;
-    int n = 0; // the line number
+    int n = 0;  // the line number
     for (size_t begin = 0; begin < text.size();) {
         const size_t newline = text.find('\n', begin);
         const size_t end = newline == std::string::npos ? text.size() : newline;
@@ -151,7 +151,7 @@ runtime::Result<Metrics> read_metrics(const std::string &path) {
                  (text.empty() ? "is empty" : "has only blank lines") + "\n";
     }
     if (!errors.empty()) {
-        errors.pop_back(); // the caller ends the message
+        errors.pop_back();  // the caller ends the message
         return runtime::Result<Metrics>::error(errors);
     }
     for (const auto &[step, m] : lines.intervals) metrics.intervals.push_back(m);
@@ -159,4 +159,4 @@ runtime::Result<Metrics> read_metrics(const std::string &path) {
     return metrics;
 }
 
-} // namespace netc::cli
+}  // namespace netc::cli

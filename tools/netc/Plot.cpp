@@ -15,30 +15,30 @@ namespace {
 constexpr int exit_user_error = 1;
 
 constexpr Rgb background{255, 255, 255};
-constexpr Rgb ink{40, 40, 40};               // titles
-constexpr Rgb muted{96, 96, 96};             // tick labels, legends
-constexpr Rgb grid{232, 232, 232};           // lines at the ticks
-constexpr Rgb frame{150, 150, 150};          // the border of a panel
-constexpr Rgb train_colour{31, 119, 180};    // blue
-constexpr Rgb validation_colour{230, 97, 1}; // orange, told apart from blue by most eyes
-constexpr Rgb lr_colour{117, 112, 179};      // purple
+constexpr Rgb ink{40, 40, 40};                // titles
+constexpr Rgb muted{96, 96, 96};              // tick labels, legends
+constexpr Rgb grid{232, 232, 232};            // lines at the ticks
+constexpr Rgb frame{150, 150, 150};           // the border of a panel
+constexpr Rgb train_colour{31, 119, 180};     // blue
+constexpr Rgb validation_colour{230, 97, 1};  // orange, told apart from blue by most eyes
+constexpr Rgb lr_colour{117, 112, 179};       // purple
 
-using Points = std::vector<std::pair<double, double>>; // (x, y)
+using Points = std::vector<std::pair<double, double>>;  // (x, y)
 
 struct Series {
-    std::string label; // in the legend; none when empty
+    std::string label;  // in the legend; none when empty
     Rgb colour;
-    Points points;        // (step, value), finite values only, by step
-    bool markers = false; // a dot on every point, for values taken once an epoch
+    Points points;         // (step, value), finite values only, by step
+    bool markers = false;  // a dot on every point, for values taken once an epoch
 };
 
 struct Panel {
     std::string axis_title;
-    std::string short_title;    // the axis title when the panel is too short for it
-    std::vector<Series> series; // those with points are drawn and in the legend
-    double weight = 1;          // its share of the height, against the other panels'
-    bool unit_interval = false; // an accuracy: its axis stays within [0, 1]
-    bool from_zero = false;     // its axis starts at 0 (or below)
+    std::string short_title;     // the axis title when the panel is too short for it
+    std::vector<Series> series;  // those with points are drawn and in the legend
+    double weight = 1;           // its share of the height, against the other panels'
+    bool unit_interval = false;  // an accuracy: its axis stays within [0, 1]
+    bool from_zero = false;      // its axis starts at 0 (or below)
 };
 
 /// [x0, x1) x [y0, y1) in pixels.
@@ -99,7 +99,7 @@ Axis value_axis(const Panel &panel, int count) {
             hi = std::max(hi, y);
         }
     }
-    if (lo > hi) lo = 0, hi = 1; // no values
+    if (lo > hi) lo = 0, hi = 1;  // no values
     const bool within_unit = lo >= 0 && hi <= 1;
     if (panel.from_zero) lo = std::min(lo, 0.0);
     if (lo == hi) {
@@ -153,7 +153,7 @@ std::vector<Panel> make_panels(const Metrics &metrics) {
     Series train_accuracy{.label = "train", .colour = train_colour, .points = {}};
     Series validation{
         .label = "validation", .colour = validation_colour, .points = {}, .markers = true};
-    Series lr{.label = "", .colour = lr_colour, .points = {}}; // the axis title says it all
+    Series lr{.label = "", .colour = lr_colour, .points = {}};  // the axis title says it all
     auto add = [](Series &s, int64_t step, double value) {
         if (std::isfinite(value)) s.points.emplace_back((double)step, value);
     };
@@ -303,7 +303,7 @@ void draw_panel(Canvas &canvas, const Panel &panel, const Axis &x, const Axis &y
     draw_legend(canvas, panel, lines, r, s);
 }
 
-} // namespace
+}  // namespace
 
 std::string run_summary(const Metrics &metrics) {
     int64_t epochs = 0, steps = 0;
@@ -358,7 +358,7 @@ Canvas draw_chart(const Metrics &metrics, const ChartOptions &options) {
         }
     }
     const int left = pad + text_h + 3 * line_gap + label_width + 4 * s;
-    const int right = width - pad - 12 * s; // room for the last step's label, centred on its tick
+    const int right = width - pad - 12 * s;  // room for the last step's label, centred on its tick
     const Axis x = step_axis(panels, std::max(2, (right - left) / (90 * s)));
 
     // The title: the file on the left, the run on the right, the file shortened from its start
@@ -367,7 +367,7 @@ Canvas draw_chart(const Metrics &metrics, const ChartOptions &options) {
     if (Canvas::text_width(summary, s) > right - pad) summary.clear();
     const int summary_x = right - Canvas::text_width(summary, s);
     std::string title = options.title;
-    const int room = (summary_x - pad) / (font_advance * s) - 4; // characters, 4 spare
+    const int room = (summary_x - pad) / (font_advance * s) - 4;  // characters, 4 spare
     if ((int)title.size() > room) {
         title = room > 3 ? "..." + title.substr(title.size() - (size_t)(room - 3)) : "";
     }
@@ -446,4 +446,4 @@ int PlotCommand::run_plot() {
     return 0;
 }
 
-} // namespace netc::cli
+}  // namespace netc::cli

@@ -13,8 +13,8 @@
 namespace netc::cli {
 
 struct ChartOptions {
-    int width = 1000, height = 700; // pixels
-    std::string title;              // top left, e.g. the metrics file
+    int width = 1000, height = 700;  // pixels
+    std::string title;               // top left, e.g. the metrics file
 };
 
 /// Panels stacked over one axis of steps: the training loss; the training accuracy and the
@@ -26,14 +26,14 @@ Canvas draw_chart(const Metrics &metrics, const ChartOptions &options);
 std::string run_summary(const Metrics &metrics);
 
 class PlotCommand {
-  public:
+public:
     /// Adds the `plot` subcommand to `app`.
     explicit PlotCommand(CLI::App &app);
     /// After parsing: the exit status of `plot` when it was chosen (0 success, 1 a user error),
     /// nullopt otherwise.
     std::optional<int> run();
 
-  private:
+private:
     int run_plot();
 
     CLI::App *plot_ = nullptr;
@@ -41,4 +41,4 @@ class PlotCommand {
     int width_ = 1000, height_ = 700;
 };
 
-} // namespace netc::cli
+}  // namespace netc::cli

@@ -87,7 +87,7 @@ using Glyphs = std::array<Glyph, last_char - first_char + 1>;
 constexpr Glyphs parse_sheet(std::string_view text) {
     Glyphs glyphs{};
     std::array<bool, last_char - first_char + 1> seen{};
-    seen[0] = true; // ' ' is blank and not on the sheet
+    seen[0] = true;  // ' ' is blank and not on the sheet
     size_t pos = 0;
     auto next_line = [&]() {
         size_t end = text.find('\n', pos);
@@ -129,13 +129,13 @@ constexpr Glyphs parse_sheet(std::string_view text) {
     return glyphs;
 }
 
-constexpr Glyphs glyphs = parse_sheet(sheet.substr(1)); // the sheet starts after its newline
+constexpr Glyphs glyphs = parse_sheet(sheet.substr(1));  // the sheet starts after its newline
 
-} // namespace
+}  // namespace
 
 const Glyph &glyph(char c) {
     if (c < first_char || c > last_char) c = '?';
     return glyphs[c - first_char];
 }
 
-} // namespace netc::cli
+}  // namespace netc::cli

@@ -107,16 +107,17 @@ TrainCommands::TrainCommands(CLI::App &app) {
     train_->add_flag("--resume", resume_,
                      "continue the run in the output directory from its last.safetensors, exactly "
                      "as if it had not stopped (with the run's --data, --limit and --epochs)");
-    train_->add_option("--limit", limit_,
-                       "use only the first N training samples (quick runs, CI)")
+    train_->add_option("--limit", limit_, "use only the first N training samples (quick runs, CI)")
         ->check(CLI::PositiveNumber);
-    train_->add_option("--steps", steps_,
-                       "stop once N steps in all are taken, saving last.safetensors (resume later)")
+    train_
+        ->add_option("--steps", steps_,
+                     "stop once N steps in all are taken, saving last.safetensors (resume later)")
         ->check(CLI::PositiveNumber);
 
     eval_ = app.add_subcommand("eval", "test accuracy, per-class accuracy and confusion matrix");
     eval_->add_option("FILE", file_, "model file (.net)")->required();
-    eval_->add_option("--weights", weights_, "checkpoint (.safetensors) from netc train")->required();
+    eval_->add_option("--weights", weights_, "checkpoint (.safetensors) from netc train")
+        ->required();
     eval_->add_option("--data", data_dir_, data_help);
     eval_->add_flag("--json", json_, "print one JSON object instead of tables");
 
@@ -174,9 +175,8 @@ int TrainCommands::run_train() {
     runtime::Result<runtime::TrainReport> report = runtime::train(*m->jit, *data, config);
     if (!report) return fail(report.message());
     const runtime::TrainingProgress &p = report->progress;
-    std::string best = p.best_epoch >= 0 ? ", best validation accuracy " +
-                                               fixed(p.best_accuracy) + " (epoch " +
-                                               std::to_string(p.best_epoch) + ")"
+    std::string best = p.best_epoch >= 0 ? ", best validation accuracy " + fixed(p.best_accuracy) +
+                                               " (epoch " + std::to_string(p.best_epoch) + ")"
                                          : "";
     switch (report->outcome) {
     case runtime::TrainOutcome::Interrupted:
@@ -190,13 +190,14 @@ int TrainCommands::run_train() {
     case runtime::TrainOutcome::EarlyStopped:
     case runtime::TrainOutcome::Finished:
         if (report->steps_taken == 0) {
-            std::cerr << "nothing to train: the run in " << config.out_dir << " had already ended at "
+            std::cerr << "nothing to train: the run in " << config.out_dir
+                      << " had already ended at "
                       << "step " << p.step << best << "; its files are as they were\n";
             return 0;
         }
         std::cerr << "done: " << p.epoch << " epochs, " << p.step << " steps, "
-                  << fixed(report->img_per_s, 0) << " img/s" << best << "; wrote "
-                  << config.out_dir << "/{last,best}.safetensors and metrics.jsonl\n";
+                  << fixed(report->img_per_s, 0) << " img/s" << best << "; wrote " << config.out_dir
+                  << "/{last,best}.safetensors and metrics.jsonl\n";
         return 0;
     }
     return 0;
@@ -217,8 +218,10 @@ int TrainCommands::run_eval() {
 
     const std::vector<std::string> &names = ckpt->class_names;
     size_t k = names.size();
-    std::vector<std::vector<int64_t>> confusion(k, std::vector<int64_t>(k, 0));  // [true][predicted]
-    for (int64_t i = 0; i < data->count; i++) confusion[(size_t)data->labels[(size_t)i]][(size_t)e->predicted[(size_t)i]]++;
+    std::vector<std::vector<int64_t>> confusion(k,
+                                                std::vector<int64_t>(k, 0));  // [true][predicted]
+    for (int64_t i = 0; i < data->count; i++)
+        confusion[(size_t)data->labels[(size_t)i]][(size_t)e->predicted[(size_t)i]]++;
     auto class_accuracy = [&](size_t c) {
         int64_t total = std::accumulate(confusion[c].begin(), confusion[c].end(), (int64_t)0);
         return total ? (double)confusion[c][c] / (double)total : 0.0;
@@ -253,7 +256,8 @@ int TrainCommands::run_eval() {
     for (size_t c = 0; c < k; c++) std::printf(" %5zu", c);
     std::printf("\n");
     for (size_t r = 0; r < k; r++) {
-        std::printf("  %-*s", (int)width, (std::to_string(r) + " " + names[r]).substr(0, width).c_str());
+        std::printf("  %-*s", (int)width,
+                    (std::to_string(r) + " " + names[r]).substr(0, width).c_str());
         for (size_t c = 0; c < k; c++) std::printf(" %5lld", (long long)confusion[r][c]);
         std::printf("\n");
     }

@@ -12,14 +12,14 @@
 namespace netc::cli {
 
 class TrainCommands {
-  public:
+public:
     /// Adds the three subcommands to `app`.
     explicit TrainCommands(CLI::App &app);
     /// After parsing: the exit status of the subcommand that was chosen, or nullopt when none of
     /// them was. 0 success, 1 a user error, 130 training interrupted (a checkpoint was saved).
     std::optional<int> run();
 
-  private:
+private:
     int run_train();
     int run_eval();
     int run_predict();

@@ -17,7 +17,8 @@ bool load_weights(const std::string &path, const Graph &graph, const ParamLayout
     std::vector<runtime::ExpectedTensor> expected;
     for (const ParamEntry &e : layout.entries) expected.push_back({e.name, e.shape.dims});
     // A checkpoint also carries the optimizer state and the step; only the arena is compiled in.
-    runtime::Status matches = runtime::check_tensors(*file, expected, {"optimizer.", "step", "epoch"});
+    runtime::Status matches =
+        runtime::check_tensors(*file, expected, {"optimizer.", "step", "epoch"});
     if (!matches.ok()) {
         error = matches.message();
         return false;

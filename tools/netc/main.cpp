@@ -4,11 +4,11 @@
 #include "compiler/Aot.h"
 #include "compiler/Frontend.h"
 #include "compiler/GradCheck.h"
-#include "tools/netc/Plot.h"
-#include "tools/netc/Weights.h"
 #include "compiler/Summary.h"
-#include "tools/netc/TrainCommands.h"
 #include "dsl/Error.h"
+#include "tools/netc/Plot.h"
+#include "tools/netc/TrainCommands.h"
+#include "tools/netc/Weights.h"
 
 #include <CLI/CLI.hpp>
 
@@ -39,9 +39,10 @@ bool load(const std::string &path, netc::Frontend &out) {
 }
 
 int run(int argc, char **argv) {
-    CLI::App app{"netc: a compiler for declarative neural-network files (.net).\n"
-                 "Derives the backward graph, lowers to Halide and compiles to vectorized CPU code.",
-                 "netc"};
+    CLI::App app{
+        "netc: a compiler for declarative neural-network files (.net).\n"
+        "Derives the backward graph, lowers to Halide and compiles to vectorized CPU code.",
+        "netc"};
     app.set_version_flag("--version", std::string("netc ") + version);
     app.require_subcommand(0, 1);
     app.fallthrough(false);
@@ -75,7 +76,8 @@ int run(int argc, char **argv) {
         ->check(CLI::IsMember(emit_kinds));
 
     std::string check_file;
-    CLI::App *check = app.add_subcommand("check", "report errors in a model file; exit 0 when clean");
+    CLI::App *check =
+        app.add_subcommand("check", "report errors in a model file; exit 0 when clean");
     check->add_option("FILE", check_file, "model file (.net)")->required();
 
     std::string summary_file;
@@ -98,7 +100,8 @@ int run(int argc, char **argv) {
     gradcheck->add_option("--step", gradcheck_options.step, "finite-difference step")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    gradcheck->add_option("--threshold", gradcheck_options.threshold, "largest relative error allowed")
+    gradcheck
+        ->add_option("--threshold", gradcheck_options.threshold, "largest relative error allowed")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     gradcheck->add_option("--seed", gradcheck_options.seed, "seed of the data and parameters")
