@@ -1,8 +1,11 @@
 #include "compiler/Aot.h"
 
 #include "compiler/CApi.h"
-#include "compiler/DeriveBackward.h"
-#include "compiler/EntryPoints.h"
+#include "compiler/LowerProgram.h"
+#include "compiler/Optimizer.h"
+#include "compiler/Program.h"
+#include "compiler/Schedule.h"
+#include "compiler/Target.h"
 
 #include <Halide.h>
 
@@ -139,7 +142,7 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
                 "'; expected a Halide target such as host or x86-64-linux-avx2";
         return false;
     }
-    Target target = options.target == "host" ? get_host_target() : Target(options.target);
+    Target target = resolve_target(options.target, error).value();  // validated above
     fs::path output(options.output);
     fs::path stem = output;
     stem.replace_extension();
@@ -154,45 +157,35 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     }
     const fs::path &tmp = scratch.path;
 
-    int batch_estimate = (int)graph.train.batch;
-    InitEntry init = build_init(layout, target);
-    PredictEntry predict = build_predict(graph, layout, target, batch_estimate);
-    std::vector<Module> modules = {
-        init.pipeline.compile_to_module(init.arguments(), raw_entry_name(graph, "init"), target),
-        predict.pipeline.compile_to_module(predict.arguments(), raw_entry_name(graph, "predict"),
-                                           target),
-    };
-    // A model with an op whose backward rule is not written yet still gets init and predict.
-    std::unique_ptr<TrainEntry> train;
-    if (!op_without_backward(graph)) {
-        train = build_train(graph, layout, target);
-        modules.push_back(train->pipeline.compile_to_module(
-            train->arguments(), raw_entry_name(graph, "train_step"), target));
-    }
-    std::optional<EmbeddedPredictEntry> embedded;
-    if (options.weights) {
-        embedded = build_predict_embedded(graph, layout, target, batch_estimate, *options.weights);
-        modules.push_back(embedded->pipeline.compile_to_module(
-            embedded->arguments(), raw_entry_name(graph, "predict_embedded"), target));
+    // Every pipeline of the program in the object, each scheduled by the chosen strategy.
+    Program program = build_program(graph, {options.strategy, options.weights.has_value()});
+    LowerOptions lower;
+    lower.batch_estimate = (int)graph.train.batch;
+    lower.weights = options.weights ? &*options.weights : nullptr;
+    int slots = optimizer_state_slots(graph.train.optimizer);
+    std::vector<Module> modules;
+    std::string raw_declarations;
+    for (const PipelineSpec &spec : program.pipelines) try {
+        if (!spec.in_object || !spec.lowered()) continue;
+        LoweredPipeline p = lower_pipeline(program, graph, layout, spec, lower);
+        schedule_pipeline(p, options.strategy, target);
+        std::string name = raw_entry_name(graph, spec.name);
+        compile_reporting(options.strategy, spec.name, [&] {
+            modules.push_back(p.pipeline.compile_to_module(p.arguments, name, target));
+        });
+        std::vector<std::string> outputs;
+        for (Role r : spec.outputs) {
+            for (const std::string &o : raw_argument_names(spec, r, true, slots)) {
+                outputs.push_back(o);
+            }
+        }
+        raw_declarations += raw_declaration(name, p.arguments, outputs);
+    } catch (const StrategyError &e) {
+        error = e.what();
+        return false;
     }
     Module linked = link_modules(graph.model, modules);
 
-    std::string raw_declarations =
-        raw_declaration(raw_entry_name(graph, "init"), init.arguments(), {"params"}) +
-        raw_declaration(raw_entry_name(graph, "predict"), predict.arguments(), {"probs"});
-    if (train) {
-        std::vector<std::string> train_outputs = {"params_out"};
-        for (size_t k = 0; k < train->state.size(); k++) {
-            train_outputs.push_back("opt_state" + std::to_string(k) + "_out");
-        }
-        train_outputs.push_back("losses");
-        raw_declarations +=
-            raw_declaration(raw_entry_name(graph, "train_step"), train->arguments(), train_outputs);
-    }
-    if (embedded) {
-        raw_declarations += raw_declaration(raw_entry_name(graph, "predict_embedded"),
-                                            embedded->arguments(), {"probs"});
-    }
     std::map<OutputFileType, std::string> halide_outputs = {
         {OutputFileType::object, (tmp / "halide.o").string()},
     };
@@ -206,14 +199,12 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
 
     fs::path header = tmp / (graph.model + ".h");
     if (!write_text(header,
-                    c_header(graph, layout, raw_declarations, options.total_steps,
-                             options.weights.has_value(), train != nullptr),
+                    c_header(graph, layout, program, raw_declarations, options.total_steps),
                     error))
         return false;
     fs::path api_c = tmp / (graph.model + "_api.c");
     if (!write_text(api_c,
-                    c_wrappers(graph, layout, options.total_steps, options.weights.has_value(),
-                               train != nullptr),
+                    c_wrappers(graph, layout, program, options.total_steps),
                     error))
         return false;
     if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(), "-I",

@@ -6,7 +6,8 @@
 // The C wrappers are compiled with the system C compiler ($CC, default cc) and merged with
 // Halide's object by a relocatable link ($LD, default ld), so the result is one ordinary .o.
 
-#include "compiler/EntryPoints.h"
+#include "compiler/LowerProgram.h"
+#include "compiler/Schedule.h"
 #include "compiler/Graph.h"
 #include "compiler/ParamLayout.h"
 
@@ -22,6 +23,7 @@ struct AotOptions {
     std::vector<std::string> emit = {"object", "header"};  // see aot_output_kinds()
     int64_t total_steps = 0;  // the run's length for schedules without `steps`; 0: unknown
     std::optional<EmbeddedWeights> weights;  // adds <model>_predict_embedded
+    Strategy strategy = Strategy::Netc;      // how every pipeline is scheduled
 };
 
 /// The kinds --emit accepts for AOT, with the file suffix each writes.

@@ -17,22 +17,275 @@ std::string upper(std::string s) {
     return s;
 }
 
+/// What the generated C knows of a model: names and the macros' prefix.
+struct Names {
+    std::string m, M;  // "fashion_mlp", "FASHION_MLP"
+    int slots = 0;
+    const Graph &graph;
+};
+
+/// The C parameter declaration of a role in a pipeline's plain signature.
+std::string c_param(const PipelineSpec &p, Role r) {
+    switch (r) {
+    case Role::Seed: return "uint64_t seed";
+    case Role::Params: return p.has_output(r) ? "float *params" : "const float *params";
+    case Role::OptState: return "float *opt_state";
+    case Role::Images: return "const float *images";
+    case Role::Labels: return "const int32_t *labels";
+    case Role::Batch: return "int32_t batch";
+    case Role::Step: return "int64_t step";
+    case Role::Gradient: return p.has_output(r) ? "float *grad" : "const float *grad";
+    case Role::Losses: return "float losses[3]";
+    case Role::Probs: return "float *probs";
+    default: return "";  // not a C parameter
+    }
+}
+
+bool is_pointer(Role r) {
+    return r == Role::Params || r == Role::OptState || r == Role::Images || r == Role::Labels ||
+           r == Role::Gradient || r == Role::Losses || r == Role::Probs;
+}
+
+std::string signature(const Names &n, const PipelineSpec &p) {
+    std::string params;
+    for (Role r : p.c_params) params += (params.empty() ? "" : ", ") + c_param(p, r);
+    return fmt::format("int32_t {}_{}({})", n.m, p.name, params);
+}
+
+/// The header's comment on a pipeline: its summary, then what each of its arguments means.
+std::string documentation(const Names &n, const PipelineSpec &p) {
+    std::vector<std::string> lines = {p.summary + "."};
+    const std::string &M = n.M;
+    auto has = [&](Role r) { return p.has_input(r) || p.has_output(r); };
+    if (p.has_output(Role::Params) && p.has_input(Role::Params)) {
+        lines.push_back(p.has_input(Role::OptState)
+                            ? "params and opt_state (" + M +
+                                  "_OPT_STATE_COUNT floats, zeroed before the first step) are "
+                                  "updated in place."
+                            : "params is updated in place.");
+    } else if (p.has_output(Role::Params)) {
+        lines.push_back("params receives " + M + "_PARAM_COUNT floats.");
+    }
+    if (has(Role::Images)) {
+        lines.push_back("images: batch x " + M + "_INPUT_SIZE floats, NCHW" +
+                        (p.has_input(Role::Params) ? "" : ", raw in [0, 1] (normalized inside)") +
+                        ".");
+    }
+    if (has(Role::Labels)) {
+        lines.push_back("labels outside [0, " + M +
+                        "_CLASSES) give NETC_ERROR_BAD_LABEL and change nothing.");
+    }
+    if (has(Role::Step)) {
+        lines.push_back("step counts from 0 and drives the learning-rate schedule and the dropout "
+                        "masks; a negative step gives NETC_ERROR_BAD_STEP.");
+    }
+    if (p.has_output(Role::Gradient)) {
+        lines.push_back("grad receives " + M + "_PARAM_COUNT floats: dL/dparams at each trained "
+                        "tensor, the batch statistic at each batchnorm buffer.");
+    } else if (p.has_input(Role::Gradient)) {
+        lines.push_back("grad: a gradient arena as <model>_gradient writes it (summed or averaged "
+                        "across processes first, if you like).");
+    }
+    if (p.has_output(Role::Losses)) {
+        lines.push_back("losses receives the data loss (batch mean), the regularization and the "
+                        "learning rate.");
+    }
+    if (p.has_output(Role::Probs)) lines.push_back("probs receives batch x " + M + "_CLASSES.");
+    std::string out = "/* ";
+    size_t column = 3;
+    for (const std::string &line : lines) {
+        size_t start = 0;
+        while (start < line.size()) {  // word-wrap at 96 columns
+            size_t end = line.find(' ', start);
+            if (end == std::string::npos) end = line.size();
+            std::string word = line.substr(start, end - start);
+            if (column + word.size() + 1 > 96) {
+                out += "\n * ";
+                column = 3;
+            } else if (column > 3) {
+                out += " ";
+                column++;
+            }
+            out += word;
+            column += word.size();
+            start = end + 1;
+        }
+    }
+    return out + " */\n";
+}
+
+std::vector<const PipelineSpec *> object_pipelines(const Program &program) {
+    std::vector<const PipelineSpec *> out;
+    for (const PipelineSpec &p : program.pipelines) {
+        if (p.in_object) out.push_back(&p);
+    }
+    return out;
+}
+
+/// The wrapper of a pipeline with a raw entry point of its own.
+std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &in,
+                            bool needs_length) {
+    std::string decls, checks, setup, args;
+    auto buffer = [&](const std::string &b, const std::string &data, const char *type, int dims,
+                      const std::string &extents) {
+        decls += fmt::format("    halide_buffer_t {0};\n    halide_dimension_t {0}_dims[{1}];\n", b,
+                             dims);
+        setup += fmt::format("    {{\n        const int32_t extents[{0}] = {{{1}}};\n        "
+                             "netc_buffer(&{2}, {2}_dims, {3}, {4}, {0}, extents);\n    }}\n",
+                             dims, extents, b, data, type);
+    };
+    auto arg = [&](const std::string &a) { args += (args.empty() ? "" : ", ") + a; };
+    std::string arena = n.M + "_PARAM_COUNT";
+    for (Role r : p.c_params) {
+        if (!is_pointer(r)) continue;
+        std::string name = role_name(r);
+        checks += r == Role::OptState
+                      ? fmt::format("    if ({} > 0 && !opt_state) return NETC_ERROR_NULL_POINTER;\n",
+                                    n.slots)
+                      : fmt::format("    if (!{}) return NETC_ERROR_NULL_POINTER;\n", name);
+    }
+    if (p.has_input(Role::Images)) {
+        checks += fmt::format(
+            "    if (!netc_batch_ok(batch, {}_INPUT_SIZE)) return NETC_ERROR_BAD_BATCH;\n", n.M);
+    }
+    if (p.has_input(Role::Labels)) {
+        checks += fmt::format("    for (int32_t n = 0; n < batch; n++) {{\n        if (labels[n] < "
+                              "0 || labels[n] >= {}_CLASSES) return NETC_ERROR_BAD_LABEL;\n    }}\n",
+                              n.M);
+    }
+    if (p.has_input(Role::Step)) checks += "    if (step < 0) return NETC_ERROR_BAD_STEP;\n";
+    if (p.has_input(Role::TotalSteps) && needs_length) {
+        checks += "    if (netc_total_steps < 1) return NETC_ERROR_NO_SCHEDULE_LENGTH;\n";
+    }
+    std::string image_extents = fmt::format("{}, {}, {}, batch", in.dims[2], in.dims[1], in.dims[0]);
+    for (Role r : p.inputs) {
+        switch (r) {
+        case Role::Seed: arg("seed"); break;
+        case Role::Params:
+            buffer("b_params", "params", "halide_type_float", 1, arena);
+            arg("&b_params");
+            break;
+        case Role::OptState:
+            for (int k = 0; k < n.slots; k++) {
+                std::string b = "b_opt_state" + std::to_string(k);
+                buffer(b, fmt::format("opt_state + (size_t){} * {}", k, arena), "halide_type_float",
+                       1, arena);
+                arg("&" + b);
+            }
+            break;
+        case Role::Images:
+            buffer("b_images", "images", "halide_type_float", 4, image_extents);
+            arg("&b_images");
+            break;
+        case Role::Labels:
+            buffer("b_labels", "labels", "halide_type_int", 1, "batch");
+            arg("&b_labels");
+            break;
+        case Role::Step: arg("step"); break;
+        case Role::TotalSteps: arg("netc_total_steps"); break;
+        case Role::Gradient:
+            buffer("b_grad", "grad", "halide_type_float", 1, arena);
+            arg("&b_grad");
+            break;
+        default: break;
+        }
+    }
+    for (Role r : p.outputs) {
+        bool in_place = p.has_input(r);  // the same memory, read and written
+        switch (r) {
+        case Role::Params:
+            if (!in_place) buffer("b_params", "params", "halide_type_float", 1, arena);
+            arg("&b_params");
+            break;
+        case Role::OptState:
+            for (int k = 0; k < n.slots; k++) arg("&b_opt_state" + std::to_string(k));
+            break;
+        case Role::Gradient:
+            buffer("b_grad", "grad", "halide_type_float", 1, arena);
+            arg("&b_grad");
+            break;
+        case Role::Losses:
+            buffer("b_losses", "losses", "halide_type_float", 1, "3");
+            arg("&b_losses");
+            break;
+        case Role::Probs:
+            buffer("b_probs", "probs", "halide_type_float", 2, n.M + "_CLASSES, batch");
+            arg("&b_probs");
+            break;
+        default: break;
+        }
+    }
+    return fmt::format("{} {{\n{}    netc_install_workspace();\n{}{}    return "
+                       "netc_status({}_{}_raw({}));\n}}\n",
+                       signature(n, p), decls, checks, setup, n.m, p.name, args);
+}
+
+/// The wrapper of a pipeline composed of others: each part in turn, the gradient arena between
+/// them in the workspace.
+std::string composed_wrapper(const Names &n, const Program &program, const PipelineSpec &p) {
+    std::string body;
+    for (const std::string &part : p.composed_of) {
+        const PipelineSpec *q = program.find(part);
+        std::string args;
+        for (Role r : q->c_params) args += (args.empty() ? "" : ", ") + std::string(role_name(r));
+        body += fmt::format("    if (status == NETC_OK) status = {}_{}({});\n", n.m, part, args);
+    }
+    return fmt::format(
+        "{} {{\n    int32_t status = NETC_OK;\n    float *grad;\n    netc_install_workspace();\n"
+        "    grad = (float *)netc_workspace_malloc(NULL, sizeof(float) * {}_PARAM_COUNT);\n"
+        "    if (!grad) return NETC_ERROR_RUNTIME;\n{}    netc_workspace_free(NULL, grad);\n"
+        "    return status;\n}}\n",
+        signature(n, p), n.M, body);
+}
+
+/// netc_model's entry fields, in ModelApi.h's order: the object's function, or NULL.
+std::string model_entries(const Names &n, const Program &program) {
+    std::string out;
+    for (const char *entry : {"init", "predict", "gradient", "apply_update", "train_step"}) {
+        const PipelineSpec *p = program.find(entry);
+        out += fmt::format("    {},\n", p && p->in_object ? n.m + "_" + entry : "NULL");
+    }
+    out += program.trainable ? fmt::format("    {}_set_total_steps,\n", n.m) : "    NULL,\n";
+    const PipelineSpec *embedded = program.find("predict_embedded");
+    out += fmt::format("    {},\n", embedded ? n.m + "_predict_embedded" : "NULL");
+    return out;
+}
+
 }  // namespace
 
 std::string raw_entry_name(const Graph &graph, const std::string &entry) {
     return graph.model + "_" + entry + "_raw";
 }
 
-std::string c_header(const Graph &graph, const ParamLayout &layout,
-                     const std::string &raw_declarations, int64_t total_steps, bool embedded,
-                     bool train) {
+std::vector<std::string> raw_argument_names(const PipelineSpec &spec, Role role, bool output,
+                                            int slots) {
+    std::string suffix = output && spec.has_input(role) ? "_out" : "";
+    if (role != Role::OptState) return {role_name(role) + suffix};
+    std::vector<std::string> names;
+    for (int k = 0; k < slots; k++) names.push_back("opt_state" + std::to_string(k) + suffix);
+    return names;
+}
+
+std::string c_header(const Graph &graph, const ParamLayout &layout, const Program &program,
+                     const std::string &raw_declarations, int64_t total_steps) {
     const std::string m = graph.model, M = upper(graph.model);
-    int slots = optimizer_state_slots(graph.train.optimizer);
+    Names n{m, M, optimizer_state_slots(graph.train.optimizer), graph};
     std::string default_length =
         !schedule_needs_total_steps(graph.train) ? "this model's schedule does not need it"
-        : total_steps > 0 ? "compiled in: " + std::to_string(total_steps) + " (netc --total-steps)"
-                          : "this model's schedule needs it: train_step returns "
-                            "NETC_ERROR_NO_SCHEDULE_LENGTH until it is set";
+        : total_steps > 0
+            ? "compiled in: " + std::to_string(total_steps) + " (netc --total-steps)"
+            : "this model's schedule needs it: the training entry points return "
+              "NETC_ERROR_NO_SCHEDULE_LENGTH until it is set";
+    std::string api;
+    for (const PipelineSpec *p : object_pipelines(program)) {
+        api += documentation(n, *p) + signature(n, *p) + ";\n\n";
+    }
+    if (program.trainable) {
+        api += fmt::format("/* The run's length in steps, for a schedule (such as cosine) that has "
+                           "no `steps` of its own;\n * {}. */\nvoid {}_set_total_steps(int64_t "
+                           "steps);\n\n",
+                           default_length, m);
+    }
     const Shape &in = graph.input;
     std::string out = fmt::format(
         R"(/* {m}.h: generated by netc from the model '{m}'. Do not edit.
@@ -42,6 +295,10 @@ std::string c_header(const Graph &graph, const ParamLayout &layout,
  * Layouts: images are NCHW floats (batch, {c}, {h}, {w}), as PyTorch's; probabilities are
  * (batch, {classes}); the parameter arena is {M}_PARAM_COUNT floats laid out as the table below
  * says, each tensor named and shaped as torch.nn names and shapes it.
+ *
+ * Every entry point returns NETC_OK or a NETC_ERROR_* code (below) and may be called from several
+ * threads at once on different buffers. Intermediate buffers come from the workspace (see
+ * netc_workspace_release below): after the first call of a batch size, a call allocates nothing.
  */
 #ifndef NETC_MODEL_{M}_H
 #define NETC_MODEL_{M}_H
@@ -60,6 +317,7 @@ std::string c_header(const Graph &graph, const ParamLayout &layout,
 #define {M}_HAS_TRAIN_STEP {has_train}  /* 0 when an op of the model has no backward rule yet */
 
 {model_api}
+{workspace}
 #ifdef __cplusplus
 extern "C" {{
 #endif
@@ -70,37 +328,9 @@ extern const netc_param_info {m}_params[{M}_PARAM_TENSORS];
 /* This model as data (see netc_model above), for drivers that run any model. */
 extern const netc_model {m}_model;
 
-/* Fills params ({M}_PARAM_COUNT floats) from the model's initializers; the same seed gives the
- * same bits on every run and thread count. */
-int32_t {m}_init(float *params, uint64_t seed);
-
-/* Inference: images (batch x {M}_INPUT_SIZE floats) -> probs (batch x {M}_CLASSES), softmax
- * probabilities. Batchnorm uses its running statistics; dropout is the identity. */
-int32_t {m}_predict(const float *params, const float *images, int32_t batch, float *probs);
-
-#if {M}_HAS_TRAIN_STEP
-/* One training step on a batch, updating params and opt_state ({M}_OPT_STATE_COUNT floats,
- * zeroed before the first step) in place: forward with batch statistics and dropout, the loss,
- * backward, regularization, the optimizer and the batchnorm running statistics. step counts
- * from 0 and drives the learning-rate schedule and the dropout masks. *loss receives the batch
- * mean loss including regularization. Labels outside [0, {M}_CLASSES) give
- * NETC_ERROR_BAD_LABEL and change nothing. */
-int32_t {m}_train_step(float *params, float *opt_state, const float *images,
-                        const int32_t *labels, int32_t batch, int64_t step, float *loss);
-
-/* The same, reporting losses[0] = data loss, losses[1] = regularization, losses[2] = the
- * learning rate used. */
-int32_t {m}_train_step_detailed(float *params, float *opt_state, const float *images,
-                                 const int32_t *labels, int32_t batch, int64_t step,
-                                 float losses[3]);
-
-/* The run's length in steps, for a schedule (such as cosine) that has no `steps` of its own;
- * {default_length}. */
-void {m}_set_total_steps(int64_t steps);
-#endif
-
-{embedded_api}/* The raw entry points, over halide_buffer_t (see HalideRuntime.h), for callers who want them.
- * They return 0 or a Halide error code (halide_error_code_t). */
+{api}/* The raw entry points, over halide_buffer_t (see HalideRuntime.h), for callers who want them.
+ * They return 0 or a Halide error code (halide_error_code_t); they check buffer shapes, the step
+ * and the run's length themselves, but not the labels. */
 struct halide_buffer_t;
 {raw}
 #ifdef __cplusplus
@@ -112,38 +342,18 @@ struct halide_buffer_t;
         fmt::arg("classes", graph.classes), fmt::arg("total", layout.total),
         fmt::arg("trainable", layout.trainable),
         fmt::arg("tensors", std::max<size_t>(1, layout.entries.size())),
-        fmt::arg("raw", raw_declarations), fmt::arg("has_train", train ? 1 : 0),
-        fmt::arg("state", slots * layout.total), fmt::arg("slots", slots),
-        fmt::arg("default_length", default_length), fmt::arg("model_api", model_api_text),
-        fmt::arg(
-            "embedded_api",
-            embedded
-                ? fmt::format(
-                      R"(/* Inference with the trained weights compiled into this object: images are raw
- * (batch x {M}_INPUT_SIZE floats in [0, 1]); the training normalization is applied inside. */
-int32_t {m}_predict_embedded(const float *images, int32_t batch, float *probs);
-
-)",
-                      fmt::arg("m", m), fmt::arg("M", M))
-                : std::string()));
+        fmt::arg("raw", raw_declarations), fmt::arg("has_train", program.trainable ? 1 : 0),
+        fmt::arg("state", n.slots * layout.total), fmt::arg("slots", n.slots),
+        fmt::arg("model_api", model_api_text), fmt::arg("workspace", workspace_header_text),
+        fmt::arg("api", api));
     out += fmt::format("\n#endif /* NETC_MODEL_{}_H */\n", M);
     return out;
 }
 
-namespace {
-
-/// The wrappers every object has: the parameter table, init, predict and train_step.
-std::string common_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps) {
+std::string c_wrappers(const Graph &graph, const ParamLayout &layout, const Program &program,
+                       int64_t total_steps) {
     const std::string m = graph.model, M = upper(graph.model);
-    int slots = optimizer_state_slots(graph.train.optimizer);
-    std::string state_buffers, state_args;
-    for (int k = 0; k < slots; k++) {
-        state_buffers += fmt::format(
-            "    netc_buffer(&s[{0}], s_dims[{0}], opt_state + (size_t){0} * {1}_PARAM_COUNT, "
-            "halide_type_float, 1, p_extents);\n",
-            k, M);
-        state_args += fmt::format("&s[{}], ", k);
-    }
+    Names n{m, M, optimizer_state_slots(graph.train.optimizer), graph};
     const Shape &in = graph.input;
     const TrainSettings &t = graph.train;
     std::string slot_names;
@@ -161,16 +371,45 @@ std::string common_wrappers(const Graph &graph, const ParamLayout &layout, int64
                              e.shape.rank(), shape, e.trainable() ? 1 : 0);
     }
     if (layout.entries.empty()) table = "    {\"\", 0, 0, {0, 0, 0, 0}, 0},\n";
+    bool needs_length = schedule_needs_total_steps(t);
+    std::string wrappers;
+    for (const PipelineSpec *p : object_pipelines(program)) {
+        wrappers += "\n" + (p->lowered() ? lowered_wrapper(n, *p, in, needs_length)
+                                         : composed_wrapper(n, program, *p));
+    }
+    if (program.trainable) {
+        wrappers += fmt::format("\nvoid {}_set_total_steps(int64_t steps) {{ netc_total_steps = "
+                                "steps; }}\n",
+                                m);
+    }
     return fmt::format(
         R"(/* Generated by netc: the plain C API of model '{m}'. */
+#define _POSIX_C_SOURCE 200809L /* pthread_once, posix_memalign under -std=c99 */
 #include "{m}.h"
 
 #include <HalideRuntime.h>
 #include <stddef.h>
 #include <string.h>
 
+/* ---- the workspace (runtime/Workspace.c), shared by every model object of a program ---- */
+#define NETC_WORKSPACE_WEAK __attribute__((weak))
+{workspace}
+/* ---- the model ---- */
+#include <pthread.h>
+
+static pthread_once_t netc_workspace_once = PTHREAD_ONCE_INIT;
+
+static void netc_workspace_set(void) {{
+    halide_set_custom_malloc(netc_workspace_malloc);
+    halide_set_custom_free(netc_workspace_free);
+}}
+
+static void netc_install_workspace(void) {{ pthread_once(&netc_workspace_once, netc_workspace_set); }}
+
 const netc_param_info {m}_params[{M}_PARAM_TENSORS] = {{
 {table}}};
+
+static int64_t netc_total_steps = {total_steps};
 
 static void netc_buffer(halide_buffer_t *b, halide_dimension_t *dims, const void *data,
                         halide_type_code_t code, int dimensions, const int32_t *extents) {{
@@ -198,78 +437,7 @@ static int32_t netc_status(int halide_result) {{
 static int netc_batch_ok(int32_t batch, int64_t per_sample) {{
     return batch >= 1 && (int64_t)batch * per_sample <= INT32_MAX;
 }}
-
-int32_t {m}_init(float *params, uint64_t seed) {{
-    halide_buffer_t arena;
-    halide_dimension_t dims[1];
-    const int32_t extents[1] = {{{M}_PARAM_COUNT}};
-    if (!params) return NETC_ERROR_NULL_POINTER;
-    netc_buffer(&arena, dims, params, halide_type_float, 1, extents);
-    return netc_status({m}_init_raw(seed, &arena));
-}}
-
-int32_t {m}_predict(const float *params, const float *images, int32_t batch, float *probs) {{
-    halide_buffer_t p, x, y;
-    halide_dimension_t p_dims[1], x_dims[4], y_dims[2];
-    if (!params || !images || !probs) return NETC_ERROR_NULL_POINTER;
-    if (!netc_batch_ok(batch, {M}_INPUT_SIZE)) return NETC_ERROR_BAD_BATCH;
-    {{
-        const int32_t p_extents[1] = {{{M}_PARAM_COUNT}};
-        const int32_t x_extents[4] = {{{w}, {h}, {c}, batch}};
-        const int32_t y_extents[2] = {{{M}_CLASSES, batch}};
-        netc_buffer(&p, p_dims, params, halide_type_float, 1, p_extents);
-        netc_buffer(&x, x_dims, images, halide_type_float, 4, x_extents);
-        netc_buffer(&y, y_dims, probs, halide_type_float, 2, y_extents);
-    }}
-    return netc_status({m}_predict_raw(&p, &x, &y));
-}}
-
-#if {M}_HAS_TRAIN_STEP
-static int64_t netc_total_steps = {total_steps};
-
-void {m}_set_total_steps(int64_t steps) {{ netc_total_steps = steps; }}
-
-int32_t {m}_train_step_detailed(float *params, float *opt_state, const float *images,
-                                 const int32_t *labels, int32_t batch, int64_t step,
-                                 float losses[3]) {{
-    halide_buffer_t p, s[{slots_or_1}], x, l, out;
-    halide_dimension_t p_dims[1], s_dims[{slots_or_1}][1], x_dims[4], l_dims[1], out_dims[1];
-    const int32_t p_extents[1] = {{{M}_PARAM_COUNT}};
-    const int32_t out_extents[1] = {{3}};
-    if (!params || !images || !labels || !losses || ({slots} > 0 && !opt_state)) {{
-        return NETC_ERROR_NULL_POINTER;
-    }}
-    if (!netc_batch_ok(batch, {M}_INPUT_SIZE)) return NETC_ERROR_BAD_BATCH;
-    for (int32_t n = 0; n < batch; n++) {{
-        if (labels[n] < 0 || labels[n] >= {M}_CLASSES) return NETC_ERROR_BAD_LABEL;
-    }}
-    if ({needs_length} && netc_total_steps < 1) return NETC_ERROR_NO_SCHEDULE_LENGTH;
-    {{
-        const int32_t x_extents[4] = {{{w}, {h}, {c}, batch}};
-        const int32_t l_extents[1] = {{batch}};
-        netc_buffer(&p, p_dims, params, halide_type_float, 1, p_extents);
-{state_buffers}        netc_buffer(&x, x_dims, images, halide_type_float, 4, x_extents);
-        netc_buffer(&l, l_dims, labels, halide_type_int, 1, l_extents);
-        netc_buffer(&out, out_dims, losses, halide_type_float, 1, out_extents);
-    }}
-    (void)s;
-    (void)s_dims;
-    /* params and the state slots are read and written in place. */
-    return netc_status({m}_train_step_raw(&p, {state_args}&x, &l, step, netc_total_steps, &p,
-                                          {state_args}&out));
-}}
-
-int32_t {m}_train_step(float *params, float *opt_state, const float *images,
-                        const int32_t *labels, int32_t batch, int64_t step, float *loss) {{
-    float losses[3];
-    int32_t status;
-    if (!loss) return NETC_ERROR_NULL_POINTER;
-    status = {m}_train_step_detailed(params, opt_state, images, labels, batch, step, losses);
-    if (status == NETC_OK) *loss = losses[0] + losses[1];
-    return status;
-}}
-#endif
-
+{wrappers}
 static const char *const netc_optimizer_slots[] = {{{slot_names}}};
 
 const netc_model {m}_model = {{
@@ -277,53 +445,16 @@ const netc_model {m}_model = {{
     {M}_PARAM_COUNT, {tensor_count}, {m}_params,
     "{optimizer}", {M}_OPT_STATE_COUNT, {slots}, netc_optimizer_slots,
     {batch}, {epochs}, {seed}ull, {validation},
-    {m}_init, {m}_predict,
-#if {M}_HAS_TRAIN_STEP
-    {m}_train_step_detailed, {m}_set_total_steps,
-#else
-    NULL, NULL,
-#endif
-}};
+{entries}}};
 )",
         fmt::arg("m", m), fmt::arg("M", M), fmt::arg("table", table), fmt::arg("c", in.dims[0]),
-        fmt::arg("h", in.dims[1]), fmt::arg("w", in.dims[2]), fmt::arg("slots", slots),
-        fmt::arg("slots_or_1", std::max(slots, 1)), fmt::arg("state_buffers", state_buffers),
-        fmt::arg("state_args", state_args),
-        fmt::arg("needs_length", schedule_needs_total_steps(graph.train) ? 1 : 0),
-        fmt::arg("total_steps", total_steps), fmt::arg("slot_names", slot_names),
+        fmt::arg("h", in.dims[1]), fmt::arg("w", in.dims[2]), fmt::arg("slots", n.slots),
+        fmt::arg("total_steps", total_steps), fmt::arg("wrappers", wrappers),
+        fmt::arg("workspace", workspace_source_text), fmt::arg("slot_names", slot_names),
         fmt::arg("optimizer", t.optimizer.name),
         fmt::arg("tensor_count", layout.entries.size()),  // the table pads an empty one
         fmt::arg("batch", t.batch), fmt::arg("epochs", t.epochs), fmt::arg("seed", t.seed),
-        fmt::arg("validation", t.validation));
-}
-
-}  // namespace
-
-std::string c_wrappers(const Graph &graph, const ParamLayout &layout, int64_t total_steps,
-                       bool embedded, bool train) {
-    (void)train;  // the header's <MODEL>_HAS_TRAIN_STEP decides, for both
-    const std::string m = graph.model, M = upper(graph.model);
-    const Shape &in = graph.input;
-    std::string embedded_wrapper =
-        !embedded ? std::string()
-                  : fmt::format(R"(
-int32_t {m}_predict_embedded(const float *images, int32_t batch, float *probs) {{
-    halide_buffer_t x, y;
-    halide_dimension_t x_dims[4], y_dims[2];
-    if (!images || !probs) return NETC_ERROR_NULL_POINTER;
-    if (!netc_batch_ok(batch, {M}_INPUT_SIZE)) return NETC_ERROR_BAD_BATCH;
-    {{
-        const int32_t x_extents[4] = {{{w}, {h}, {c}, batch}};
-        const int32_t y_extents[2] = {{{M}_CLASSES, batch}};
-        netc_buffer(&x, x_dims, images, halide_type_float, 4, x_extents);
-        netc_buffer(&y, y_dims, probs, halide_type_float, 2, y_extents);
-    }}
-    return netc_status({m}_predict_embedded_raw(&x, &y));
-}}
-)",
-                                fmt::arg("m", m), fmt::arg("M", M), fmt::arg("c", in.dims[0]),
-                                fmt::arg("h", in.dims[1]), fmt::arg("w", in.dims[2]));
-    return common_wrappers(graph, layout, total_steps) + embedded_wrapper;
+        fmt::arg("validation", t.validation), fmt::arg("entries", model_entries(n, program)));
 }
 
 }  // namespace netc

@@ -1,6 +1,7 @@
 #include "compiler/Jit.h"
 
 #include "compiler/Optimizer.h"
+#include "runtime/Workspace.h"
 #include "dsl/Error.h"
 
 #include <stdexcept>
@@ -21,8 +22,15 @@ struct JitModel::Evaluator {
     Pipeline pipeline;
 };
 
-JitModel::JitModel(Graph graph, ParamLayout layout, Target target)
-    : graph_(std::move(graph)), layout_(std::move(layout)), target_(target) {}
+struct JitModel::Compiled {
+    LoweredPipeline lowered;
+};
+
+JitModel::JitModel(Graph graph, ParamLayout layout, Target target, Strategy strategy)
+    : graph_(std::move(graph)), layout_(std::move(layout)), target_(target), strategy_(strategy),
+      program_(build_program(graph_, {strategy, false})) {}
+
+JitModel::~JitModel() = default;
 
 namespace {
 
@@ -30,108 +38,209 @@ std::vector<int> image_extents(const Shape &s, int batch) {
     return {(int)s.dims[2], (int)s.dims[1], (int)s.dims[0], batch};
 }
 
+void *jit_malloc(JITUserContext *, size_t size) { return netc_workspace_malloc(nullptr, size); }
+void jit_free(JITUserContext *, void *p) { netc_workspace_free(nullptr, p); }
+
 }  // namespace
 
-void JitModel::init(uint64_t seed, float *params) {
-    if (!init_) {
-        init_ = std::make_unique<InitEntry>(build_init(layout_, target_));
-        init_->pipeline.compile_jit(target_);
+JitModel::Compiled &JitModel::compiled(const PipelineSpec &spec) {
+    std::unique_ptr<Compiled> &c = compiled_[spec.name];
+    if (c) return *c;
+    auto fresh = std::make_unique<Compiled>();
+    LowerOptions options;
+    options.batch_estimate = (int)graph_.train.batch;
+    fresh->lowered = lower_pipeline(program_, graph_, layout_, spec, options);
+    schedule_pipeline(fresh->lowered, strategy_, target_);
+    Pipeline &pipeline = fresh->lowered.pipeline;
+    // Intermediates come from the workspace, so a step allocates nothing once it has run.
+    pipeline.jit_handlers().custom_malloc = jit_malloc;
+    pipeline.jit_handlers().custom_free = jit_free;
+    compile_reporting(strategy_, spec.name, [&] { pipeline.compile_jit(target_); });
+    c = std::move(fresh);
+    return *c;
+}
+
+void JitModel::compile(const std::vector<std::string> &names) {
+    for (const std::string &name : names) {
+        const PipelineSpec *spec = program_.find(name);
+        internal_assert(spec);
+        if (spec->lowered()) {
+            compiled(*spec);
+        } else {
+            compile(spec->composed_of);
+        }
     }
-    init_->seed.set(seed);
-    Buffer<float> out(params, (int)layout_.total);
-    init_->pipeline.realize(out, target_);
+}
+
+void JitModel::run(const std::string &name, const Call &call) {
+    const PipelineSpec *spec = program_.find(name);
+    if (!spec) internal_error("model " + graph_.model + " has no pipeline " + name);
+    if (spec->has_input(Role::Images)) internal_assert(call.batch >= 1);
+    if (spec->has_input(Role::Labels)) {
+        for (int n = 0; n < call.batch; n++) {
+            if (call.labels[n] < 0 || call.labels[n] >= graph_.classes) {
+                throw std::invalid_argument("label " + std::to_string(call.labels[n]) +
+                                            " of sample " + std::to_string(n) +
+                                            " is outside [0, " + std::to_string(graph_.classes) +
+                                            ")");
+            }
+        }
+    }
+    if (spec->has_input(Role::Step) && call.step < 0) {
+        throw std::invalid_argument("step " + std::to_string(call.step) + " is negative");
+    }
+    if (!spec->lowered()) {
+        // Composed: each part in turn, the gradient arena in between from the workspace.
+        Call part = call;
+        if (!part.grad) {
+            grad_workspace_.resize((size_t)layout_.total);
+            part.grad = grad_workspace_.data();
+        }
+        for (const std::string &p : spec->composed_of) run(p, part);
+        return;
+    }
+    LoweredPipeline &p = compiled(*spec).lowered;
+    int total = (int)layout_.total;
+    int slots = (int)p.state.size();
+    // In place: the update reads each parameter only at its own index, after every other stage.
+    for (Role r : spec->inputs) {
+        switch (r) {
+        case Role::Seed: p.seed.set(call.seed); break;
+        case Role::Params: p.params.set(wrap(call.params, {total})); break;
+        case Role::OptState:
+            for (int k = 0; k < slots; k++) {
+                p.state[k].set(Buffer<float>(call.opt_state + (size_t)k * total, total));
+            }
+            break;
+        case Role::Images:
+            p.images.set(wrap(call.images, image_extents(graph_.input, call.batch)));
+            break;
+        case Role::Labels:
+            p.labels.set(Buffer<int32_t>(const_cast<int32_t *>(call.labels), call.batch));
+            break;
+        case Role::Step: p.step.set(call.step); break;
+        case Role::TotalSteps: p.total_steps.set(total_steps_); break;
+        case Role::Gradient: p.grad.set(wrap(call.grad, {total})); break;
+        default: internal_error(std::string("unexpected input ") + role_name(r));
+        }
+    }
+    std::vector<Buffer<>> outputs;
+    for (Role r : spec->outputs) {
+        switch (r) {
+        case Role::Params: outputs.push_back(Buffer<float>(call.params, total)); break;
+        case Role::OptState:
+            for (int k = 0; k < slots; k++) {
+                outputs.push_back(Buffer<float>(call.opt_state + (size_t)k * total, total));
+            }
+            break;
+        case Role::Gradient: outputs.push_back(Buffer<float>(call.grad, total)); break;
+        case Role::Losses: outputs.push_back(Buffer<float>(call.losses, 3)); break;
+        case Role::Probs:
+            outputs.push_back(Buffer<float>(call.probs, (int)graph_.classes, call.batch));
+            break;
+        case Role::ImageGradient:
+            outputs.push_back(
+                Buffer<float>(call.image_grad, image_extents(graph_.input, call.batch)));
+            break;
+        default: internal_error(std::string("unexpected output ") + role_name(r));
+        }
+    }
+    p.pipeline.realize(Realization(outputs), target_);
+}
+
+void JitModel::init(uint64_t seed, float *params) {
+    Call c;
+    c.seed = seed;
+    c.params = params;
+    run("init", c);
 }
 
 void JitModel::predict(const float *params, const float *images, int batch, float *probs) {
-    internal_assert(batch >= 1);
-    if (!predict_) {
-        predict_ = std::make_unique<PredictEntry>(
-            build_predict(graph_, layout_, target_, (int)graph_.train.batch));
-        predict_->pipeline.compile_jit(target_);
-    }
-    predict_->params.set(wrap(params, {(int)layout_.total}));
-    predict_->images.set(wrap(images, image_extents(graph_.input, batch)));
-    Buffer<float> out(probs, (int)graph_.classes, batch);
-    predict_->pipeline.realize(out, target_);
+    Call c;
+    c.params = const_cast<float *>(params);  // read only: predict has no Params output
+    c.images = images;
+    c.batch = batch;
+    c.probs = probs;
+    run("predict", c);
 }
 
 int64_t JitModel::opt_state_count() const {
     return optimizer_state_slots(graph_.train.optimizer) * layout_.total;
 }
 
-const Graph &JitModel::train_graph() {
-    if (!train_) {
-        train_ = build_train(graph_, layout_, target_, TrainOutputs::Update);
-        train_->pipeline.compile_jit(target_);
-    }
-    return train_->graph;
+namespace {
+
+JitModel::StepResult step_result(const float losses[3]) { return {losses[0], losses[1], losses[2]}; }
+
+JitModel::Call training_call(const float *params, const float *images, const int32_t *labels,
+                             int batch, int64_t step, float *losses) {
+    JitModel::Call c;
+    c.params = const_cast<float *>(params);  // written only by pipelines that output Params
+    c.images = images;
+    c.labels = labels;
+    c.batch = batch;
+    c.step = step;
+    c.losses = losses;
+    return c;
 }
 
-void JitModel::bind_training(std::unique_ptr<TrainEntry> &entry, TrainOutputs outputs,
-                             const float *params, float *opt_state, const float *images,
-                             const int32_t *labels, int batch, int64_t step) {
-    internal_assert(batch >= 1);
-    for (int n = 0; n < batch; n++) {
-        if (labels[n] < 0 || labels[n] >= graph_.classes) {
-            throw std::invalid_argument("label " + std::to_string(labels[n]) + " of sample " +
-                                        std::to_string(n) + " is outside [0, " +
-                                        std::to_string(graph_.classes) + ")");
-        }
-    }
-    if (!entry) {
-        entry = build_train(graph_, layout_, target_, outputs);
-        entry->pipeline.compile_jit(target_);
-    }
-    int total = (int)layout_.total;
-    entry->params.set(wrap(params, {total}));
-    for (size_t k = 0; opt_state && k < entry->state.size(); k++) {
-        entry->state[k].set(Buffer<float>(opt_state + k * total, total));
-    }
-    entry->images.set(wrap(images, image_extents(graph_.input, batch)));
-    entry->labels.set(Buffer<int32_t>(const_cast<int32_t *>(labels), batch));
-    entry->step.set(step);
-    entry->total_steps.set(total_steps_);
-}
+}  // namespace
 
 JitModel::StepResult JitModel::train_step(float *params, float *opt_state, const float *images,
                                           const int32_t *labels, int batch, int64_t step) {
-    bind_training(train_, TrainOutputs::Update, params, opt_state, images, labels, batch, step);
-    int total = (int)layout_.total;
-    // In place: the update reads each parameter only at its own index, after every other stage.
-    std::vector<Buffer<>> outputs = {Buffer<float>(params, total)};
-    for (size_t k = 0; k < train_->state.size(); k++) {
-        outputs.push_back(Buffer<float>(opt_state + k * total, total));
-    }
-    Buffer<float> losses(3);
-    outputs.push_back(losses);
-    train_->pipeline.realize(Realization(outputs), target_);
-    return {losses(0), losses(1), losses(2)};
+    float losses[3] = {0, 0, 0};
+    Call c = training_call(params, images, labels, batch, step, losses);
+    c.opt_state = opt_state;
+    run("train_step", c);
+    return step_result(losses);
 }
 
-JitModel::Gradient JitModel::gradient(const float *params, const float *images,
-                                      const int32_t *labels, int batch, int64_t step) {
-    bind_training(gradient_, TrainOutputs::Gradient, params, nullptr, images, labels, batch, step);
+JitModel::StepResult JitModel::gradient(const float *params, const float *images,
+                                        const int32_t *labels, int batch, int64_t step,
+                                        float *grad) {
+    float losses[3] = {0, 0, 0};
+    Call c = training_call(params, images, labels, batch, step, losses);
+    c.grad = grad;
+    run("gradient", c);
+    return step_result(losses);
+}
+
+void JitModel::apply_update(float *params, float *opt_state, const float *grad, int64_t step) {
+    Call c;
+    c.params = params;
+    c.opt_state = opt_state;
+    c.grad = const_cast<float *>(grad);  // read only: apply_update has no Gradient output
+    c.step = step;
+    run("apply_update", c);
+}
+
+JitModel::Gradient JitModel::gradient_check(const float *params, const float *images,
+                                            const int32_t *labels, int batch, int64_t step) {
+    float losses[3] = {0, 0, 0};
     Gradient g;
     g.params.resize(layout_.total);
     g.images.resize((size_t)graph_.input.elements() * batch);
-    Buffer<float> losses(3);
-    Buffer<float> grad(g.params.data(), (int)layout_.total);
-    Buffer<float> image_grad(g.images.data(), image_extents(graph_.input, batch));
-    gradient_->pipeline.realize(Realization({grad, losses, image_grad}), target_);
-    g.losses = {losses(0), losses(1), losses(2)};
+    Call c = training_call(params, images, labels, batch, step, losses);
+    c.grad = g.params.data();
+    c.image_grad = g.images.data();
+    run("gradient_check", c);
+    // The check compares trained tensors only; buffer slots hold batch statistics.
+    for (const ParamEntry &e : layout_.entries) {
+        if (!e.trainable()) std::fill_n(g.params.begin() + e.offset, e.size, 0.0f);
+    }
+    g.losses = step_result(losses);
     return g;
 }
 
-JitModel::StepResult JitModel::loss(const float *params, const float *images, const int32_t *labels,
-                                    int batch, int64_t step) {
-    bind_training(loss_, TrainOutputs::Loss, params, nullptr, images, labels, batch, step);
-    Buffer<float> losses(3);
-    loss_->pipeline.realize(losses, target_);
-    return {losses(0), losses(1), losses(2)};
+JitModel::StepResult JitModel::loss(const float *params, const float *images,
+                                    const int32_t *labels, int batch, int64_t step) {
+    float losses[3] = {0, 0, 0};
+    run("loss", training_call(params, images, labels, batch, step, losses));
+    return step_result(losses);
 }
 
-std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params, const float *images,
-                                      int batch, uint32_t rng_key) {
+std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params,
+                                      const float *images, int batch, uint32_t rng_key) {
     internal_assert(node >= 0 && node < (int)graph_.nodes.size());
     auto key = std::make_pair(node, (int)mode);
     std::shared_ptr<Evaluator> &ev = evaluators_[key];
@@ -140,7 +249,7 @@ std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params, 
         constrain_inputs(graph_, layout_, ev->params, ev->images, (int)graph_.train.batch);
         Forward fwd = lower_forward(graph_, layout_, mode, ev->params, ev->images,
                                     ev->images.dim(3).extent(), ev->rng_key);
-        schedule_forward(graph_, fwd, target_, {node});
+        schedule_nodes(graph_, fwd, target_, {node});
         Func value = fwd.values[node].out;
         if (node == 0) value.compute_root();
         ev->pipeline = Pipeline(value);

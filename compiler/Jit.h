@@ -3,10 +3,13 @@
 // `netc train` will drive it. All buffers are plain float arrays in PyTorch's layouts: the
 // parameter arena (layout.total floats), images NCHW, probabilities (batch, classes).
 
-#include "compiler/EntryPoints.h"
 #include "compiler/Graph.h"
 #include "compiler/Lower.h"
+#include "compiler/LowerProgram.h"
 #include "compiler/ParamLayout.h"
+#include "compiler/Program.h"
+#include "compiler/Schedule.h"
+#include "compiler/Target.h"
 
 #include <Halide.h>
 
@@ -18,11 +21,38 @@ namespace netc {
 
 class JitModel {
 public:
-    JitModel(Graph graph, ParamLayout layout,
-             Halide::Target target = Halide::get_jit_target_from_environment());
+    JitModel(Graph graph, ParamLayout layout, Halide::Target target = default_jit_target(),
+             Strategy strategy = Strategy::Netc);
+    ~JitModel();
 
     const Graph &graph() const { return graph_; }
     const ParamLayout &layout() const { return layout_; }
+    const Program &program() const { return program_; }
+    Strategy strategy() const { return strategy_; }
+    const Halide::Target &target() const { return target_; }
+
+    /// The arguments of any pipeline, by role (compiler/Program.h); those a pipeline does not
+    /// take are ignored. Params and opt_state are updated in place by pipelines that output them.
+    struct Call {
+        uint64_t seed = 0;
+        float *params = nullptr;      // (layout.total)
+        float *opt_state = nullptr;   // (opt_state_count())
+        const float *images = nullptr;    // (batch, C, H, W)
+        const int32_t *labels = nullptr;  // (batch)
+        int batch = 0;
+        int64_t step = 0;
+        float *grad = nullptr;        // (layout.total): written by gradient, read by apply_update
+        float *losses = nullptr;      // (3)
+        float *probs = nullptr;       // (batch, classes)
+        float *image_grad = nullptr;  // (batch, C, H, W)
+    };
+    /// Runs the pipeline called `name` (compiling it on first use). Throws std::invalid_argument
+    /// on a label outside [0, classes) or a negative step (nothing is changed then).
+    void run(const std::string &name, const Call &call);
+
+    /// Compiles the named pipelines now rather than on first use. Throws StrategyError when the
+    /// strategy cannot schedule or compile one.
+    void compile(const std::vector<std::string> &names);
 
     /// Fills `params` (layout.total floats) from the declared initializers.
     void init(uint64_t seed, float *params);
@@ -39,26 +69,30 @@ public:
         float regularization = 0;  // the regularization term
         float learning_rate = 0;   // the rate this step used
     };
-    /// One training step, updating `params` and `opt_state` in place. Throws std::invalid_argument
-    /// on a label outside [0, classes) (nothing is updated then).
+    /// One training step, updating `params` and `opt_state` in place.
     StepResult train_step(float *params, float *opt_state, const float *images,
                           const int32_t *labels, int batch, int64_t step);
+    /// The gradient arena of a batch (`grad`, layout.total floats), nothing updated.
+    StepResult gradient(const float *params, const float *images, const int32_t *labels,
+                        int batch, int64_t step, float *grad);
+    /// The optimizer's step from a gradient arena, updating params and opt_state in place.
+    void apply_update(float *params, float *opt_state, const float *grad, int64_t step);
 
     /// The full gradient for a gradient check: dL/dparams over the arena (regularization
-    /// included, 0 for buffers) and dL/dimages (NCHW), with the losses, without updating.
+    /// included) and dL/dimages (NCHW), with the losses, without updating.
     struct Gradient {
         std::vector<float> params;
         std::vector<float> images;
         StepResult losses;
     };
-    Gradient gradient(const float *params, const float *images, const int32_t *labels, int batch,
-                      int64_t step);
+    Gradient gradient_check(const float *params, const float *images, const int32_t *labels,
+                            int batch, int64_t step);
     /// The losses of a training-mode forward pass (dropout masks of `step`), nothing updated.
     StepResult loss(const float *params, const float *images, const int32_t *labels, int batch,
                     int64_t step);
 
-    /// The training graph (forward + derived backward), compiled on first use.
-    const Graph &train_graph();
+    /// The training graph (forward + derived backward).
+    const Graph &train_graph() const { return program_.train_graph; }
 
     /// The value of one node for `images`, as NCHW (batch, C, H, W) or (batch, F) floats: for
     /// tests that compare single ops against references. Compiled on first use per (node, mode).
@@ -67,18 +101,17 @@ public:
 
 private:
     struct Evaluator;
-    /// Binds the training inputs of `entry` (compiling it on first use).
-    void bind_training(std::unique_ptr<TrainEntry> &entry, TrainOutputs outputs,
-                       const float *params, float *opt_state, const float *images,
-                       const int32_t *labels, int batch, int64_t step);
+    struct Compiled;
+    Compiled &compiled(const PipelineSpec &spec);
 
     Graph graph_;
     ParamLayout layout_;
     Halide::Target target_;
-    std::unique_ptr<InitEntry> init_;
-    std::unique_ptr<PredictEntry> predict_;
-    std::unique_ptr<TrainEntry> train_, gradient_, loss_;
+    Strategy strategy_;
+    Program program_;
     int64_t total_steps_ = 0;
+    std::map<std::string, std::unique_ptr<Compiled>> compiled_;
+    std::vector<float> grad_workspace_;  // train_step's gradient arena when it is composed
     std::map<std::pair<int, int>, std::shared_ptr<Evaluator>> evaluators_;
 };
 

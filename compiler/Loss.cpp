@@ -46,7 +46,7 @@ OpLowering lower_loss_grad(const LowerCtx &ctx) {
         Expr target = select(d.c == s.label, 1.0f - e, 0.0f) + e / (float)classes;
         Expr p = exp(logits(d.c, d.n) - s.max_score(d.n) - s.log_sum(d.n));
         grad(d.c, d.n) = (p - target) * inv_batch;
-        return {grad, {s.max_score, s.log_sum}, {}, {}};
+        return {grad, {{"max", s.max_score}, {"log_sum", s.log_sum}}, {}, {}};
     }
     internal_assert(graph.loss.name == "svm");
     float margin = (float)graph.loss.attrs.get_float("margin");
@@ -59,11 +59,11 @@ OpLowering lower_loss_grad(const LowerCtx &ctx) {
     Expr violated_c = logits(d.c, d.n) - true_score(d.n) + margin > 0.0f;
     grad(d.c, d.n) =
         select(d.c == label, -violations(d.n), select(violated_c, 1.0f, 0.0f)) * inv_batch;
-    return {grad, {true_score, violations}, {}, {}};
+    return {grad, {{"true_score", true_score}, {"violations", violations}}, {}, {}};
 }
 
 void schedule_loss_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
-    for (Func f : l.stages) f.compute_root();
+    for (const auto &[name, f] : l.stages) Func(f).compute_root();
     schedule_root(ctx, l.out, node.shape);
 }
 

@@ -65,6 +65,22 @@ Expr LowerCtx::param(const std::string &suffix, const std::vector<Expr> &index) 
     return params_((int)e.offset + flat);
 }
 
+Func OpLowering::stage(const std::string &name) const {
+    auto it = stages.find(name);
+    if (it == stages.end()) {
+        internal_error("lowering of " + out.name() + " made no stage '" + name + "'");
+    }
+    return it->second;
+}
+
+const RDom &OpLowering::reduction(const std::string &name) const {
+    auto it = reductions.find(name);
+    if (it == reductions.end()) {
+        internal_error("lowering of " + out.name() + " made no reduction '" + name + "'");
+    }
+    return it->second;
+}
+
 Func pad_image(const Func &f, const Shape &shape, Expr value) {
     internal_assert(shape.rank() == 3);
     // Channels and batch are never out of range, so only x and y get a bounds check.
@@ -117,12 +133,12 @@ OpLowering lower_bias_grad(const LowerCtx &ctx) {
     Func out(ctx.node.name);
     out(d.i0) = 0.0f;
     out(d.i0) += image ? ctx.inputs[0](d.i0, r[0], r[1], r[2]) : ctx.inputs[0](d.i0, r[0]);
-    return {out, {}, {}, {r}};
+    return {out, {}, {}, {{"r", r}}};
 }
 
 void schedule_bias_grad(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
     const Dims &d = dims();
-    const RDom &r = l.reductions[0];
+    const RDom &r = l.reduction("r");
     std::vector<VarOrRVar> order = {d.i0};
     for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
     l.out.compute_root().vectorize(d.i0, ctx.vector_width, TailStrategy::GuardWithIf);

@@ -80,12 +80,20 @@ private:
     Halide::Func params_;
 };
 
-/// What an op's forward lowering produces.
+/// What an op's lowering produces: its value and its intermediates, each by name, so the
+/// schedule stage (compiler/Schedule.h) finds them by what they are, not by position.
 struct OpLowering {
-    Halide::Func out;                           // the op's value
-    std::vector<Halide::Func> stages;           // intermediate Funcs, in producer order
-    std::map<std::string, Halide::Func> saved;  // values later passes reuse ("mean", "inv_std")
-    std::vector<Halide::RDom> reductions;       // the domains of `stages`' updates, in order
+    Halide::Func out;                                // the op's value
+    std::map<std::string, Halide::Func> stages;      // intermediates: "acc", "weight_r", "sum"
+    std::map<std::string, Halide::Func> saved;       // values backward nodes reuse ("mean")
+    std::map<std::string, Halide::RDom> reductions;  // domains of updates: "r"
+
+    /// The intermediate called `name`; an internal error when the lowering made none.
+    Halide::Func stage(const std::string &name) const;
+    /// The reduction domain called `name`; an internal error when there is none.
+    const Halide::RDom &reduction(const std::string &name) const;
+    bool has_stage(const std::string &name) const { return stages.count(name) != 0; }
+    bool has_reduction(const std::string &name) const { return reductions.count(name) != 0; }
 };
 
 /// How one node of a pipeline is being scheduled.

@@ -42,29 +42,4 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, 
     return fwd;
 }
 
-int vector_width(const Target &target) {
-    if (target.has_feature(Target::AVX512)) return 16;
-    if (target.has_feature(Target::AVX2) || target.has_feature(Target::AVX)) return 8;
-    return 4;
-}
-
-void schedule_forward(const Graph &graph, Forward &fwd, const Target &target,
-                      const std::vector<int> &outputs) {
-    int width = vector_width(target);
-    // The NCHW -> (c, x, y, n) copy: one pass, so convolutions read channels contiguously.
-    ScheduleCtx edge{graph, target, width, true, false};
-    schedule_root(edge, fwd.values[0].out, graph.nodes[0].shape);
-    for (size_t i = 1; i < graph.nodes.size(); i++) {
-        const Node &node = graph.nodes[i];
-        ScheduleCtx ctx{graph, target, width, false, true};
-        ctx.is_output = (int)i + 1 == graph.forward_count ||
-                        std::find(outputs.begin(), outputs.end(), (int)i) != outputs.end();
-        std::vector<int> users = graph.users((int)i);
-        for (int u : users) ctx.only_elementwise_users &= graph.nodes[u].op->elementwise;
-        if (users.empty()) ctx.only_elementwise_users = false;
-        internal_assert(node.op->schedule);
-        node.op->schedule(ctx, node, fwd.values[i]);
-    }
-}
-
 }  // namespace netc

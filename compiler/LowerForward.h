@@ -1,5 +1,5 @@
 #pragma once
-// Pass: the graph -> Halide Funcs (algorithm only), and their default schedule. Every node is
+// Pass: the graph -> Halide Funcs, algorithm only (compiler/Schedule.h schedules them). Every node is
 // lowered: the forward ones and, when derive_backward has appended them, the backward ones.
 // Used by every entry point: predict (a forward graph) and the train step (forward + backward).
 
@@ -26,12 +26,5 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
                       const Halide::Func &params, const Halide::Func &images,
                       const Halide::Expr &batch, const Halide::Expr &rng_key,
                       const Halide::Func &labels = Halide::Func());
-
-/// Applies each op's schedule hint. `outputs` are node ids whose values leave the pipeline.
-void schedule_forward(const Graph &graph, Forward &forward, const Halide::Target &target,
-                      const std::vector<int> &outputs);
-
-/// The natural vector width in floats of a target (16 with AVX-512, 8 with AVX2, 4 otherwise).
-int vector_width(const Halide::Target &target);
 
 }  // namespace netc

@@ -141,8 +141,10 @@ int main(int argc, char **argv) {
                    images + (size_t)order[cursor] * INPUT_SIZE, sizeof(float) * INPUT_SIZE);
             batch_labels[b] = labels[order[cursor]];
         }
+        float step_losses[3]; /* data loss, regularization, learning rate */
         int32_t code = FN(_train_step)(params, opt_state, batch_images, batch_labels, batch, step,
-                                       &losses[step]);
+                                       step_losses);
+        losses[step] = step_losses[0] + step_losses[1];
         if (code != NETC_OK) {
             fprintf(stderr, "train step %d failed with code %d\n", step, (int)code);
             goto done;

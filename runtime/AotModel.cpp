@@ -59,21 +59,48 @@ Status AotModel::predict(const float *params, const float *images, int64_t batch
     return check(model_.predict(params, images, (int32_t)batch, probs), model_, "predict");
 }
 
+namespace {
+
+/// The object has no training entry points when an op of the model has no backward rule yet.
+Status no_training(const netc_model &model) {
+    return Status::error(std::string("the object of ") + model.name +
+                         " has no train step: an op of the model has no backward rule yet");
+}
+
+Status at_step(int64_t step, Status s) {
+    if (s) return s;
+    return Status::error("step " + std::to_string(step) + ": " + s.message());
+}
+
+}  // namespace
+
 Status AotModel::train_step(float *params, float *opt_state, const float *images,
                             const int32_t *labels, int64_t batch, int64_t step,
                             StepLosses &losses) {
-    if (!model_.train_step) {
-        return Status::error(std::string("the object of ") + model_.name +
-                             " has no train step: an op of the model has no backward rule yet");
-    }
+    if (!model_.train_step) return no_training(model_);
     if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "train_step");
     float out[3] = {0, 0, 0};
     int32_t code = model_.train_step(params, opt_state, images, labels, (int32_t)batch, step, out);
-    if (Status s = check(code, model_, "train_step"); !s) {
-        return Status::error("step " + std::to_string(step) + ": " + s.message());
-    }
+    if (Status s = at_step(step, check(code, model_, "train_step")); !s) return s;
     losses = {out[0], out[1], out[2]};
     return {};
+}
+
+Status AotModel::gradient(const float *params, const float *images, const int32_t *labels,
+                          int64_t batch, int64_t step, float *grad, StepLosses &losses) {
+    if (!model_.gradient) return no_training(model_);
+    if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "gradient");
+    float out[3] = {0, 0, 0};
+    int32_t code = model_.gradient(params, images, labels, (int32_t)batch, step, grad, out);
+    if (Status s = at_step(step, check(code, model_, "gradient")); !s) return s;
+    losses = {out[0], out[1], out[2]};
+    return {};
+}
+
+Status AotModel::apply_update(float *params, float *opt_state, const float *grad, int64_t step) {
+    if (!model_.apply_update) return no_training(model_);
+    return at_step(step, check(model_.apply_update(params, opt_state, grad, step), model_,
+                               "apply_update"));
 }
 
 TrainConfig train_config(const netc_model &model) {

@@ -17,6 +17,7 @@
 #define NETC_ERROR_BAD_LABEL 3          /* a label is < 0 or >= the number of classes */
 #define NETC_ERROR_RUNTIME 4            /* the generated code failed; Halide printed why */
 #define NETC_ERROR_NO_SCHEDULE_LENGTH 5 /* the schedule needs the run's length: set it first */
+#define NETC_ERROR_BAD_STEP 6           /* the step is negative */
 
 /* One tensor of a parameter arena. */
 typedef struct netc_param_info {
@@ -47,13 +48,19 @@ typedef struct netc_model {
     uint64_t seed;
     double validation; /* fraction of the training data held out */
 
+    /* The entry points, as the header declares them; NULL where the object has none. The
+     * training ones are NULL when the model cannot train (an op it uses has no backward rule
+     * yet). losses[0] is the data loss, losses[1] the regularization, losses[2] the learning
+     * rate used. */
     int32_t (*init)(float *params, uint64_t seed);
     int32_t (*predict)(const float *params, const float *images, int32_t batch, float *probs);
-    /* NULL when the model cannot train (an op it uses has no backward rule yet). losses[0] is
-     * the data loss, losses[1] the regularization, losses[2] the learning rate used. */
+    int32_t (*gradient)(const float *params, const float *images, const int32_t *labels,
+                        int32_t batch, int64_t step, float *grad, float losses[3]);
+    int32_t (*apply_update)(float *params, float *opt_state, const float *grad, int64_t step);
     int32_t (*train_step)(float *params, float *opt_state, const float *images,
                           const int32_t *labels, int32_t batch, int64_t step, float losses[3]);
-    void (*set_total_steps)(int64_t steps); /* NULL when the model cannot train */
+    void (*set_total_steps)(int64_t steps);
+    int32_t (*predict_embedded)(const float *images, int32_t batch, float *probs);
 } netc_model;
 
 #endif /* NETC_MODEL_API_H */

@@ -61,6 +61,15 @@ public:
     virtual Status train_step(float *params, float *opt_state, const float *images,
                               const int32_t *labels, int64_t batch, int64_t step,
                               StepLosses &losses) = 0;
+    /// The first half of a step: the gradient arena of a batch (param_count() floats: dL/dparams
+    /// with regularization; the batch statistic at batchnorm buffers), nothing updated.
+    virtual Status gradient(const float *params, const float *images, const int32_t *labels,
+                            int64_t batch, int64_t step, float *grad, StepLosses &losses) = 0;
+    /// The second half: the optimizer's step from a gradient arena (the same one, or one summed
+    /// across processes), updating params and opt_state in place. train_step equals gradient
+    /// then apply_update.
+    virtual Status apply_update(float *params, float *opt_state, const float *grad,
+                                int64_t step) = 0;
 };
 
 }  // namespace netc::runtime

@@ -19,7 +19,7 @@ OpLowering lower_avgpool(const LowerCtx &ctx) {
     out(d.c, d.x, d.y, d.n) =
         sum(padded(d.c, d.x * stride + r.x - pad, d.y * stride + r.y - pad, d.n)) *
         (1.0f / (float)(k * k));
-    return {out, {}, {}, {r}};
+    return {out, {}, {}, {{"r", r}}};
 }
 
 void schedule_avgpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {

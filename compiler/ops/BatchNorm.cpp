@@ -54,19 +54,19 @@ OpLowering lower_batchnorm(const LowerCtx &ctx) {
         sum_sq(d.c) = 0.0f;
         sum_sq(d.c) += (at(d.c) - mean(d.c)) * (at(d.c) - mean(d.c));
         var(d.c) = sum_sq(d.c) / count;
-        l.stages = {sum_x, mean, sum_sq, var};
-        l.reductions = {r, r};
+        l.stages = {{"sum", sum_x}, {"mean", mean}, {"sum_sq", sum_sq}, {"var", var}};
+        l.reductions = {{"r", r}};
     } else {
         mean(d.c) = ctx.param("running_mean", {d.c});
         var(d.c) = ctx.param("running_var", {d.c});
-        l.stages = {mean, var};
+        l.stages = {{"mean", mean}, {"var", var}};
     }
     Func inv_std(ctx.name("inv_std")), scale(ctx.name("scale")), shift(ctx.name("shift"));
     inv_std(d.c) = 1.0f / sqrt(var(d.c) + eps);
     bool affine = ctx.has_param("weight");
     scale(d.c) = affine ? ctx.param("weight", {d.c}) * inv_std(d.c) : inv_std(d.c);
     shift(d.c) = (affine ? ctx.param("bias", {d.c}) : 0.0f) - mean(d.c) * scale(d.c);
-    l.stages.insert(l.stages.end(), {inv_std, scale, shift});
+    l.stages.insert({{"inv_std", inv_std}, {"scale", scale}, {"shift", shift}});
     l.saved = {{"mean", mean}, {"var", var}, {"inv_std", inv_std}};
     l.out = lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &v) {
                 return x * scale(v[0]) + shift(v[0]);
@@ -77,21 +77,19 @@ OpLowering lower_batchnorm(const LowerCtx &ctx) {
 void schedule_batchnorm(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
     int width = ctx.vector_width;
-    bool train = !l.reductions.empty();
-    if (train) {
-        // sum_x and sum_sq: accumulate whole channel vectors across the batch and pixels.
-        for (int i : {0, 2}) {
-            Func f = l.stages[i];
-            const RDom &r = l.reductions[i / 2];
+    if (l.has_reduction("r")) {  // training: batch statistics
+        // sum and sum_sq: accumulate whole channel vectors across the batch and pixels.
+        const RDom &r = l.reduction("r");
+        for (const char *name : {"sum", "sum_sq"}) {
+            Func f = l.stage(name);
             f.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
             std::vector<VarOrRVar> order = {d.c};
             for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
             f.update().reorder(order).vectorize(d.c, width, TailStrategy::GuardWithIf);
         }
     }
-    Func shift = l.stages.back(), scale = l.stages[l.stages.size() - 2];
-    scale.compute_root();
-    shift.compute_root();
+    l.stage("scale").compute_root();
+    l.stage("shift").compute_root();
     schedule_elementwise(ctx, node, l);
 }
 
@@ -141,8 +139,8 @@ OpLowering lower_batchnorm_grad_input(const LowerCtx &ctx) {
         Expr scale = (affine ? ctx.param("weight", {c}) : 1.0f) * inv_std(c) / g.count;
         return scale * (g.count * dy - g.dy(c) - xhat * g.dy_xhat(c));
     });
-    l.stages = {g.dy, g.dy_xhat};
-    l.reductions = {g.r};
+    l.stages = {{"sum_dy", g.dy}, {"sum_dy_xhat", g.dy_xhat}};
+    l.reductions = {{"r", g.r}};
     return l;
 }
 
@@ -151,11 +149,13 @@ OpLowering lower_batchnorm_grad_weight(const LowerCtx &ctx) {
     GradSums g = grad_sums(ctx, ctx.inputs[0], ctx.inputs[1]);
     Func out(ctx.node.name);
     out(dims().i0) = g.dy_xhat(dims().i0);
-    return {out, {g.dy_xhat}, {}, {g.r}};
+    return {out, {{"sum_dy_xhat", g.dy_xhat}}, {}, {{"r", g.r}}};
 }
 
 void schedule_batchnorm_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
-    schedule_grad_sums(ctx, l.stages, l.reductions[0]);
+    std::vector<Func> sums;
+    for (const auto &[name, f] : l.stages) sums.push_back(f);  // sum_dy and sum_dy_xhat
+    schedule_grad_sums(ctx, sums, l.reduction("r"));
     if (node.batched) {
         schedule_root(ctx, l.out, node.shape);
     } else {

@@ -53,13 +53,13 @@ OpLowering lower_conv2d(const LowerCtx &ctx) {
         padded(r.x, d.x * stride + r.y * dilation - pad, d.y * stride + r.z * dilation - pad, d.n);
     Func out(ctx.node.name);
     out(d.c, d.x, d.y, d.n) = acc(d.c, d.x, d.y, d.n);
-    return {out, {weight_r, acc}, {}, {r}};
+    return {out, {{"weight_r", weight_r}, {"acc", acc}}, {}, {{"r", r}}};
 }
 
 void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
-    Func weight_r = l.stages[0], acc = l.stages[1];
-    const RDom &r = l.reductions[0];
+    Func weight_r = l.stage("weight_r"), acc = l.stage("acc");
+    const RDom &r = l.reduction("r");
     int width = ctx.vector_width;
     weight_r.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
     schedule_root(ctx, l.out, node.shape);
@@ -103,7 +103,7 @@ OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
     acc(d.c, d.x, d.y, d.n) += tap;
     Func out(ctx.node.name);
     out(d.c, d.x, d.y, d.n) = acc(d.c, d.x, d.y, d.n);
-    return {out, {weight_t, acc}, {}, {r}};
+    return {out, {{"weight_r", weight_t}, {"acc", acc}}, {}, {{"r", r}}};
 }
 
 // dL/dW[f, c, ky, kx] = sum_{n, ox, oy} dy(f, ox, oy, n) * x(c, ox*s + kx*d - p, oy*s + ky*d - p,
@@ -122,7 +122,7 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
                                             r.y * w.stride + ky * w.dilation - w.pad, r.z);
     Func out(ctx.node.name);
     out(d.i0, d.i1, d.i2, d.i3) = acc(d.i3, d.i2, d.i0, d.i1);
-    return {out, {acc}, {}, {r}};
+    return {out, {{"acc", acc}}, {}, {{"r", r}}};
 }
 
 void schedule_conv2d_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
@@ -130,8 +130,8 @@ void schedule_conv2d_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowe
 }
 
 void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
-    Func acc = l.stages[0];
-    const RDom &r = l.reductions[0];
+    Func acc = l.stage("acc");
+    const RDom &r = l.reduction("r");
     std::vector<Var> v = acc.args();  // f, c, kx, ky
     int width = ctx.vector_width;
     acc.compute_root().vectorize(v[0], width, TailStrategy::GuardWithIf);

@@ -41,17 +41,17 @@ OpLowering lower_dense(const LowerCtx &ctx) {
     acc(d.c, d.n) += weight_t(d.c, r) * ctx.inputs[0](r, d.n);
     Func out(ctx.node.name);
     out(d.c, d.n) = acc(d.c, d.n);
-    return {out, {weight_t, acc}, {}, {r}};
+    return {out, {{"weight_t", weight_t}, {"acc", acc}}, {}, {{"r", r}}};
 }
 
 void schedule_dense(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
-    Func weight_t = l.stages[0], acc = l.stages[1];
+    Func weight_t = l.stage("weight_t"), acc = l.stage("acc");
     int width = ctx.vector_width;
     weight_t.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
     schedule_root(ctx, l.out, node.shape);
     acc.compute_at(l.out, d.n).vectorize(d.c, width, TailStrategy::GuardWithIf);
-    RVar r = l.reductions[0].x;
+    RVar r = l.reduction("r").x;
     acc.update().reorder(d.c, r, d.n).vectorize(d.c, width, TailStrategy::GuardWithIf);
 }
 
@@ -68,7 +68,7 @@ OpLowering lower_dense_grad_input(const LowerCtx &ctx) {
     acc(d.c, d.n) += weight(d.c, r) * ctx.inputs[0](r, d.n);
     Func out(ctx.node.name);
     out(d.c, d.n) = acc(d.c, d.n);
-    return {out, {weight, acc}, {}, {r}};
+    return {out, {{"weight_t", weight}, {"acc", acc}}, {}, {{"r", r}}};
 }
 
 // dL/dW[o, i] = sum_n dy(o, n) * x(i, n), as (i0 = i, i1 = o)
@@ -80,17 +80,17 @@ OpLowering lower_dense_grad_weight(const LowerCtx &ctx) {
     acc(d.i0, d.i1) += ctx.inputs[0](d.i1, r) * ctx.inputs[1](d.i0, r);
     Func out(ctx.node.name);
     out(d.i0, d.i1) = acc(d.i0, d.i1);
-    return {out, {acc}, {}, {r}};
+    return {out, {{"acc", acc}}, {}, {{"r", r}}};
 }
 
 void schedule_dense_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
     const Dims &d = dims();
-    Func acc = l.stages[0];
+    Func acc = l.stage("acc");
     int width = ctx.vector_width;
     l.out.compute_root().vectorize(d.i0, width, TailStrategy::GuardWithIf).parallel(d.i1);
     acc.compute_at(l.out, d.i1).vectorize(d.i0, width, TailStrategy::GuardWithIf);
     acc.update()
-        .reorder(d.i0, l.reductions[0].x, d.i1)
+        .reorder(d.i0, l.reduction("r").x, d.i1)
         .vectorize(d.i0, width, TailStrategy::GuardWithIf);
 }
 

@@ -22,7 +22,7 @@ OpLowering lower_global_avgpool(const LowerCtx &ctx) {
     RDom r(0, w, 0, h, ctx.name("r"));
     Func out(ctx.node.name);
     out(d.c, d.n) = sum(ctx.inputs[0](d.c, r.x, r.y, d.n)) * (1.0f / (float)(h * w));
-    return {out, {}, {}, {r}};
+    return {out, {}, {}, {{"r", r}}};
 }
 
 void schedule_global_avgpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {

@@ -56,14 +56,14 @@ OpLowering lower_groupnorm(const LowerCtx &ctx) {
         if (!affine) return normalized;
         return normalized * ctx.param("weight", {v[0]}) + ctx.param("bias", {v[0]});
     });
-    l.stages = {mean, var, inv_std};
+    l.stages = {{"mean", mean}, {"var", var}, {"inv_std", inv_std}};
     l.saved = {{"mean", mean}, {"inv_std", inv_std}};
-    l.reductions = {r};
+    l.reductions = {{"r", r}};
     return l;
 }
 
 void schedule_groupnorm(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
-    for (Func f : l.stages) f.compute_root().parallel(dims().n);
+    for (const auto &[name, f] : l.stages) Func(f).compute_root().parallel(dims().n);
     schedule_elementwise(ctx, node, l);
 }
 
@@ -100,8 +100,8 @@ OpLowering lower_groupnorm_grad_input(const LowerCtx &ctx) {
         part(d.c, d.n) += g(at);
         part_xhat(d.c, d.n) = 0.0f;
         part_xhat(d.c, d.n) += g_xhat(at);
-        l.stages = {part, part_xhat};
-        l.reductions = {r};
+        l.stages = {{"part", part}, {"part_xhat", part_xhat}};  // inlined for vectors
+        l.reductions = {{"r", r}};
     } else {
         part(d.c, d.n) = g({d.c, d.n});
         part_xhat(d.c, d.n) = g_xhat({d.c, d.n});
@@ -110,7 +110,7 @@ OpLowering lower_groupnorm_grad_input(const LowerCtx &ctx) {
     RDom rk(0, group_size, ctx.name("rk"));
     total(grp, d.n) = sum(part(grp * group_size + rk, d.n));
     total_xhat(grp, d.n) = sum(part_xhat(grp * group_size + rk, d.n));
-    l.stages.insert(l.stages.end(), {total, total_xhat});
+    l.stages.insert({{"total", total}, {"total_xhat", total_xhat}});
     float count = (float)(group_size * h * w);
     std::vector<Var> v = value_vars(s);
     std::vector<Expr> at(v.begin(), v.end());
@@ -126,23 +126,18 @@ OpLowering lower_groupnorm_grad_input(const LowerCtx &ctx) {
 void schedule_groupnorm_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
     int width = ctx.vector_width;
-    size_t first_total = 0;
-    if (!l.reductions.empty()) {
-        const RDom &r = l.reductions[0];
-        for (int i : {0, 1}) {
-            l.stages[i]
-                .compute_root()
-                .vectorize(d.c, width, TailStrategy::GuardWithIf)
-                .parallel(d.n);
-            l.stages[i]
-                .update()
+    if (l.has_reduction("r")) {  // images: per-channel partial sums over the pixels
+        const RDom &r = l.reduction("r");
+        for (const char *name : {"part", "part_xhat"}) {
+            Func part = l.stage(name);
+            part.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf).parallel(d.n);
+            part.update()
                 .reorder(d.c, r.x, r.y, d.n)
                 .vectorize(d.c, width, TailStrategy::GuardWithIf)
                 .parallel(d.n);
         }
-        first_total = 2;
     }
-    for (size_t i = first_total; i < l.stages.size(); i++) l.stages[i].compute_root().parallel(d.n);
+    for (const char *name : {"total", "total_xhat"}) l.stage(name).compute_root().parallel(d.n);
     schedule_root(ctx, l.out, node.shape);
 }
 
@@ -158,12 +153,12 @@ OpLowering lower_groupnorm_grad_weight(const LowerCtx &ctx) {
     Func out(ctx.node.name);
     out(d.i0) = 0.0f;
     out(d.i0) += ctx.inputs[0](at) * groupnorm_xhat(ctx, ctx.inputs[1], at);
-    return {out, {}, {}, {r}};
+    return {out, {}, {}, {{"r", r}}};
 }
 
 void schedule_groupnorm_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
     const Dims &d = dims();
-    const RDom &r = l.reductions[0];
+    const RDom &r = l.reduction("r");
     std::vector<VarOrRVar> order = {d.i0};
     for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
     l.out.compute_root().vectorize(d.i0, ctx.vector_width, TailStrategy::GuardWithIf);

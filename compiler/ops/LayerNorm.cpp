@@ -41,14 +41,14 @@ OpLowering lower_layernorm(const LowerCtx &ctx) {
             image ? std::vector<Expr>{v[0], v[2], v[1]} : std::vector<Expr>{v[0]};
         return normalized * ctx.param("weight", torch_index) + ctx.param("bias", torch_index);
     });
-    l.stages = {mean, var, inv_std};
+    l.stages = {{"mean", mean}, {"var", var}, {"inv_std", inv_std}};
     l.saved = {{"mean", mean}, {"inv_std", inv_std}};
-    l.reductions = {r};
+    l.reductions = {{"r", r}};
     return l;
 }
 
 void schedule_layernorm(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
-    for (Func f : l.stages) f.compute_root().parallel(dims().n);
+    for (const auto &[name, f] : l.stages) Func(f).compute_root().parallel(dims().n);
     schedule_elementwise(ctx, node, l);
 }
 
@@ -87,15 +87,15 @@ OpLowering lower_layernorm_grad_input(const LowerCtx &ctx) {
         part(d.c, d.n) += g(at);
         part_xhat(d.c, d.n) = 0.0f;
         part_xhat(d.c, d.n) += g_xhat(at);
-        l.stages = {part, part_xhat};
-        l.reductions = {r};
+        l.stages = {{"part", part}, {"part_xhat", part_xhat}};  // inlined for vectors
+        l.reductions = {{"r", r}};
     } else {
         part(d.c, d.n) = g({d.c, d.n});
         part_xhat(d.c, d.n) = g_xhat({d.c, d.n});
     }
     total(d.n) = sum(part(rc, d.n));
     total_xhat(d.n) = sum(part_xhat(rc, d.n));
-    l.stages.insert(l.stages.end(), {total, total_xhat});
+    l.stages.insert({{"total", total}, {"total_xhat", total_xhat}});
     float count = (float)s.elements();
     std::vector<Var> v = value_vars(s);
     std::vector<Expr> at(v.begin(), v.end());
@@ -109,23 +109,18 @@ OpLowering lower_layernorm_grad_input(const LowerCtx &ctx) {
 void schedule_layernorm_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
     int width = ctx.vector_width;
-    if (!l.reductions.empty()) {
-        const RDom &r = l.reductions[0];
-        for (int i : {0, 1}) {
-            l.stages[i]
-                .compute_root()
-                .vectorize(d.c, width, TailStrategy::GuardWithIf)
-                .parallel(d.n);
-            l.stages[i]
-                .update()
+    if (l.has_reduction("r")) {  // images: per-channel partial sums over the pixels
+        const RDom &r = l.reduction("r");
+        for (const char *name : {"part", "part_xhat"}) {
+            Func part = l.stage(name);
+            part.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf).parallel(d.n);
+            part.update()
                 .reorder(d.c, r.x, r.y, d.n)
                 .vectorize(d.c, width, TailStrategy::GuardWithIf)
                 .parallel(d.n);
         }
     }
-    for (size_t i = l.reductions.empty() ? 0 : 2; i < l.stages.size(); i++) {
-        if (l.stages[i].dimensions() == 1) l.stages[i].compute_root().parallel(d.n);
-    }
+    for (const char *name : {"total", "total_xhat"}) l.stage(name).compute_root().parallel(d.n);
     schedule_root(ctx, l.out, node.shape);
 }
 
@@ -151,7 +146,7 @@ OpLowering lower_layernorm_grad_param(const LowerCtx &ctx, bool with_xhat) {
         acc(d.c) += term;
         out(d.i0) = acc(d.i0);
     }
-    return {out, {acc}, {}, {r}};
+    return {out, {{"acc", acc}}, {}, {{"r", r}}};
 }
 
 // dL/dw[c, y, x] = sum_n dy * xhat
@@ -166,9 +161,9 @@ OpLowering lower_layernorm_grad_bias(const LowerCtx &ctx) {
 
 void schedule_layernorm_grad_param(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
     const Dims &d = dims();
-    Func acc = l.stages[0];
+    Func acc = l.stage("acc");
     int width = ctx.vector_width;
-    RVar rn = l.reductions[0].x;
+    RVar rn = l.reduction("r").x;
     acc.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
     if (acc.dimensions() == 3) {
         acc.update()

@@ -19,18 +19,18 @@ OpLowering lower_maxpool(const LowerCtx &ctx) {
     Expr tap = padded(d.c, d.x * stride + r.x - pad, d.y * stride + r.y - pad, d.n);
     if (ctx.mode == Mode::Infer) {
         out(d.c, d.x, d.y, d.n) = maximum(tap);
-        return {out, {}, {}, {r}};
+        return {out, {}, {}, {{"r", r}}};
     }
     // Training keeps where each maximum came from (the first in row-major window order, as
     // PyTorch picks among ties), for the backward pass.
     Func where(ctx.name("argmax"));
     where(d.c, d.x, d.y, d.n) = argmax(tap);
     out(d.c, d.x, d.y, d.n) = where(d.c, d.x, d.y, d.n)[2];
-    return {out, {where}, {{"argmax", where}}, {r}};
+    return {out, {{"argmax", where}}, {{"argmax", where}}, {{"r", r}}};
 }
 
 void schedule_maxpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
-    for (Func f : l.stages) schedule_root(ctx, f, node.shape);
+    if (l.has_stage("argmax")) schedule_root(ctx, l.stage("argmax"), node.shape);
     schedule_root(ctx, l.out, node.shape);
 }
 
@@ -54,7 +54,7 @@ OpLowering lower_maxpool_grad(const LowerCtx &ctx) {
                cast<int>(at[1]) == d.y - (oy * stride - pad);
     Func out(ctx.node.name);
     out(d.c, d.x, d.y, d.n) = sum(select(hit, dy(d.c, cx, cy, d.n), 0.0f));
-    return {out, {}, {}, {j}};
+    return {out, {}, {}, {{"j", j}}};
 }
 
 void schedule_maxpool_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {

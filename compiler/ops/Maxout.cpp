@@ -63,13 +63,13 @@ OpLowering lower_maxout_grad(const LowerCtx &ctx) {
     group[0] = v[0] / pieces;
     Func out(ctx.node.name);
     out(v) = select(v[0] % pieces == winner(group), dy(group), 0.0f);
-    return {out, {winner}, {}, {}};
+    return {out, {{"winner", winner}}, {}, {}};
 }
 
 void schedule_maxout_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     Shape groups = node.shape;
     groups.dims[0] /= ctx.graph.nodes[node.forward].attrs.get_int("pieces");
-    schedule_root(ctx, l.stages[0], groups);
+    schedule_root(ctx, l.stage("winner"), groups);
     schedule_root(ctx, l.out, node.shape);
 }
 

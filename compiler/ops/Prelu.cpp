@@ -55,13 +55,13 @@ OpLowering lower_prelu_grad_weight(const LowerCtx &ctx) {
     } else {
         out(d.i0) = per_channel(d.i0);
     }
-    return {out, {per_channel}, {}, {r}};
+    return {out, {{"per_channel", per_channel}}, {}, {{"r", r}}};
 }
 
 void schedule_prelu_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
     const Dims &d = dims();
-    Func per_channel = l.stages[0];
-    const RDom &r = l.reductions[0];
+    Func per_channel = l.stage("per_channel");
+    const RDom &r = l.reduction("r");
     std::vector<VarOrRVar> order = {d.c};
     for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
     per_channel.compute_root().vectorize(d.c, ctx.vector_width, TailStrategy::GuardWithIf);

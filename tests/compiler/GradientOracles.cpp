@@ -113,7 +113,7 @@ void GradCheck::run_netc() {
     for (int id : extra_) {
         if (std::find(outputs.begin(), outputs.end(), id) == outputs.end()) outputs.push_back(id);
     }
-    schedule_forward(train_, fwd, target, outputs);
+    schedule_nodes(train_, fwd, target, outputs);
     Func sample_loss = lower_loss(train_, fwd.logits, labels);
     sample_loss.compute_root();
     std::vector<Func> funcs;

@@ -2,11 +2,11 @@
 // the parallel loops run on), each initializer's distribution against its formula in fan-in
 // and fan-out, the fixed initial values of normalization layers, zeroed alignment padding, and
 // the agreement of the C++ random functions (compiler/Random.h) with their Halide twins.
-#include "compiler/EntryPoints.h"
 #include "compiler/Frontend.h"
 #include "compiler/Jit.h"
 #include "compiler/Lower.h"
 #include "compiler/LowerInit.h"
+#include "compiler/LowerProgram.h"
 #include "compiler/Random.h"
 
 #include <doctest/doctest.h>
@@ -122,7 +122,10 @@ TEST_CASE("init: the same seed gives the same bits, from any JitModel and any pa
     // reverse order, then with one thread per task. Halide's thread pool reads HL_NUM_THREADS once
     // per process, so this replaces the pool rather than resizing it.
     Halide::Target target = Halide::get_jit_target_from_environment();
-    InitEntry entry = build_init(m.layout(), target);
+    Program program = build_program(*m.fe.graph, {});
+    LoweredPipeline entry =
+        lower_pipeline(program, *m.fe.graph, m.layout(), *program.find("init"), {});
+    schedule_pipeline(entry, Strategy::Netc, target);
     entry.pipeline.jit_handlers().custom_do_par_for = custom_par_for;
     entry.pipeline.compile_jit(target);
     entry.seed.set(42);

@@ -52,7 +52,9 @@ TEST_CASE("the object describes its model: shapes, tensors, optimizer, train blo
     REQUIRE(m.optimizer_slot_count == 2);
     CHECK(std::string(m.optimizer_slots[0]) == "exp_avg");
     CHECK(std::string(m.optimizer_slots[1]) == "exp_avg_sq");
-    CHECK((m.train_step == &fashion_mlp_train_step_detailed));
+    CHECK((m.train_step == &fashion_mlp_train_step));
+    CHECK((m.gradient == &fashion_mlp_gradient));
+    CHECK((m.apply_update == &fashion_mlp_apply_update));
 
     AotModel model(m);
     const ModelInfo &info = model.info();

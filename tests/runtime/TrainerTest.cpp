@@ -51,10 +51,11 @@ public:
         for (int64_t n = 0; n < batch; n++) scores(params, images + n * features_, probs + n * k);
         return {};
     }
-    Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
-                      int64_t batch, int64_t step, StepLosses &losses) override {
+    Status gradient(const float *params, const float *images, const int32_t *labels,
+                    int64_t batch, int64_t step, float *grad, StepLosses &losses) override {
         int k = info_.data.classes;
-        std::vector<float> grad((size_t)count_, 0.0f), p((size_t)k);
+        std::vector<float> p((size_t)k);
+        std::fill(grad, grad + count_, 0.0f);
         double loss = 0;
         for (int64_t n = 0; n < batch; n++) {
             if (labels[n] < 0 || labels[n] >= k) return Status::error("label out of range");
@@ -63,21 +64,33 @@ public:
             loss -= std::log(std::max(p[(size_t)labels[n]], 1e-30f));
             for (int c = 0; c < k; c++) {
                 float d = (p[(size_t)c] - (c == labels[n] ? 1.0f : 0.0f)) / (float)batch;
-                for (int f = 0; f < features_; f++) grad[(size_t)(c * features_ + f)] += d * x[f];
-                grad[(size_t)(k * features_ + c)] += d;
+                for (int f = 0; f < features_; f++) grad[c * features_ + f] += d * x[f];
+                grad[k * features_ + c] += d;
             }
         }
-        float lr = poison_step == step ? NAN : 0.1f;
-        for (int64_t i = 0; i < count_; i++) {
-            opt_state[i] = 0.9f * opt_state[i] + grad[(size_t)i];
-            params[i] -= lr * opt_state[i];
-        }
-        losses = {(float)(loss / (double)batch) * (poison_step == step ? NAN : 1.0f), 0, lr};
+        losses = {(float)(loss / (double)batch) * (poison_step == step ? NAN : 1.0f), 0,
+                  learning_rate(step)};
         return {};
+    }
+    Status apply_update(float *params, float *opt_state, const float *grad,
+                        int64_t step) override {
+        for (int64_t i = 0; i < count_; i++) {
+            opt_state[i] = 0.9f * opt_state[i] + grad[i];
+            params[i] -= learning_rate(step) * opt_state[i];
+        }
+        return {};
+    }
+    Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
+                      int64_t batch, int64_t step, StepLosses &losses) override {
+        std::vector<float> grad((size_t)count_);
+        Status s = gradient(params, images, labels, batch, step, grad.data(), losses);
+        if (!s) return s;
+        return apply_update(params, opt_state, grad.data(), step);
     }
     int64_t poison_step = -1;  // a step whose loss is NaN
 
 private:
+    float learning_rate(int64_t step) const { return poison_step == step ? NAN : 0.1f; }
     void scores(const float *params, const float *x, float *p) const {
         int k = info_.data.classes;
         float top = -1e30f;

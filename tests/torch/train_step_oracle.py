@@ -75,7 +75,7 @@ def main():
     assert getattr(lib, name + "_init")(w0.ctypes.data_as(floats), ctypes.c_uint64(1)) == 0
     w1 = w0.copy()
     losses = np.zeros(3, np.float32)
-    step = getattr(lib, name + "_train_step_detailed")
+    step = getattr(lib, name + "_train_step")
     step.argtypes = [floats, floats, floats, ctypes.POINTER(ctypes.c_int32), ctypes.c_int32,
                      ctypes.c_int64, floats]
     assert step(w1.ctypes.data_as(floats), None, x.ctypes.data_as(floats),

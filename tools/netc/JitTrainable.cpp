@@ -7,7 +7,8 @@
 
 namespace netc {
 
-JitTrainable::JitTrainable(const Graph &graph, const ParamLayout &layout) : jit_(graph, layout) {
+JitTrainable::JitTrainable(const Graph &graph, const ParamLayout &layout, Strategy strategy)
+    : jit_(graph, layout, default_jit_target(), strategy) {
     info_.name = graph.model;
     const std::vector<int64_t> &in = graph.input.dims;
     info_.data.channels = in.size() == 3 ? (int)in[0] : 1;
@@ -27,18 +28,43 @@ runtime::Status JitTrainable::predict(const float *params, const float *images, 
     return {};
 }
 
+namespace {
+
+/// Runs `call`, turning the JIT's refusal of a bad argument into a Status naming the step.
+template <typename Call> runtime::Status at_step(int64_t step, Call call) {
+    try {
+        call();
+    } catch (const std::invalid_argument &e) {
+        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " + e.what());
+    }
+    return {};
+}
+
+runtime::StepLosses losses_of(const JitModel::StepResult &r) {
+    return {r.data_loss, r.regularization, r.learning_rate};
+}
+
+}  // namespace
+
 runtime::Status JitTrainable::train_step(float *params, float *opt_state, const float *images,
                                          const int32_t *labels, int64_t batch, int64_t step,
                                          runtime::StepLosses &losses) {
-    try {
-        JitModel::StepResult r =
-            jit_.train_step(params, opt_state, images, labels, (int)batch, step);
-        losses = {r.data_loss, r.regularization, r.learning_rate};
-    } catch (const std::invalid_argument &e) {
-        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " +
-                                      e.what());
-    }
-    return {};
+    return at_step(step, [&] {
+        losses = losses_of(jit_.train_step(params, opt_state, images, labels, (int)batch, step));
+    });
+}
+
+runtime::Status JitTrainable::gradient(const float *params, const float *images,
+                                       const int32_t *labels, int64_t batch, int64_t step,
+                                       float *grad, runtime::StepLosses &losses) {
+    return at_step(step, [&] {
+        losses = losses_of(jit_.gradient(params, images, labels, (int)batch, step, grad));
+    });
+}
+
+runtime::Status JitTrainable::apply_update(float *params, float *opt_state, const float *grad,
+                                           int64_t step) {
+    return at_step(step, [&] { jit_.apply_update(params, opt_state, grad, step); });
 }
 
 runtime::TrainConfig train_config(const Graph &graph) {

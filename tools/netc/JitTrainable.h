@@ -13,7 +13,8 @@ namespace netc {
 
 class JitTrainable : public runtime::TrainableModel {
 public:
-    JitTrainable(const Graph &graph, const ParamLayout &layout);
+    JitTrainable(const Graph &graph, const ParamLayout &layout,
+                 Strategy strategy = Strategy::Netc);
 
     const runtime::ModelInfo &info() const override { return info_; }
     int64_t param_count() const override { return jit_.layout().total; }
@@ -25,6 +26,11 @@ public:
     runtime::Status train_step(float *params, float *opt_state, const float *images,
                                const int32_t *labels, int64_t batch, int64_t step,
                                runtime::StepLosses &losses) override;
+    runtime::Status gradient(const float *params, const float *images, const int32_t *labels,
+                             int64_t batch, int64_t step, float *grad,
+                             runtime::StepLosses &losses) override;
+    runtime::Status apply_update(float *params, float *opt_state, const float *grad,
+                                 int64_t step) override;
 
 private:
     JitModel jit_;

@@ -3,7 +3,7 @@
 // into a parameter arena, with the normalization recorded in its metadata: what
 // `netc FILE --weights CKPT -o model.o` compiles into the object.
 
-#include "compiler/EntryPoints.h"
+#include "compiler/LowerProgram.h"
 #include "compiler/Graph.h"
 #include "compiler/ParamLayout.h"
 

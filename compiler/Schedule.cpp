@@ -1,0 +1,187 @@
+#include "compiler/Schedule.h"
+
+#include "compiler/LowerProgram.h"
+#include "compiler/ParamLayout.h"
+#include "compiler/ops/Op.h"
+#include "dsl/Error.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace netc {
+
+using namespace Halide;
+
+const std::vector<Strategy> &all_strategies() {
+    static const std::vector<Strategy> all = {Strategy::Netc, Strategy::Mullapudi2016,
+                                              Strategy::Adams2019, Strategy::Li2018,
+                                              Strategy::None};
+    return all;
+}
+
+const char *strategy_name(Strategy s) {
+    switch (s) {
+    case Strategy::Netc: return "netc";
+    case Strategy::Mullapudi2016: return "mullapudi2016";
+    case Strategy::Adams2019: return "adams2019";
+    case Strategy::Li2018: return "li2018";
+    case Strategy::None: return "none";
+    }
+    return "?";
+}
+
+std::optional<Strategy> parse_strategy(const std::string &name) {
+    for (Strategy s : all_strategies()) {
+        if (name == strategy_name(s)) return s;
+    }
+    return std::nullopt;
+}
+
+std::string strategy_names() {
+    std::string out;
+    for (Strategy s : all_strategies()) out += (out.empty() ? "" : ", ") + std::string(strategy_name(s));
+    return out;
+}
+
+int vector_width(const Target &target) {
+    if (target.has_feature(Target::AVX512)) return 16;
+    if (target.has_feature(Target::AVX2) || target.has_feature(Target::AVX)) return 8;
+    return 4;
+}
+
+void schedule_nodes(const Graph &graph, Forward &fwd, const Target &target,
+                    const std::vector<int> &outputs) {
+    int width = vector_width(target);
+    // The NCHW -> (c, x, y, n) copy: one pass, so convolutions read channels contiguously.
+    ScheduleCtx edge{graph, target, width, true, false};
+    schedule_root(edge, fwd.values[0].out, graph.nodes[0].shape);
+    for (size_t i = 1; i < graph.nodes.size(); i++) {
+        const Node &node = graph.nodes[i];
+        ScheduleCtx ctx{graph, target, width, false, true};
+        ctx.is_output = (int)i + 1 == graph.forward_count ||
+                        std::find(outputs.begin(), outputs.end(), (int)i) != outputs.end();
+        std::vector<int> users = graph.users((int)i);
+        for (int u : users) ctx.only_elementwise_users &= graph.nodes[u].op->elementwise;
+        if (users.empty()) ctx.only_elementwise_users = false;
+        internal_assert(node.op->schedule);
+        node.op->schedule(ctx, node, fwd.values[i]);
+    }
+}
+
+namespace {
+
+/// An arena Func whose update k fills layout entry k over ranges[k] (undefined: no update):
+/// at root, each update vectorized along the tensor's innermost dimension.
+void schedule_arena(Func f, const std::vector<RDom> &ranges, const ParamLayout &layout,
+                    int width) {
+    f.compute_root();
+    int definition = 0;
+    for (size_t k = 0; k < ranges.size(); k++) {
+        if (!ranges[k].defined()) continue;
+        Stage update = f.update(definition++);
+        if (layout.entries[k].shape.dims.back() >= width) {
+            // Halide cannot see that offset + flat(r) is injective in r; it is (a row-major
+            // index), and each element reads the arena only at its own index, so lanes never
+            // touch each other's elements.
+            update.allow_race_conditions().vectorize(ranges[k][0], width, TailStrategy::GuardWithIf);
+        } else {
+            update.unscheduled();  // a handful of floats: a plain loop
+        }
+    }
+}
+
+/// The hand schedules: each node's op hint, then the pipeline's own stages.
+void schedule_netc(LoweredPipeline &p, const ParamLayout &layout, const Target &target) {
+    int width = vector_width(target);
+    if (!p.forward.values.empty()) schedule_nodes(*p.graph, p.forward, target, {});
+    for (auto &[name, f] : p.stages) {
+        if (name == "input") continue;  // the edge: scheduled with the nodes
+        if (name == "probs") {
+            f.compute_root().parallel(dims().n);
+        } else if (name == "init" || name == "gradient" || name == "update") {
+            schedule_arena(f, p.ranges.at(name), layout, width);
+        } else {
+            // losses, their reductions, the learning rate, the image's gradient: small, or
+            // computed once, at root before anything reads them.
+            f.compute_root();
+        }
+    }
+}
+
+/// Every Func at root, its innermost dimension vectorized: a baseline for correctness.
+void schedule_none(LoweredPipeline &p, const Target &target) {
+    int width = vector_width(target);
+    std::map<std::string, Internal::Function> all;
+    for (const Func &out : p.outputs) {
+        all[out.name()] = out.function();
+        for (const auto &[name, f] : Internal::find_transitive_calls(out.function())) all[name] = f;
+    }
+    for (auto &[name, function] : all) {
+        Func f(function);
+        f.compute_root();
+        if (f.dimensions() > 0) f.vectorize(f.args()[0], width, TailStrategy::GuardWithIf);
+    }
+}
+
+const char *plugin_name(Strategy s) {
+    switch (s) {
+    case Strategy::Mullapudi2016: return "Mullapudi2016";
+    case Strategy::Adams2019: return "Adams2019";
+    case Strategy::Li2018: return "Li2018";
+    default: internal_error("not an autoscheduler strategy");
+    }
+}
+
+void load_plugin_once(Strategy s) {
+    static std::mutex mutex;
+    static std::map<Strategy, bool> loaded;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (loaded[s]) return;
+    std::string path = std::string(NETC_HALIDE_PLUGIN_DIR) + "/libautoschedule_" +
+                       strategy_name(s) + ".so";
+    try {
+        load_plugin(path);
+    } catch (const Halide::Error &e) {
+        throw StrategyError(std::string("strategy ") + strategy_name(s) + ": cannot load " + path +
+                            ": " + e.what());
+    }
+    loaded[s] = true;
+}
+
+}  // namespace
+
+void compile_reporting(Strategy strategy, const std::string &pipeline_name,
+                       const std::function<void()> &compile) {
+    try {
+        compile();
+    } catch (const Halide::Error &e) {
+        std::string what = e.what();
+        while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+        throw StrategyError(std::string("strategy ") + strategy_name(strategy) +
+                            " failed on pipeline " + pipeline_name + ": " + what);
+    }
+}
+
+void schedule_pipeline(LoweredPipeline &p, Strategy strategy, const Target &target) {
+    internal_assert(p.spec);
+    const ParamLayout *layout = p.layout;
+    switch (strategy) {
+    case Strategy::Netc: schedule_netc(p, *layout, target); return;
+    case Strategy::None: schedule_none(p, target); return;
+    case Strategy::Mullapudi2016:
+    case Strategy::Adams2019:
+    case Strategy::Li2018: {
+        load_plugin_once(strategy);
+        int cores = std::max(1u, std::thread::hardware_concurrency());
+        MachineParams machine(cores, 16 * 1024 * 1024, 40);
+        compile_reporting(strategy, p.spec->name, [&] {
+            p.pipeline.auto_schedule(plugin_name(strategy), target, machine);
+        });
+        return;
+    }
+    }
+}
+
+}  // namespace netc
