@@ -141,6 +141,13 @@ TEST_CASE("--version prints the project's version") {
     Run r = netc("--version");
     CHECK(r.status == 0);
     CHECK(r.out == std::string("netc ") + NETC_VERSION + "\n");
+    for (const char *args : {"--version --verbose", "--verbose --version"}) {
+        CAPTURE(args);
+        Run v = netc(args);
+        CHECK(v.status == 0);
+        CHECK(v.out.rfind(std::string("netc ") + NETC_VERSION + "\nhost target: x86-64-", 0) == 0);
+        CHECK(contains(v.out, " floats per vector)\ncpu: "));
+    }
 }
 
 TEST_CASE("bad command lines exit 1") {

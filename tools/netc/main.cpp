@@ -5,6 +5,7 @@
 #include "compiler/Frontend.h"
 #include "compiler/GradCheck.h"
 #include "compiler/Summary.h"
+#include "compiler/Target.h"
 #include "dsl/Error.h"
 #include "tools/netc/Plot.h"
 #include "tools/netc/TrainCommands.h"
@@ -38,12 +39,32 @@ bool load(const std::string &path, netc::Frontend &out) {
     return true;
 }
 
+/// For `--version --verbose`: the host target netc compiles for, Halide's own report where netc
+/// dropped features from it, and the CPU.
+std::string host_description() {
+    const netc::HostTarget &host = netc::host_target();
+    std::string text = "host target: " + netc::describe_target(host.target) + "\ncpu: " + host.cpu;
+    if (!host.dropped.empty()) {
+        text += "\nHalide 14 reports: " + host.halide.to_string() + "\ndropped:";
+        for (const std::string &d : host.dropped) text += "\n  " + d;
+    }
+    return text;
+}
+
 int run(int argc, char **argv) {
     CLI::App app{
         "netc: a compiler for declarative neural-network files (.net).\n"
         "Derives the backward graph, lowers to Halide and compiles to vectorized CPU code.",
         "netc"};
-    app.set_version_flag("--version", std::string("netc ") + version);
+    // --verbose is read through its count, which parsing sets before any callback runs.
+    CLI::Option *verbose =
+        app.add_flag("--verbose")
+            ->description("with --version: also the resolved host target and the CPU");
+    app.set_version_flag("--version", [verbose] {
+        std::string text = std::string("netc ") + version;
+        if (verbose->count() > 0) text += "\n" + host_description();
+        return text;
+    });
     app.require_subcommand(0, 1);
     app.fallthrough(false);
 
