@@ -7,6 +7,11 @@ namespace netc {
 
 namespace {
 
+/// How deeply values may nest (lists in lists, calls in call arguments). The parser, the AST's
+/// destructor and the passes that walk values recurse once per level, so a bound keeps a hostile
+/// file from overflowing the stack; real models nest two or three levels. docs/language.md says it.
+constexpr int max_value_depth = 64;
+
 class Parser {
 public:
     Parser(std::vector<Token> tokens, Diagnostics &diags)
@@ -238,6 +243,27 @@ private:
         }
     }
 
+    /// Counts one level of nesting (a list or a call's arguments) for as long as it lives.
+    class Nesting {
+    public:
+        explicit Nesting(int &depth) : depth_(depth) { depth_++; }
+        ~Nesting() { depth_--; }
+        Nesting(const Nesting &) = delete;
+        Nesting &operator=(const Nesting &) = delete;
+
+    private:
+        int &depth_;
+    };
+
+    /// False, with an error at the value starting at `loc` (a list or a call), when opening one
+    /// more level would nest values deeper than `max_value_depth`.
+    bool can_nest(SourceLoc loc) {
+        if (depth_ < max_value_depth) return true;
+        diags_.error(loc, "values nest too deeply: more than " + std::to_string(max_value_depth) +
+                              " levels of lists and calls");
+        return false;
+    }
+
     /// expr := ['-'] NUMBER | IDENT [args] | STRING | DIMS | '[' [expr {',' expr}] ']'
     std::optional<ast::Expr> parse_expr() {
         ast::Expr e;
@@ -275,12 +301,16 @@ private:
             e.text = take().text;
             if (at(TokenKind::LParen) && !tok().starts_line) {
                 e.kind = ast::Expr::Kind::Call;
+                if (!can_nest(e.loc)) return std::nullopt;
+                Nesting nested(depth_);
                 if (!parse_args(e.args)) return std::nullopt;
             } else {
                 e.kind = ast::Expr::Kind::Name;
             }
             return e;
         case TokenKind::LBracket: {
+            if (!can_nest(e.loc)) return std::nullopt;
+            Nesting nested(depth_);
             take();
             e.kind = ast::Expr::Kind::List;
             if (accept(TokenKind::RBracket)) return e;
@@ -302,6 +332,7 @@ private:
 
     std::vector<Token> tokens_;
     size_t pos_ = 0;
+    int depth_ = 0;  // lists and calls open around the value being parsed
     Diagnostics &diags_;
 };
 

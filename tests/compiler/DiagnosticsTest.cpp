@@ -79,6 +79,11 @@ const std::vector<Case> &cases() {
                "  dense(units=10\n"
                "  relu"),
          {"6:3: error: expected ')' to close the '(' at 5:8"}},
+        {"values nested too deeply",
+         model("  flatten\n"
+               "  dense(units=" +
+               std::string(100, '[') + std::string(100, ']') + ")"),
+         {"5:79: error: values nest too deeply: more than 64 levels of lists and calls"}},
         {"missing comma between attributes",
          model("  conv2d(filters=3 kernel=3)\n"
                "  flatten\n"

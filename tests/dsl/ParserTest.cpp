@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -208,4 +209,45 @@ TEST_CASE("an unclosed block reports where it was opened") {
     CHECK(p.errors == "3:1: expected '}' to close the model block opened at line 1\n");
     REQUIRE(p.file.blocks.size() == 1);
     CHECK(p.file.blocks[0].stmts.size() == 1);
+}
+
+namespace {
+
+/// `depth` calls nested in one attribute value: `dense(units=f(f(...f()...)))`.
+std::string nested_calls(int depth) {
+    std::string value;
+    for (int i = 0; i < depth; i++) value += "f(";
+    value += std::string(depth, ')');
+    return "model m {\n  dense(units=" + value + ")\n  relu\n}\n";
+}
+
+/// `depth` lists nested in one operand: `classes [[...[]...]]`.
+std::string nested_lists(int depth) {
+    return "model m {\n  classes " + std::string(depth, '[') + std::string(depth, ']') +
+           "\n  relu\n}\n";
+}
+
+}  // namespace
+
+TEST_CASE("nesting: 64 levels of calls or lists parse, one more is a located error") {
+    CHECK(parse_text(nested_calls(64)).errors == "");
+    CHECK(parse_text(nested_lists(64)).errors == "");
+    // The 65th call starts at column 15 + 2 * 64, the 65th list at column 11 + 64.
+    CHECK(parse_text(nested_calls(65)).errors ==
+          "2:143: values nest too deeply: more than 64 levels of lists and calls\n");
+    CHECK(parse_text(nested_lists(65)).errors ==
+          "2:75: values nest too deeply: more than 64 levels of lists and calls\n");
+}
+
+TEST_CASE("nesting: 10,000 calls or 20,000 lists report one error and keep the next statement") {
+    // Unbounded, these overflowed the stack (exit 139).
+    for (const std::string &text : {nested_calls(10000), nested_lists(20000)}) {
+        Parsed p = parse_text(text);
+        CHECK(p.errors.find("values nest too deeply") != std::string::npos);
+        CHECK(std::count(p.errors.begin(), p.errors.end(), '\n') == 1);
+        REQUIRE(p.file.blocks.size() == 1);
+        REQUIRE(p.file.blocks[0].stmts.size() == 2);
+        CHECK(p.file.blocks[0].stmts[0].malformed);
+        CHECK(p.file.blocks[0].stmts[1].head == "relu");
+    }
 }
