@@ -76,6 +76,7 @@ const OpDef &op_loss_grad() {
         .user_visible = false,
         .lower = lower_loss_grad,
         .schedule = schedule_loss_grad,
+        .flops = per_element_flops<5>,
     };
     return def;
 }

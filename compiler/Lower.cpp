@@ -118,6 +118,7 @@ OpDef pointwise_grad_op(const char *name, LowerRule lower) {
         .elementwise = true,
         .lower = lower,
         .schedule = schedule_elementwise,
+        .flops = per_element_flops<1>,
     };
 }
 
@@ -154,6 +155,7 @@ const OpDef &op_bias_grad() {
         .user_visible = false,
         .lower = lower_bias_grad,
         .schedule = schedule_bias_grad,
+        .flops = per_input_element_flops<1>,
     };
     return def;
 }

@@ -37,6 +37,11 @@ void backward_add(BackwardCtx &ctx) {
     }
 }
 
+// one addition per element per input after the first (also for summed gradient contributions)
+double add_flops(const Graph &, const Node &node, int64_t batch) {
+    return (double)(node.inputs.size() - 1) * (double)batch * (double)node.shape.elements();
+}
+
 }  // namespace
 
 const OpDef &op_add() {
@@ -50,6 +55,7 @@ const OpDef &op_add() {
         .lower = lower_add,
         .schedule = schedule_elementwise,
         .backward = backward_add,
+        .flops = add_flops,
     };
     return def;
 }

@@ -58,6 +58,7 @@ const OpDef &op_avgpool_grad() {
         .user_visible = false,
         .lower = lower_avgpool_grad,
         .schedule = schedule_avgpool,
+        .flops = pool_window_flops,
     };
     return def;
 }
@@ -79,6 +80,7 @@ const OpDef &op_avgpool() {
         .lower = lower_avgpool,
         .schedule = schedule_avgpool,
         .backward = backward_avgpool,
+        .flops = pool_window_flops,
     };
     return def;
 }

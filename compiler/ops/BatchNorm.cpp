@@ -172,6 +172,7 @@ const OpDef &op_batchnorm_grad_input() {
         .user_visible = false,
         .lower = lower_batchnorm_grad_input,
         .schedule = schedule_batchnorm_grad,
+        .flops = per_element_flops<6>,
     };
     return def;
 }
@@ -185,6 +186,7 @@ const OpDef &op_batchnorm_grad_weight() {
         .user_visible = false,
         .lower = lower_batchnorm_grad_weight,
         .schedule = schedule_batchnorm_grad,
+        .flops = per_input_element_flops<2>,
     };
     return def;
 }
@@ -220,6 +222,7 @@ const OpDef &op_batchnorm() {
         .lower = lower_batchnorm,
         .schedule = schedule_batchnorm,
         .backward = backward_batchnorm,
+        .flops = per_element_flops<5>,
     };
     return def;
 }

@@ -68,6 +68,7 @@ const OpDef &op_concat_grad() {
         .user_visible = false,
         .lower = lower_concat_grad,
         .schedule = schedule_concat,
+        .flops = no_flops,
     };
     return def;
 }
@@ -99,6 +100,7 @@ const OpDef &op_concat() {
         .lower = lower_concat,
         .schedule = schedule_concat,
         .backward = backward_concat,
+        .flops = no_flops,
     };
     return def;
 }

@@ -142,6 +142,26 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowerin
     l.out.compute_root();
 }
 
+/// Multiply-adds of the convolution `conv` (a forward node) over the batch:
+/// N * F * Ho * Wo * C * k * k, padding taps included (the lowering computes them).
+double conv2d_multiply_adds(const Graph &graph, const Node &conv, int64_t batch) {
+    double channels = (double)graph.nodes[conv.inputs[0]].shape.dims[0];
+    double k = (double)conv.attrs.get_int("kernel");
+    return (double)batch * (double)conv.shape.elements() * channels * k * k;
+}
+
+// 2 per multiply-add, 1 per output for the bias
+double conv2d_flops(const Graph &graph, const Node &node, int64_t batch) {
+    double bias = node.attrs.get_bool("bias") ? (double)batch * (double)node.shape.elements() : 0;
+    return 2 * conv2d_multiply_adds(graph, node, batch) + bias;
+}
+
+// dx (a transposed convolution of dy) and dW (dy correlated with x): each as many
+// multiply-adds as the forward
+double conv2d_grad_flops(const Graph &graph, const Node &node, int64_t batch) {
+    return 2 * conv2d_multiply_adds(graph, graph.nodes[node.forward], batch);
+}
+
 const OpDef &op_conv2d_grad_input() {
     static const OpDef def = {
         .name = "conv2d_grad_input",
@@ -149,6 +169,7 @@ const OpDef &op_conv2d_grad_input() {
         .user_visible = false,
         .lower = lower_conv2d_grad_input,
         .schedule = schedule_conv2d_grad_input,
+        .flops = conv2d_grad_flops,
     };
     return def;
 }
@@ -162,6 +183,7 @@ const OpDef &op_conv2d_grad_weight() {
         .user_visible = false,
         .lower = lower_conv2d_grad_weight,
         .schedule = schedule_conv2d_grad_weight,
+        .flops = conv2d_grad_flops,
     };
     return def;
 }
@@ -193,6 +215,7 @@ const OpDef &op_conv2d() {
         .lower = lower_conv2d,
         .schedule = schedule_conv2d,
         .backward = backward_conv2d,
+        .flops = conv2d_flops,
     };
     return def;
 }

@@ -94,6 +94,23 @@ void schedule_dense_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering
         .vectorize(d.i0, width, TailStrategy::GuardWithIf);
 }
 
+/// Multiply-adds of the dense node `dense` (a forward node) over the batch: N * units * inputs.
+double dense_multiply_adds(const Graph &graph, const Node &dense, int64_t batch) {
+    double inputs = (double)graph.nodes[dense.inputs[0]].shape.elements();
+    return (double)batch * (double)dense.shape.elements() * inputs;
+}
+
+// 2 per multiply-add, 1 per output for the bias
+double dense_flops(const Graph &graph, const Node &node, int64_t batch) {
+    double bias = node.attrs.get_bool("bias") ? (double)batch * (double)node.shape.elements() : 0;
+    return 2 * dense_multiply_adds(graph, node, batch) + bias;
+}
+
+// dx = dy W and dW = dy^T x: each as many multiply-adds as the forward
+double dense_grad_flops(const Graph &graph, const Node &node, int64_t batch) {
+    return 2 * dense_multiply_adds(graph, graph.nodes[node.forward], batch);
+}
+
 const OpDef &op_dense_grad_input() {
     static const OpDef def = {
         .name = "dense_grad_input",
@@ -101,6 +118,7 @@ const OpDef &op_dense_grad_input() {
         .user_visible = false,
         .lower = lower_dense_grad_input,
         .schedule = schedule_dense,
+        .flops = dense_grad_flops,
     };
     return def;
 }
@@ -114,6 +132,7 @@ const OpDef &op_dense_grad_weight() {
         .user_visible = false,
         .lower = lower_dense_grad_weight,
         .schedule = schedule_dense_grad_weight,
+        .flops = dense_grad_flops,
     };
     return def;
 }
@@ -142,6 +161,7 @@ const OpDef &op_dense() {
         .lower = lower_dense,
         .schedule = schedule_dense,
         .backward = backward_dense,
+        .flops = dense_flops,
     };
     return def;
 }

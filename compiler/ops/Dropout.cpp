@@ -59,6 +59,7 @@ const OpDef &op_dropout() {
         .lower = lower_dropout,
         .schedule = schedule_elementwise,
         .backward = backward_dropout,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

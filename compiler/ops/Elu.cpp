@@ -43,6 +43,7 @@ const OpDef &op_elu() {
         .lower = lower_elu,
         .schedule = schedule_elementwise,
         .backward = backward_elu,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

@@ -52,6 +52,7 @@ const OpDef &op_flatten_grad() {
         .user_visible = false,
         .lower = lower_flatten_grad,
         .schedule = schedule_flatten,
+        .flops = no_flops,
     };
     return def;
 }
@@ -71,6 +72,7 @@ const OpDef &op_flatten() {
         .lower = lower_flatten,
         .schedule = schedule_flatten,
         .backward = backward_flatten,
+        .flops = no_flops,
     };
     return def;
 }

@@ -54,6 +54,7 @@ const OpDef &op_gelu() {
         .lower = lower_gelu,
         .schedule = schedule_elementwise,
         .backward = backward_gelu,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

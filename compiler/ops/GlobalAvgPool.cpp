@@ -45,6 +45,7 @@ const OpDef &op_global_avgpool_grad() {
         .user_visible = false,
         .lower = lower_global_avgpool_grad,
         .schedule = schedule_global_avgpool,
+        .flops = per_element_flops<1>,
     };
     return def;
 }
@@ -64,6 +65,7 @@ const OpDef &op_global_avgpool() {
         .lower = lower_global_avgpool,
         .schedule = schedule_global_avgpool,
         .backward = backward_global_avgpool,
+        .flops = per_input_element_flops<1>,
     };
     return def;
 }

@@ -174,6 +174,7 @@ const OpDef &op_groupnorm_grad_input() {
         .user_visible = false,
         .lower = lower_groupnorm_grad_input,
         .schedule = schedule_groupnorm_grad_input,
+        .flops = per_element_flops<6>,
     };
     return def;
 }
@@ -187,6 +188,7 @@ const OpDef &op_groupnorm_grad_weight() {
         .user_visible = false,
         .lower = lower_groupnorm_grad_weight,
         .schedule = schedule_groupnorm_grad_weight,
+        .flops = per_input_element_flops<2>,
     };
     return def;
 }
@@ -220,6 +222,7 @@ const OpDef &op_groupnorm() {
         .lower = lower_groupnorm,
         .schedule = schedule_groupnorm,
         .backward = backward_groupnorm,
+        .flops = per_element_flops<5>,
     };
     return def;
 }

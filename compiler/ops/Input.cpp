@@ -22,6 +22,7 @@ const OpDef &op_input() {
         .infer_shape = input_shape,
         .user_visible = false,
         .schedule = schedule_elementwise,
+        .flops = no_flops,
     };
     return def;
 }

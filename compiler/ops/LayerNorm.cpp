@@ -185,6 +185,7 @@ const OpDef &op_layernorm_grad_input() {
         .user_visible = false,
         .lower = lower_layernorm_grad_input,
         .schedule = schedule_layernorm_grad_input,
+        .flops = per_element_flops<6>,
     };
     return def;
 }
@@ -198,6 +199,7 @@ const OpDef &op_layernorm_grad_weight() {
         .user_visible = false,
         .lower = lower_layernorm_grad_weight,
         .schedule = schedule_layernorm_grad_param,
+        .flops = per_input_element_flops<2>,
     };
     return def;
 }
@@ -209,6 +211,7 @@ const OpDef &op_layernorm_grad_bias() {
         .user_visible = false,
         .lower = lower_layernorm_grad_bias,
         .schedule = schedule_layernorm_grad_param,
+        .flops = per_input_element_flops<1>,
     };
     return def;
 }
@@ -241,6 +244,7 @@ const OpDef &op_layernorm() {
         .lower = lower_layernorm,
         .schedule = schedule_layernorm,
         .backward = backward_layernorm,
+        .flops = per_element_flops<5>,
     };
     return def;
 }

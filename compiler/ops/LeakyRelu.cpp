@@ -42,6 +42,7 @@ const OpDef &op_leaky_relu() {
         .lower = lower_leaky_relu,
         .schedule = schedule_elementwise,
         .backward = backward_leaky_relu,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

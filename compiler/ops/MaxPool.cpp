@@ -68,6 +68,7 @@ const OpDef &op_maxpool_grad() {
         .user_visible = false,
         .lower = lower_maxpool_grad,
         .schedule = schedule_maxpool_grad,
+        .flops = pool_window_flops,
     };
     return def;
 }
@@ -89,6 +90,7 @@ const OpDef &op_maxpool() {
         .lower = lower_maxpool,
         .schedule = schedule_maxpool,
         .backward = backward_maxpool,
+        .flops = pool_window_flops,
     };
     return def;
 }

@@ -82,6 +82,7 @@ const OpDef &op_maxout_grad() {
         .user_visible = false,
         .lower = lower_maxout_grad,
         .schedule = schedule_maxout_grad,
+        .flops = per_element_flops<1>,
     };
     return def;
 }
@@ -103,6 +104,7 @@ const OpDef &op_maxout() {
         .lower = lower_maxout,
         .schedule = schedule_maxout,
         .backward = backward_maxout,
+        .flops = per_input_element_flops<1>,
     };
     return def;
 }

@@ -23,6 +23,8 @@ std::optional<Shape> same_shape(const Node &, const std::vector<Shape> &inputs, 
 
 int64_t channels_of(const Shape &s) { return s.dims.empty() ? 1 : s.dims[0]; }
 
+double no_flops(const Graph &, const Node &, int64_t) { return 0; }
+
 }  // namespace netc
 
 namespace netc {
@@ -65,6 +67,12 @@ std::optional<Shape> pool_shape(const Node &node, const std::vector<Shape> &inpu
         return std::nullopt;
     }
     return Shape{{in.dims[0], h, w}};
+}
+
+double pool_window_flops(const Graph &graph, const Node &node, int64_t batch) {
+    const Node &pool = node.forward < 0 ? node : graph.nodes[node.forward];
+    double k = (double)pool.attrs.get_int("kernel");
+    return k * k * (double)batch * (double)pool.shape.elements();
 }
 
 }  // namespace netc

@@ -48,6 +48,12 @@ using LowerRule = OpLowering (*)(const LowerCtx &ctx);
 using ScheduleRule = void (*)(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered);
 /// Emits the backward nodes of one forward node (compiler/Backward.h).
 using BackwardRule = void (*)(BackwardCtx &ctx);
+/// The floating-point operations of one call of `node` at `batch` samples (compiler/Flops.h).
+/// Convention: 2 per multiply-add in conv2d, dense and their gradients (plus 1 per output for a
+/// bias); 1 per element for elementwise ops and their gradients (a transcendental counts 1); 1 per
+/// window tap for pooling; a small fixed count per element for normalization and the loss, as
+/// each rule says; 0 for ops that only move data.
+using FlopRule = double (*)(const Graph &graph, const Node &node, int64_t batch);
 
 struct OpDef {
     const char *name = "";
@@ -62,7 +68,27 @@ struct OpDef {
     LowerRule lower = nullptr;
     ScheduleRule schedule = nullptr;
     BackwardRule backward = nullptr;
+    FlopRule flops = nullptr;  // every op has one; count_flops fails loudly on one without
 };
+
+// FLOP-rule helpers shared by the op files.
+
+/// `per_element` operations on each element of the node's value, over the batch.
+template <int per_element>
+double per_element_flops(const Graph &, const Node &node, int64_t batch) {
+    return (double)per_element * (double)batch * (double)node.shape.elements();
+}
+
+/// `per_element` operations on each element of the node's first input, over the batch: for
+/// reductions such as a parameter gradient summed over the batch.
+template <int per_element>
+double per_input_element_flops(const Graph &graph, const Node &node, int64_t batch) {
+    return (double)per_element * (double)batch *
+           (double)graph.nodes[node.inputs[0]].shape.elements();
+}
+
+/// None: the op only moves data (flatten, concat) or is the graph's input.
+double no_flops(const Graph &graph, const Node &node, int64_t batch);
 
 // Shape-rule helpers shared by the op files.
 
@@ -92,5 +118,8 @@ std::vector<AttrSpec> with_weight_attrs(std::vector<AttrSpec> own);
 std::vector<AttrSpec> pool_window_attrs();
 std::optional<Shape> pool_shape(const Node &node, const std::vector<Shape> &inputs,
                                 std::string &error);
+/// FLOPs of a pooling node or of its gradient: one per window tap of each output of the forward
+/// node, kernel^2 per output.
+double pool_window_flops(const Graph &graph, const Node &node, int64_t batch);
 
 }  // namespace netc

@@ -78,6 +78,7 @@ const OpDef &op_prelu_grad_weight() {
         .user_visible = false,
         .lower = lower_prelu_grad_weight,
         .schedule = schedule_prelu_grad_weight,
+        .flops = per_input_element_flops<2>,
     };
     return def;
 }
@@ -105,6 +106,7 @@ const OpDef &op_prelu() {
         .lower = lower_prelu,
         .schedule = schedule_elementwise,
         .backward = backward_prelu,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

@@ -38,6 +38,7 @@ const OpDef &op_relu() {
         .lower = lower_relu,
         .schedule = schedule_elementwise,
         .backward = backward_relu,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

@@ -46,6 +46,7 @@ const OpDef &op_selu() {
         .lower = lower_selu,
         .schedule = schedule_elementwise,
         .backward = backward_selu,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

@@ -38,6 +38,7 @@ const OpDef &op_sigmoid() {
         .lower = lower_sigmoid,
         .schedule = schedule_elementwise,
         .backward = backward_sigmoid,
+        .flops = per_element_flops<1>,
     };
     return def;
 }

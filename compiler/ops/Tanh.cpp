@@ -37,6 +37,7 @@ const OpDef &op_tanh() {
         .lower = lower_tanh,
         .schedule = schedule_elementwise,
         .backward = backward_tanh,
+        .flops = per_element_flops<1>,
     };
     return def;
 }
