@@ -2,6 +2,9 @@
 
 #include "dsl/Error.h"
 
+#include <algorithm>
+#include <unordered_set>
+
 namespace netc {
 
 namespace {
@@ -18,15 +21,19 @@ const ParamEntry *ParamLayout::find(const std::string &name) const {
 }
 
 std::vector<const ParamEntry *> ParamLayout::of_node(int node) const {
+    // Entries are in graph order: a binary search keeps a summary of n layers O(n log n).
+    auto begin = std::partition_point(entries.begin(), entries.end(),
+                                      [node](const ParamEntry &e) { return e.node < node; });
     std::vector<const ParamEntry *> out;
-    for (const ParamEntry &e : entries) {
-        if (e.node == node) out.push_back(&e);
-    }
+    for (auto it = begin; it != entries.end() && it->node == node; ++it) out.push_back(&*it);
     return out;
 }
 
 ParamLayout layout_params(const Graph &graph) {
     ParamLayout layout;
+    // Names seen so far, to assert that each is unique in constant time: a linear find() here
+    // made the front end quadratic in the number of layers (issue 12).
+    std::unordered_set<std::string> names;
     for (const Node &node : graph.nodes) {
         if (!node.op->params) continue;
         std::vector<Shape> inputs;
@@ -43,7 +50,7 @@ ParamLayout layout_params(const Graph &graph) {
             e.offset = (layout.total + alignment - 1) / alignment * alignment;
             layout.total = e.offset + e.size;
             if (e.trainable()) layout.trainable += e.size;
-            internal_assert(!layout.find(e.name));
+            internal_assert(names.insert(e.name).second);
             layout.entries.push_back(std::move(e));
         }
     }

@@ -197,6 +197,24 @@ TEST_CASE("parameters of every op that has them, named and shaped as torch.nn do
     CHECK(f.layout.find("nope") == nullptr);
 }
 
+TEST_CASE("of_node: each node's entries, in the op's order, for nodes with and without any") {
+    netc::Frontend f = load_example("cifar_resnet");
+    size_t seen = 0;
+    for (const netc::Node &node : f.graph->nodes) {
+        std::vector<const netc::ParamEntry *> mine = f.layout.of_node(node.id);
+        std::vector<const netc::ParamEntry *> expected;
+        for (const netc::ParamEntry &e : f.layout.entries) {
+            if (e.node == node.id) expected.push_back(&e);
+        }
+        CAPTURE(node.name);
+        CHECK(mine == expected);
+        seen += mine.size();
+    }
+    CHECK(seen == f.layout.entries.size());
+    CHECK(f.layout.of_node(-1).empty());
+    CHECK(f.layout.of_node((int)f.graph->nodes.size()).empty());
+}
+
 TEST_CASE("the params dump lists name, torch shape and offset") {
     netc::Frontend f = load_example("fashion_linear");
     CHECK(netc::dump(f.layout) == "fc.weight [10, 784] offset 0\n"
