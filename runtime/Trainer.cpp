@@ -415,13 +415,22 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         ~Closer() { std::fclose(f); }
     } closer{metrics};
 
+    // Writes last.safetensors once per step: a --steps or Ctrl-C stop right after an epoch's
+    // end finds that step's checkpoint written already (and on a nearly full disk, a second
+    // write could fail although the first succeeded). A failed write says what was kept.
     auto save_last = [&]() -> Status {
+        if (have_checkpoint && checkpoint_step == progress.step) return {};
         Status s = save_checkpoint(last_path, model, params.data(), opt_state.data(),
                                    data.class_names, norm, progress, config.seed, run);
-        if (s) {
-            have_checkpoint = true;
-            checkpoint_step = progress.step;
+        if (!s) {
+            return Status::error(s.message() + "; " +
+                                 (have_checkpoint ? last_path + " still holds step " +
+                                                        std::to_string(checkpoint_step) +
+                                                        ", the last checkpoint written"
+                                                  : "no checkpoint of this run was kept"));
         }
+        have_checkpoint = true;
+        checkpoint_step = progress.step;
         return s;
     };
 

@@ -13,8 +13,10 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace netc::runtime;
@@ -51,8 +53,8 @@ public:
         for (int64_t n = 0; n < batch; n++) scores(params, images + n * features_, probs + n * k);
         return {};
     }
-    Status gradient(const float *params, const float *images, const int32_t *labels,
-                    int64_t batch, int64_t step, float *grad, StepLosses &losses) override {
+    Status gradient(const float *params, const float *images, const int32_t *labels, int64_t batch,
+                    int64_t step, float *grad, StepLosses &losses) override {
         int k = info_.data.classes;
         std::vector<float> p((size_t)k);
         std::fill(grad, grad + count_, 0.0f);
@@ -72,8 +74,7 @@ public:
                   learning_rate(step)};
         return {};
     }
-    Status apply_update(float *params, float *opt_state, const float *grad,
-                        int64_t step) override {
+    Status apply_update(float *params, float *opt_state, const float *grad, int64_t step) override {
         for (int64_t i = 0; i < count_; i++) {
             opt_state[i] = 0.9f * opt_state[i] + grad[i];
             params[i] -= learning_rate(step) * opt_state[i];
@@ -220,6 +221,67 @@ TEST_CASE("a NaN loss stops training, names the step and keeps the last good che
     Result<Checkpoint> last = load_checkpoint(dir / "last.safetensors", model, true);
     REQUIRE(last.ok());
     CHECK(last->progress.step == 10);
+}
+
+namespace {
+
+/// A stream that hands each complete line to `on_line`: a way to act between the steps of a
+/// run at the moment it reports something.
+class LineHook : public std::streambuf {
+public:
+    explicit LineHook(std::function<void(const std::string &)> on_line)
+        : on_line_(std::move(on_line)) {}
+
+protected:
+    int overflow(int c) override {
+        if (c == EOF) return c;
+        line_ += (char)c;
+        if (c == '\n') {
+            on_line_(line_);
+            line_.clear();
+        }
+        return c;
+    }
+
+private:
+    std::function<void(const std::string &)> on_line_;
+    std::string line_;
+};
+
+ino_t inode_of(const std::string &path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_ino;
+}
+
+}  // namespace
+
+TEST_CASE("--steps at an epoch's end writes that step's checkpoint once") {
+    // Twice, the second write could fail on a nearly full disk although the step's checkpoint
+    // was complete (issue 12). The atomic writer replaces the file, so a second write shows as
+    // a new inode.
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    TrainConfig config = config_in(dir.path());
+    config.max_steps = 10;  // the end of the first epoch
+    ino_t at_epoch_end = 0;
+    LineHook hook([&](const std::string &line) {
+        // The epoch's line is printed after its checkpoints are written.
+        if (line.rfind("epoch 1/3:", 0) == 0) at_epoch_end = inode_of(dir / "last.safetensors");
+    });
+    std::ostream progress(&hook);
+    config.progress = &progress;
+    Result<TrainReport> report = train(model, data, config);
+    REQUIRE_MESSAGE(report.ok(), report.message());
+    CHECK(report->outcome == TrainOutcome::StepLimit);
+    CHECK(report->progress.step == 10);
+    REQUIRE(at_epoch_end != 0);
+    CHECK(inode_of(dir / "last.safetensors") == at_epoch_end);
+    Result<Checkpoint> last = load_checkpoint(dir / "last.safetensors", model, true);
+    REQUIRE(last.ok());
+    CHECK(last->progress.step == 10);
+    CHECK(last->progress.epoch == 1);
 }
 
 TEST_CASE("checkpoints of another model or corrupted ones are refused with the reason") {
