@@ -16,7 +16,9 @@ Frontend run_frontend(const std::string &path, std::string text) {
     std::optional<Graph> graph = build_graph(f.ast, *f.diags);
     if (!graph || f.diags->has_errors()) return f;
     if (!infer_shapes(*graph, *f.diags)) return f;
-    f.layout = layout_params(*graph);
+    std::optional<ParamLayout> layout = layout_params(*graph, *f.diags);
+    if (!layout) return f;
+    f.layout = std::move(*layout);
     f.graph = std::move(graph);
     return f;
 }

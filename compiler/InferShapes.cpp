@@ -3,6 +3,8 @@
 #include "compiler/ops/Op.h"
 #include "dsl/Error.h"
 
+#include <cstdio>
+
 namespace netc {
 
 namespace {
@@ -10,6 +12,15 @@ namespace {
 /// Values larger than this per sample are almost certainly a mistake (and would overflow
 /// 32-bit buffer extents in the generated code).
 constexpr int64_t max_elements = int64_t(1) << 30;
+
+/// The most elements a buffer of the generated code may hold: Halide 14 (without its
+/// large_buffers feature) indexes buffers with int32, so a batch's tensor (the per-sample
+/// elements times the batch) must stay within it.
+constexpr int64_t max_buffer_elements = INT32_MAX;
+
+/// The most the forward activations of one training batch may take, all layers together (the
+/// backward pass keeps as much again in gradients). docs/language.md "Limits" says it.
+constexpr int64_t max_activation_bytes = int64_t(64) << 30;
 
 /// Shape::elements(), saturating instead of overflowing for absurd sizes (kernel=2000000000).
 int64_t saturating_elements(const Shape &s) {
@@ -21,11 +32,69 @@ int64_t saturating_elements(const Shape &s) {
     return n;
 }
 
+/// a * b for non-negative a and b, saturating at INT64_MAX.
+int64_t saturating_mul(int64_t a, int64_t b) {
+    if (a != 0 && b > INT64_MAX / a) return INT64_MAX;
+    return a * b;
+}
+
+std::string gib(int64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GiB", (double)bytes / (double)(int64_t(1) << 30));
+    return buf;
+}
+
+/// Reports a value whose batch tensor, or the activations so far, exceed the limits above.
+class BatchLimits {
+public:
+    BatchLimits(const Graph &graph, Diagnostics &diags) : graph_(graph), diags_(diags) {}
+
+    /// Adds `node`'s value (its shape set) for the train block's batch. False after an error.
+    bool add(const Node &node) {
+        const int64_t batch = graph_.train.batch;
+        const int64_t per_sample = saturating_elements(node.shape);
+        const int64_t elements = saturating_mul(per_sample, batch);
+        const std::string layer = node.op->name == std::string("input")
+                                      ? std::string("the input")
+                                      : "layer '" + node.name + "' (" + node.op->name + ")";
+        if (elements > max_buffer_elements) {
+            const int64_t fits = max_buffer_elements / per_sample;
+            const std::string what = node.id == 0 ? "the input" : "the layer";
+            diags_.error(node.loc,
+                         layer + " produces " + std::to_string(per_sample) +
+                             " elements per sample, " + std::to_string(elements) +
+                             " for a batch of " + std::to_string(batch) +
+                             ": more than 2147483647 (2^31 - 1), the most elements a buffer can "
+                             "index; " +
+                             (fits >= 1 ? "lower the train block's 'batch' to " +
+                                              std::to_string(fits) + " or less, or shrink " + what
+                                        : "shrink " + what));
+            return false;
+        }
+        bytes_ = saturating_mul(elements, (int64_t)sizeof(float)) + bytes_;
+        if (bytes_ > max_activation_bytes) {
+            diags_.error(node.loc, "the activations of one batch of " + std::to_string(batch) +
+                                       " reach " + gib(bytes_) + " at " + layer +
+                                       ", more than the 64 GiB a model may use; lower the "
+                                       "train block's 'batch' or shrink the layers");
+            return false;
+        }
+        return true;
+    }
+
+private:
+    const Graph &graph_;
+    Diagnostics &diags_;
+    int64_t bytes_ = 0;  // the activations of the nodes added so far, for one batch
+};
+
 }  // namespace
 
 bool infer_shapes(Graph &graph, Diagnostics &diags) {
     internal_assert(!graph.nodes.empty() && graph.nodes[0].op->name == std::string("input"));
     graph.nodes[0].shape = graph.input;
+    BatchLimits limits(graph, diags);
+    if (!limits.add(graph.nodes[0])) return false;
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         Node &node = graph.nodes[i];
         std::vector<Shape> inputs;
@@ -46,6 +115,7 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
             return false;
         }
         node.shape = *shape;
+        if (!limits.add(node)) return false;
         for (const ParamSpec &p :
              node.op->params ? node.op->params(node, inputs) : std::vector<ParamSpec>{}) {
             if (saturating_elements(p.shape) > max_elements) {

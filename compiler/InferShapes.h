@@ -1,7 +1,9 @@
 #pragma once
 // Pass: computes every node's per-sample output shape with its op's shape rule, and checks that
 // the last layer produces one score per class. Errors name the layer and give the expected and
-// the actual shape.
+// the actual shape. It also holds every value within what the generated code can address: a
+// batch's tensor (per-sample elements times the train block's batch) within int32 indices, and
+// the activations of one batch within 64 GiB (docs/language.md "Limits").
 
 #include "compiler/Graph.h"
 #include "dsl/Diagnostics.h"

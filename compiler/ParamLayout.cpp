@@ -11,6 +11,12 @@ namespace {
 
 constexpr int64_t alignment = 16;  // floats: one cache line, one AVX-512 vector
 
+/// The most floats the arena may hold, padding included: it is one buffer of the generated code,
+/// indexed with int32 (Halide 14 without large_buffers), as are its offsets.
+constexpr int64_t max_arena_floats = INT32_MAX;
+
+int64_t aligned(int64_t offset) { return (offset + alignment - 1) / alignment * alignment; }
+
 }  // namespace
 
 const ParamEntry *ParamLayout::find(const std::string &name) const {
@@ -29,7 +35,7 @@ std::vector<const ParamEntry *> ParamLayout::of_node(int node) const {
     return out;
 }
 
-ParamLayout layout_params(const Graph &graph) {
+std::optional<ParamLayout> layout_params(const Graph &graph, Diagnostics &diags) {
     ParamLayout layout;
     // Names seen so far, to assert that each is unique in constant time: a linear find() here
     // made the front end quadratic in the number of layers (issue 12).
@@ -47,14 +53,24 @@ ParamLayout layout_params(const Graph &graph) {
             e.size = p.shape.elements();
             e.init = p.init;
             e.role = p.role;
-            e.offset = (layout.total + alignment - 1) / alignment * alignment;
+            e.offset = aligned(layout.total);
             layout.total = e.offset + e.size;
+            if (aligned(layout.total) > max_arena_floats) {
+                // Each tensor is at most 2^30 floats (infer_shapes), so the sum cannot overflow.
+                diags.error(node.loc, "layer '" + node.name + "' (" + node.op->name + "): its " +
+                                          p.suffix + " " + p.shape.list_str() +
+                                          " takes the parameter arena to " +
+                                          std::to_string(aligned(layout.total)) +
+                                          " floats, more than 2147483647 (2^31 - 1), the most "
+                                          "it can index; the model has too many parameters");
+                return std::nullopt;
+            }
             if (e.trainable()) layout.trainable += e.size;
             internal_assert(names.insert(e.name).second);
             layout.entries.push_back(std::move(e));
         }
     }
-    layout.total = (layout.total + alignment - 1) / alignment * alignment;
+    layout.total = aligned(layout.total);
     return layout;
 }
 

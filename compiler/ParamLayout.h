@@ -5,7 +5,9 @@
 
 #include "compiler/Graph.h"
 #include "compiler/ops/Op.h"
+#include "dsl/Diagnostics.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,8 +37,10 @@ struct ParamLayout {
 };
 
 /// Offsets are aligned to 16 floats (64 bytes) so every tensor starts on a cache line and an
-/// AVX-512 vector boundary; the padding is part of `total`.
-ParamLayout layout_params(const Graph &graph);
+/// AVX-512 vector boundary; the padding is part of `total`. The arena is one buffer indexed with
+/// int32, so `total` is at most 2^31 - 1 floats: a larger model is reported at the layer whose
+/// tensor crosses it, and the result is empty.
+std::optional<ParamLayout> layout_params(const Graph &graph, Diagnostics &diags);
 
 /// "name offset shape" per entry, for dumps and tests.
 std::string dump(const ParamLayout &layout);

@@ -699,6 +699,75 @@ TEST_CASE("malformed models report exactly these errors, with line and column") 
     }
 }
 
+namespace {
+
+/// `n` relu layers after the input, for the train block's `batch`.
+std::string relus(int n, int64_t batch) {
+    std::string layers;
+    for (int i = 0; i < n; i++) layers += "  relu\n";
+    return model(layers + "  flatten\n  dense(units=10)",
+                 "train {\n  batch " + std::to_string(batch) + "\n}\n");
+}
+
+}  // namespace
+
+// A model whose arena or batch tensors cannot exist is refused by `check`, at the layer, rather
+// than by an internal error when `netc FILE -o` overflows a 32-bit extent (issue 12).
+TEST_CASE("limits: the parameter arena within int32 offsets") {
+    // Three tensors of 1.02e9 floats, each within the per-tensor limit; 3.06e9 together.
+    std::string text = model("  f: flatten\n"
+                             "  a: dense(f, units=1300000)\n"
+                             "  b: dense(f, units=1300000)\n"
+                             "  c: dense(f, units=1300000)\n"
+                             "  concat(a, b, c)\n"
+                             "  dense(units=10)");
+    CHECK(join(diagnostics(text)) ==
+          "7:3: error: layer 'c' (dense): its weight [1300000, 784] takes the parameter arena to "
+          "3060200000 floats, more than 2147483647 (2^31 - 1), the most it can index; the model "
+          "has too many parameters\n");
+    // Two of them fit (2.04e9 floats).
+    CHECK(netc::run_frontend("t.net", model("  f: flatten\n"
+                                            "  a: dense(f, units=1300000)\n"
+                                            "  b: dense(f, units=1300000)\n"
+                                            "  concat(a, b)\n"
+                                            "  dense(units=10)"))
+              .ok());
+}
+
+TEST_CASE("limits: a batch's tensor within int32 indices, for the train block's batch") {
+    // 10^8 floats per sample; the weights (10^8 and 10^9 floats) are within their limits.
+    auto wide = [](const std::string &train) {
+        return "model m {\n  input 1x1x1\n  classes 10\n  flatten\n  dense(units=100000000)\n"
+               "  dense(units=10)\n}\n" +
+               train;
+    };
+    // The default batch, 64.
+    CHECK(join(diagnostics(wide(""))) ==
+          "5:3: error: layer 'dense_1' (dense) produces 100000000 elements per sample, "
+          "6400000000 for a batch of 64: more than 2147483647 (2^31 - 1), the most elements a "
+          "buffer can index; lower the train block's 'batch' to 21 or less, or shrink the "
+          "layer\n");
+    CHECK(netc::run_frontend("t.net", wide("train {\n  batch 21\n}\n")).ok());
+    CHECK(diagnostics(wide("train {\n  batch 22\n}\n")).size() == 1);
+    // The input itself is a batch's tensor too.
+    CHECK(join(diagnostics("model m {\n  input 1x65536x65536\n  classes 10\n  flatten\n"
+                           "  dense(units=10)\n}\n")) ==
+          "2:3: error: the input produces 4294967296 elements per sample, 274877906944 for a "
+          "batch of 64: more than 2147483647 (2^31 - 1), the most elements a buffer can index; "
+          "shrink the input\n");
+}
+
+TEST_CASE("limits: the activations of one batch within 64 GiB") {
+    // 784 floats per sample, 2^20 samples: 3.06 GiB per value, so 20 values fit (61.3 GiB):
+    // the input, 18 relus and the flatten; with 20 relus, relu_20 is the 21st.
+    CHECK(netc::run_frontend("t.net", relus(18, 1 << 20)).ok());
+    CHECK(join(diagnostics(relus(20, 1 << 20))) ==
+          "23:3: error: the activations of one batch of 1048576 reach 64.3 GiB at layer "
+          "'relu_20' (relu), more than the 64 GiB a model may use; lower the train block's "
+          "'batch' or shrink the layers\n");
+    CHECK(netc::run_frontend("t.net", relus(20, 1 << 19)).ok());
+}
+
 TEST_CASE("a diagnostic prints file:line:col, the source line and a caret under the column") {
     netc::Frontend f = netc::run_frontend("dir/m.net", model("\tconv2x(filters=3)\n  flatten\n"
                                                              "  dense(units=10)"));
