@@ -109,7 +109,7 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
 }
 
 Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
-                                   bool with_optimizer) {
+                                   bool with_optimizer, bool allow_nonfinite) {
     Result<SafetensorsFile> read = read_safetensors(path);
     if (!read) return read.status();
     const SafetensorsFile &file = *read;
@@ -142,6 +142,13 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
     if (!tensors) {
         return Result<Checkpoint>::error(tensors.message() + "\n" + path +
                                          ": the checkpoint does not fit model '" + info.name + "'");
+    }
+
+    if (!allow_nonfinite) {
+        if (Status finite = check_finite(file); !finite) {
+            return Result<Checkpoint>::error(
+                finite.message() + "; refused (netc's --allow-nonfinite loads it anyway)");
+        }
     }
 
     Checkpoint ckpt;

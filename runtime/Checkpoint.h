@@ -70,9 +70,11 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
                        uint64_t seed, const RunShape &run = {});
 
 /// Reads a checkpoint for `model`: its tensors must be exactly the model's (every difference is
-/// named, runtime/Safetensors.h check_tensors), its metadata complete. With `with_optimizer`,
-/// the optimizer state must be there too and is returned.
+/// named, runtime/Safetensors.h check_tensors), its metadata complete, and every tensor finite
+/// (a NaN or an infinity is refused, naming the tensor and its first bad index, unless
+/// `allow_nonfinite`). With `with_optimizer`, the optimizer state must be there too and is
+/// returned.
 Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
-                                   bool with_optimizer);
+                                   bool with_optimizer, bool allow_nonfinite = false);
 
 }  // namespace netc::runtime

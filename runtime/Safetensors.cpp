@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -295,6 +296,39 @@ Result<SafetensorsFile> parse_safetensors(const std::vector<uint8_t> &bytes,
     for (const Span &s : spans) ordered.push_back(std::move(file.tensors[s.tensor]));
     file.tensors = std::move(ordered);
     return file;
+}
+
+Status check_finite(const SafetensorsFile &file) {
+    for (const Tensor &t : file.tensors) {
+        if (t.dtype != DType::F32 && t.dtype != DType::F64) continue;
+        const int64_t n = t.elements();
+        for (int64_t i = 0; i < n; i++) {
+            double x;
+            if (t.dtype == DType::F32) {
+                float f;
+                std::memcpy(&f, t.data.data() + i * 4, 4);
+                x = f;
+            } else {
+                std::memcpy(&x, t.data.data() + i * 8, 8);
+            }
+            if (std::isfinite(x)) continue;
+            // The flat index as a multi-index of the row-major shape.
+            std::string index;
+            int64_t rest = i;
+            for (size_t d = t.shape.size(); d-- > 0;) {
+                const int64_t extent = std::max<int64_t>(t.shape[d], 1);
+                index = std::to_string(rest % extent) + (index.empty() ? "" : ", ") + index;
+                rest /= extent;
+            }
+            return Status::error(file.path + ": tensor '" + t.name + "' holds " +
+                                 (std::isnan(x) ? "nan"
+                                  : x > 0       ? "inf"
+                                                : "-inf") +
+                                 " at index [" + index + "] (element " + std::to_string(i) +
+                                 " of " + std::to_string(n) + ")");
+        }
+    }
+    return {};
 }
 
 Result<SafetensorsFile> read_safetensors(const std::string &path) {

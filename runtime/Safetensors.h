@@ -115,4 +115,10 @@ struct ExpectedTensor {
 Status check_tensors(const SafetensorsFile &file, const std::vector<ExpectedTensor> &expected,
                      const std::vector<std::string> &ignore_prefixes = {});
 
+/// Checks that every F32 and F64 tensor of `file` holds finite numbers only. The error names the
+/// file, the first tensor (in file order) holding a NaN or an infinity, the value and its first
+/// index, e.g.
+///   ckpt.safetensors: tensor 'fc2.bias' holds inf at index [3] (element 3 of 10)
+Status check_finite(const SafetensorsFile &file);
+
 }  // namespace netc::runtime

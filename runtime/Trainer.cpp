@@ -234,6 +234,14 @@ std::string json_number(double x) {
     return buf;
 }
 
+/// The index of the first NaN or infinity of `values`, or -1.
+int64_t first_nonfinite(const std::vector<float> &values) {
+    for (size_t i = 0; i < values.size(); i++) {
+        if (!std::isfinite(values[i])) return (int64_t)i;
+    }
+    return -1;
+}
+
 bool same_floats(const std::vector<float> &a, const std::vector<float> &b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -415,11 +423,31 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         ~Closer() { std::fclose(f); }
     } closer{metrics};
 
+    // Training never writes a non-finite checkpoint: an update can overflow the weights while
+    // the loss it was computed from is still finite.
+    auto finite_state = [&]() -> Status {
+        for (const std::vector<float> *arena : {&params, &opt_state}) {
+            if (int64_t bad = first_nonfinite(*arena); bad >= 0) {
+                return Status::error(
+                    "training diverged: the " +
+                    std::string(arena == &params ? "parameters" : "optimizer state") +
+                    " hold a non-finite value (element " + std::to_string(bad) +
+                    " of the arena) after step " + std::to_string(progress.step) + "; stopped, " +
+                    (have_checkpoint
+                         ? last_path + " holds step " + std::to_string(checkpoint_step) +
+                               ", the last good checkpoint"
+                         : "no checkpoint had been written yet") +
+                    " (try a lower learning rate)");
+            }
+        }
+        return {};
+    };
     // Writes last.safetensors once per step: a --steps or Ctrl-C stop right after an epoch's
     // end finds that step's checkpoint written already (and on a nearly full disk, a second
     // write could fail although the first succeeded). A failed write says what was kept.
     auto save_last = [&]() -> Status {
         if (have_checkpoint && checkpoint_step == progress.step) return {};
+        if (Status finite = finite_state(); !finite) return finite;
         Status s = save_checkpoint(last_path, model, params.data(), opt_state.data(),
                                    data.class_names, norm, progress, config.seed, run);
         if (!s) {
@@ -597,6 +625,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         // The epoch's line goes before its checkpoints: a run killed in between leaves the line
         // past the last checkpoint, where the resumed run drops it and writes it again.
         // best.safetensors holds the best epoch's weights (the last ones without validation).
+        if (Status finite = finite_state(); !finite) return finite;
         if (improved || val < 0) {
             Status s = save_checkpoint(best_path, model, params.data(), nullptr, data.class_names,
                                        norm, progress, config.seed, run);

@@ -20,8 +20,9 @@
 // loses only the steps since its last checkpoint: files are replaced atomically, and the
 // temporary files of a write the kill cut short are removed by the next run in the directory.
 //
-// A NaN or infinite loss stops the run with an error naming the step; last.safetensors is left as
-// it was (the last good checkpoint). SIGINT (install_interrupt_handler) ends the run after the
+// A NaN or infinite loss, or parameters or optimizer state an update left non-finite, stop the
+// run with an error naming the step; last.safetensors and best.safetensors are left as they were
+// (the last good checkpoints): no checkpoint with a NaN or an infinity is ever written. SIGINT (install_interrupt_handler) ends the run after the
 // current step with a checkpoint saved.
 
 #include "runtime/Augment.h"

@@ -79,6 +79,7 @@ public:
             opt_state[i] = 0.9f * opt_state[i] + grad[i];
             params[i] -= learning_rate(step) * opt_state[i];
         }
+        if (step == overflow_step) params[1] = INFINITY;
         return {};
     }
     Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
@@ -88,7 +89,8 @@ public:
         if (!s) return s;
         return apply_update(params, opt_state, grad.data(), step);
     }
-    int64_t poison_step = -1;  // a step whose loss is NaN
+    int64_t poison_step = -1;    // a step whose loss is NaN
+    int64_t overflow_step = -1;  // a step whose update leaves a weight infinite (its loss finite)
 
 private:
     float learning_rate(int64_t step) const { return poison_step == step ? NAN : 0.1f; }
@@ -282,6 +284,57 @@ TEST_CASE("--steps at an epoch's end writes that step's checkpoint once") {
     REQUIRE(last.ok());
     CHECK(last->progress.step == 10);
     CHECK(last->progress.epoch == 1);
+}
+
+TEST_CASE("an update that leaves a weight infinite stops the run before any checkpoint of it") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    model.overflow_step = 19;  // the last step of the second epoch; its loss is finite
+    Result<TrainReport> report = train(model, data, config_in(dir.path()));
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.message().find("the parameters hold a non-finite value (element 1 of the arena) "
+                                "after step 20") != std::string::npos);
+    CHECK(report.message().find("holds step 10, the last good checkpoint") != std::string::npos);
+    for (const char *name : {"last.safetensors", "best.safetensors"}) {
+        Result<Checkpoint> ckpt = load_checkpoint(dir / name, model, false);
+        REQUIRE_MESSAGE(ckpt.ok(), ckpt.message());
+        CHECK(ckpt->progress.step == 10);
+    }
+}
+
+TEST_CASE("a checkpoint holding inf or NaN is refused, naming the tensor and the index") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    Dataset data = toy_data(200);
+    TrainConfig config = config_in(dir.path());
+    config.max_steps = 3;
+    REQUIRE(train(model, data, config).ok());
+    const std::string path = dir / "last.safetensors";
+    for (float bad : {INFINITY, -INFINITY, NAN}) {
+        // Rewrite the checkpoint with one bad value in fc.weight [3, 16] at [2, 5].
+        Result<SafetensorsFile> file = read_safetensors(path);
+        REQUIRE(file.ok());
+        std::vector<std::vector<float>> values;
+        for (const Tensor &t : file->tensors) values.push_back(t.floats());
+        std::vector<TensorView> views;
+        for (size_t i = 0; i < file->tensors.size(); i++) {
+            const Tensor &t = file->tensors[i];
+            if (t.name == "fc.weight") values[i][2 * 16 + 5] = bad;
+            views.push_back({t.name, t.dtype, t.shape, values[i].data()});
+        }
+        REQUIRE(write_safetensors(path, views, file->metadata).ok());
+
+        Result<Checkpoint> refused = load_checkpoint(path, model, true);
+        REQUIRE_FALSE(refused.ok());
+        const std::string what = std::isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf";
+        CHECK(refused.message() == path + ": tensor 'fc.weight' holds " + what +
+                                       " at index [2, 5] (element 37 of 48); refused (netc's "
+                                       "--allow-nonfinite loads it anyway)");
+        Result<Checkpoint> allowed = load_checkpoint(path, model, true, /*allow_nonfinite=*/true);
+        REQUIRE_MESSAGE(allowed.ok(), allowed.message());
+        CHECK(!std::isfinite(allowed->params[37]));
+    }
 }
 
 TEST_CASE("checkpoints of another model or corrupted ones are refused with the reason") {

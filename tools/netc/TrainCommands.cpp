@@ -120,6 +120,8 @@ TrainCommands::TrainCommands(CLI::App &app) {
         ->required();
     eval_->add_option("--data", data_dir_, data_help);
     eval_->add_flag("--json", json_, "print one JSON object instead of tables");
+    eval_->add_flag("--allow-nonfinite", allow_nonfinite_,
+                    "load a checkpoint holding NaN or infinite values (refused otherwise)");
 
     predict_ = app.add_subcommand("predict", "classify images with a trained model");
     predict_->add_option("FILE", file_, "model file (.net)")->required();
@@ -130,6 +132,8 @@ TrainCommands::TrainCommands(CLI::App &app) {
     predict_->add_option("--top", top_, "classes shown per image")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    predict_->add_flag("--allow-nonfinite", allow_nonfinite_,
+                       "load a checkpoint holding NaN or infinite values (refused otherwise)");
 }
 
 std::optional<int> TrainCommands::run() {
@@ -206,7 +210,8 @@ int TrainCommands::run_train() {
 int TrainCommands::run_eval() {
     std::unique_ptr<Model> m = load_model(file_);
     if (!m) return exit_user_error;
-    runtime::Result<runtime::Checkpoint> ckpt = runtime::load_checkpoint(weights_, *m->jit, false);
+    runtime::Result<runtime::Checkpoint> ckpt =
+        runtime::load_checkpoint(weights_, *m->jit, false, allow_nonfinite_);
     if (!ckpt) return fail(ckpt.message());
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Test, m->jit->info().data);
@@ -267,7 +272,8 @@ int TrainCommands::run_eval() {
 int TrainCommands::run_predict() {
     std::unique_ptr<Model> m = load_model(file_);
     if (!m) return exit_user_error;
-    runtime::Result<runtime::Checkpoint> ckpt = runtime::load_checkpoint(weights_, *m->jit, false);
+    runtime::Result<runtime::Checkpoint> ckpt =
+        runtime::load_checkpoint(weights_, *m->jit, false, allow_nonfinite_);
     if (!ckpt) return fail(ckpt.message());
     const runtime::DataSpec &spec = m->jit->info().data;
     const int64_t image_size = (int64_t)spec.channels * spec.height * spec.width;

@@ -27,7 +27,7 @@ private:
     CLI::App *train_ = nullptr, *eval_ = nullptr, *predict_ = nullptr;
     std::string file_, data_dir_, out_dir_, weights_;
     int64_t epochs_ = 0, limit_ = 0, steps_ = 0;
-    bool resume_ = false, json_ = false;
+    bool resume_ = false, json_ = false, allow_nonfinite_ = false;
     int top_ = 3;
     std::vector<std::string> inputs_;
 };

@@ -8,7 +8,7 @@
 namespace netc {
 
 bool load_weights(const std::string &path, const Graph &graph, const ParamLayout &layout,
-                  EmbeddedWeights &out, std::string &error) {
+                  EmbeddedWeights &out, std::string &error, bool allow_nonfinite) {
     runtime::Result<runtime::SafetensorsFile> file = runtime::read_safetensors(path);
     if (!file) {
         error = file.message();
@@ -21,6 +21,10 @@ bool load_weights(const std::string &path, const Graph &graph, const ParamLayout
         runtime::check_tensors(*file, expected, {"optimizer.", "step", "epoch"});
     if (!matches.ok()) {
         error = matches.message();
+        return false;
+    }
+    if (runtime::Status finite = runtime::check_finite(*file); !allow_nonfinite && !finite.ok()) {
+        error = finite.message() + "; refused (--allow-nonfinite compiles it in anyway)";
         return false;
     }
     out.arena.assign(layout.total, 0.0f);

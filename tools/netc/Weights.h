@@ -3,8 +3,8 @@
 // into a parameter arena, with the normalization recorded in its metadata: what
 // `netc FILE --weights CKPT -o model.o` compiles into the object.
 
-#include "compiler/LowerProgram.h"
 #include "compiler/Graph.h"
+#include "compiler/LowerProgram.h"
 #include "compiler/ParamLayout.h"
 
 #include <string>
@@ -12,8 +12,9 @@
 namespace netc {
 
 /// Fails with a message naming the file and the tensor that differs (missing, unexpected or of
-/// another shape: a checkpoint of another model) or what is malformed.
+/// another shape: a checkpoint of another model), what is malformed, or the first NaN or
+/// infinity (unless `allow_nonfinite`).
 bool load_weights(const std::string &path, const Graph &graph, const ParamLayout &layout,
-                  EmbeddedWeights &out, std::string &error);
+                  EmbeddedWeights &out, std::string &error, bool allow_nonfinite = false);
 
 }  // namespace netc

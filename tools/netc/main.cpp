@@ -83,6 +83,9 @@ int run(int argc, char **argv) {
     app.add_option("--weights", weights,
                    "a checkpoint whose trained weights are compiled into the object, adding "
                    "<model>_predict_embedded");
+    bool allow_nonfinite = false;
+    app.add_flag("--allow-nonfinite", allow_nonfinite,
+                 "compile in --weights holding NaN or infinite values (refused otherwise)");
     int64_t total_steps = 0;
     app.add_option("--total-steps", total_steps,
                    "the training run's length in steps, compiled into the object for schedules "
@@ -203,7 +206,8 @@ int run(int argc, char **argv) {
     if (!weights.empty()) {
         netc::EmbeddedWeights embedded;
         std::string weights_error;
-        if (!netc::load_weights(weights, *f.graph, f.layout, embedded, weights_error)) {
+        if (!netc::load_weights(weights, *f.graph, f.layout, embedded, weights_error,
+                                allow_nonfinite)) {
             std::cerr << "netc: error: " << weights_error << "\n";
             return exit_user_error;
         }
