@@ -166,24 +166,24 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     std::vector<Module> modules;
     std::string raw_declarations;
     for (const PipelineSpec &spec : program.pipelines) try {
-        if (!spec.in_object || !spec.lowered()) continue;
-        LoweredPipeline p = lower_pipeline(program, graph, layout, spec, lower);
-        schedule_pipeline(p, options.strategy, target);
-        std::string name = raw_entry_name(graph, spec.name);
-        compile_reporting(options.strategy, spec.name, [&] {
-            modules.push_back(p.pipeline.compile_to_module(p.arguments, name, target));
-        });
-        std::vector<std::string> outputs;
-        for (Role r : spec.outputs) {
-            for (const std::string &o : raw_argument_names(spec, r, true, slots)) {
-                outputs.push_back(o);
+            if (!spec.in_object || !spec.lowered()) continue;
+            LoweredPipeline p = lower_pipeline(program, graph, layout, spec, lower);
+            schedule_pipeline(p, options.strategy, target);
+            std::string name = raw_entry_name(graph, spec.name);
+            compile_reporting(options.strategy, spec.name, [&] {
+                modules.push_back(p.pipeline.compile_to_module(p.arguments, name, target));
+            });
+            std::vector<std::string> outputs;
+            for (Role r : spec.outputs) {
+                for (const std::string &o : raw_argument_names(spec, r, true, slots)) {
+                    outputs.push_back(o);
+                }
             }
+            raw_declarations += raw_declaration(name, p.arguments, outputs);
+        } catch (const StrategyError &e) {
+            error = e.what();
+            return false;
         }
-        raw_declarations += raw_declaration(name, p.arguments, outputs);
-    } catch (const StrategyError &e) {
-        error = e.what();
-        return false;
-    }
     Module linked = link_modules(graph.model, modules);
 
     std::map<OutputFileType, std::string> halide_outputs = {
@@ -198,14 +198,11 @@ bool compile_aot(const Graph &graph, const ParamLayout &layout, const AotOptions
     linked.compile(halide_outputs);
 
     fs::path header = tmp / (graph.model + ".h");
-    if (!write_text(header,
-                    c_header(graph, layout, program, raw_declarations, options.total_steps),
+    if (!write_text(header, c_header(graph, layout, program, raw_declarations, options.total_steps),
                     error))
         return false;
     fs::path api_c = tmp / (graph.model + "_api.c");
-    if (!write_text(api_c,
-                    c_wrappers(graph, layout, program, options.total_steps),
-                    error))
+    if (!write_text(api_c, c_wrappers(graph, layout, program, options.total_steps), error))
         return false;
     if (!run_tool({env_or("CC", "cc"), "-std=c99", "-O2", "-fPIC", "-c", "-I", tmp.string(), "-I",
                    NETC_HALIDE_RUNTIME_INCLUDE, api_c.string(), "-o", (tmp / "api.o").string()},

@@ -6,10 +6,10 @@
 // The C wrappers are compiled with the system C compiler ($CC, default cc) and merged with
 // Halide's object by a relocatable link ($LD, default ld), so the result is one ordinary .o.
 
-#include "compiler/LowerProgram.h"
-#include "compiler/Schedule.h"
 #include "compiler/Graph.h"
+#include "compiler/LowerProgram.h"
 #include "compiler/ParamLayout.h"
+#include "compiler/Schedule.h"
 
 #include <optional>
 #include <string>

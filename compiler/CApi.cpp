@@ -80,7 +80,8 @@ std::string documentation(const Names &n, const PipelineSpec &p) {
                         "masks; a negative step gives NETC_ERROR_BAD_STEP.");
     }
     if (p.has_output(Role::Gradient)) {
-        lines.push_back("grad receives " + M + "_PARAM_COUNT floats: dL/dparams at each trained "
+        lines.push_back("grad receives " + M +
+                        "_PARAM_COUNT floats: dL/dparams at each trained "
                         "tensor, the batch statistic at each batchnorm buffer.");
     } else if (p.has_input(Role::Gradient)) {
         lines.push_back("grad: a gradient arena as <model>_gradient writes it (summed or averaged "
@@ -139,25 +140,28 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
     for (Role r : p.c_params) {
         if (!is_pointer(r)) continue;
         std::string name = role_name(r);
-        checks += r == Role::OptState
-                      ? fmt::format("    if ({} > 0 && !opt_state) return NETC_ERROR_NULL_POINTER;\n",
-                                    n.slots)
-                      : fmt::format("    if (!{}) return NETC_ERROR_NULL_POINTER;\n", name);
+        checks +=
+            r == Role::OptState
+                ? fmt::format("    if ({} > 0 && !opt_state) return NETC_ERROR_NULL_POINTER;\n",
+                              n.slots)
+                : fmt::format("    if (!{}) return NETC_ERROR_NULL_POINTER;\n", name);
     }
     if (p.has_input(Role::Images)) {
         checks += fmt::format(
             "    if (!netc_batch_ok(batch, {}_INPUT_SIZE)) return NETC_ERROR_BAD_BATCH;\n", n.M);
     }
     if (p.has_input(Role::Labels)) {
-        checks += fmt::format("    for (int32_t n = 0; n < batch; n++) {{\n        if (labels[n] < "
-                              "0 || labels[n] >= {}_CLASSES) return NETC_ERROR_BAD_LABEL;\n    }}\n",
-                              n.M);
+        checks +=
+            fmt::format("    for (int32_t n = 0; n < batch; n++) {{\n        if (labels[n] < "
+                        "0 || labels[n] >= {}_CLASSES) return NETC_ERROR_BAD_LABEL;\n    }}\n",
+                        n.M);
     }
     if (p.has_input(Role::Step)) checks += "    if (step < 0) return NETC_ERROR_BAD_STEP;\n";
     if (p.has_input(Role::TotalSteps) && needs_length) {
         checks += "    if (netc_total_steps < 1) return NETC_ERROR_NO_SCHEDULE_LENGTH;\n";
     }
-    std::string image_extents = fmt::format("{}, {}, {}, batch", in.dims[2], in.dims[1], in.dims[0]);
+    std::string image_extents =
+        fmt::format("{}, {}, {}, batch", in.dims[2], in.dims[1], in.dims[0]);
     for (Role r : p.inputs) {
         switch (r) {
         case Role::Seed: arg("seed"); break;
@@ -272,10 +276,9 @@ std::string c_header(const Graph &graph, const ParamLayout &layout, const Progra
     Names n{m, M, optimizer_state_slots(graph.train.optimizer), graph};
     std::string default_length =
         !schedule_needs_total_steps(graph.train) ? "this model's schedule does not need it"
-        : total_steps > 0
-            ? "compiled in: " + std::to_string(total_steps) + " (netc --total-steps)"
-            : "this model's schedule needs it: the training entry points return "
-              "NETC_ERROR_NO_SCHEDULE_LENGTH until it is set";
+        : total_steps > 0 ? "compiled in: " + std::to_string(total_steps) + " (netc --total-steps)"
+                          : "this model's schedule needs it: the training entry points return "
+                            "NETC_ERROR_NO_SCHEDULE_LENGTH until it is set";
     std::string api;
     for (const PipelineSpec *p : object_pipelines(program)) {
         api += documentation(n, *p) + signature(n, *p) + ";\n\n";

@@ -114,7 +114,8 @@ GradCheckReport gradcheck(const Graph &graph, const ParamLayout &layout,
     for (int32_t &l : labels) l = label(rng);
     const int64_t step = 1;  // fixes the dropout masks for every evaluation
 
-    JitModel::Gradient g = model.gradient_check(params.data(), images.data(), labels.data(), batch, step);
+    JitModel::Gradient g =
+        model.gradient_check(params.data(), images.data(), labels.data(), batch, step);
     auto loss = [&] {
         JitModel::StepResult r =
             model.loss(params.data(), images.data(), labels.data(), batch, step);

@@ -1,8 +1,8 @@
 #include "compiler/Jit.h"
 
 #include "compiler/Optimizer.h"
-#include "runtime/Workspace.h"
 #include "dsl/Error.h"
+#include "runtime/Workspace.h"
 
 #include <stdexcept>
 
@@ -80,9 +80,8 @@ void JitModel::run(const std::string &name, const Call &call) {
         for (int n = 0; n < call.batch; n++) {
             if (call.labels[n] < 0 || call.labels[n] >= graph_.classes) {
                 throw std::invalid_argument("label " + std::to_string(call.labels[n]) +
-                                            " of sample " + std::to_string(n) +
-                                            " is outside [0, " + std::to_string(graph_.classes) +
-                                            ")");
+                                            " of sample " + std::to_string(n) + " is outside [0, " +
+                                            std::to_string(graph_.classes) + ")");
             }
         }
     }
@@ -170,7 +169,9 @@ int64_t JitModel::opt_state_count() const {
 
 namespace {
 
-JitModel::StepResult step_result(const float losses[3]) { return {losses[0], losses[1], losses[2]}; }
+JitModel::StepResult step_result(const float losses[3]) {
+    return {losses[0], losses[1], losses[2]};
+}
 
 JitModel::Call training_call(const float *params, const float *images, const int32_t *labels,
                              int batch, int64_t step, float *losses) {
@@ -232,15 +233,15 @@ JitModel::Gradient JitModel::gradient_check(const float *params, const float *im
     return g;
 }
 
-JitModel::StepResult JitModel::loss(const float *params, const float *images,
-                                    const int32_t *labels, int batch, int64_t step) {
+JitModel::StepResult JitModel::loss(const float *params, const float *images, const int32_t *labels,
+                                    int batch, int64_t step) {
     float losses[3] = {0, 0, 0};
     run("loss", training_call(params, images, labels, batch, step, losses));
     return step_result(losses);
 }
 
-std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params,
-                                      const float *images, int batch, uint32_t rng_key) {
+std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params, const float *images,
+                                      int batch, uint32_t rng_key) {
     internal_assert(node >= 0 && node < (int)graph_.nodes.size());
     auto key = std::make_pair(node, (int)mode);
     std::shared_ptr<Evaluator> &ev = evaluators_[key];

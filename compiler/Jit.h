@@ -35,8 +35,8 @@ public:
     /// take are ignored. Params and opt_state are updated in place by pipelines that output them.
     struct Call {
         uint64_t seed = 0;
-        float *params = nullptr;      // (layout.total)
-        float *opt_state = nullptr;   // (opt_state_count())
+        float *params = nullptr;          // (layout.total)
+        float *opt_state = nullptr;       // (opt_state_count())
         const float *images = nullptr;    // (batch, C, H, W)
         const int32_t *labels = nullptr;  // (batch)
         int batch = 0;
@@ -73,8 +73,8 @@ public:
     StepResult train_step(float *params, float *opt_state, const float *images,
                           const int32_t *labels, int batch, int64_t step);
     /// The gradient arena of a batch (`grad`, layout.total floats), nothing updated.
-    StepResult gradient(const float *params, const float *images, const int32_t *labels,
-                        int batch, int64_t step, float *grad);
+    StepResult gradient(const float *params, const float *images, const int32_t *labels, int batch,
+                        int64_t step, float *grad);
     /// The optimizer's step from a gradient arena, updating params and opt_state in place.
     void apply_update(float *params, float *opt_state, const float *grad, int64_t step);
 

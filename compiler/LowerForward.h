@@ -1,7 +1,7 @@
 #pragma once
-// Pass: the graph -> Halide Funcs, algorithm only (compiler/Schedule.h schedules them). Every node is
-// lowered: the forward ones and, when derive_backward has appended them, the backward ones.
-// Used by every entry point: predict (a forward graph) and the train step (forward + backward).
+// Pass: the graph -> Halide Funcs, algorithm only (compiler/Schedule.h schedules them). Every node
+// is lowered: the forward ones and, when derive_backward has appended them, the backward ones. Used
+// by every entry point: predict (a forward graph) and the train step (forward + backward).
 
 #include "compiler/Graph.h"
 #include "compiler/Lower.h"

@@ -39,11 +39,11 @@ struct LoweredPipeline {
 
     // The inputs, those of spec->inputs defined.
     Halide::Param<uint64_t> seed{"seed"};
-    Halide::ImageParam params{Halide::Float(32), 1, "params"};       // (i)
-    std::vector<Halide::ImageParam> state;                           // one (i) per slot
-    Halide::ImageParam images{Halide::Float(32), 4, "images"};       // NCHW: (x, y, c, n)
-    Halide::ImageParam labels{Halide::Int(32), 1, "labels"};         // (n)
-    Halide::ImageParam grad{Halide::Float(32), 1, "grad"};           // (i)
+    Halide::ImageParam params{Halide::Float(32), 1, "params"};  // (i)
+    std::vector<Halide::ImageParam> state;                      // one (i) per slot
+    Halide::ImageParam images{Halide::Float(32), 4, "images"};  // NCHW: (x, y, c, n)
+    Halide::ImageParam labels{Halide::Int(32), 1, "labels"};    // (n)
+    Halide::ImageParam grad{Halide::Float(32), 1, "grad"};      // (i)
     Halide::Param<int64_t> step{"step"};
     Halide::Param<int64_t> total_steps{"total_steps"};
     std::vector<Halide::Argument> arguments;  // in spec->inputs order, slots expanded
@@ -55,7 +55,7 @@ struct LoweredPipeline {
                                                  // "losses", "gradient", "update", "image_grad"...
     std::map<std::string, std::vector<Halide::RDom>> ranges;  // per layout entry, the domains
                                                               // of "init", "gradient", "update"
-    Halide::Pipeline pipeline;  // over `outputs`
+    Halide::Pipeline pipeline;                                // over `outputs`
 };
 
 struct LowerOptions {

@@ -88,8 +88,8 @@ GradientFuncs lower_gradient(const Graph &g, const ParamLayout &layout, const Fu
     GradientFuncs f;
     // Dropout masks: a stream per step of the run's seed, so a step is reproducible.
     uint64_t seed = g.train.seed;
-    Expr rng_key = random_key(Expr((uint32_t)seed), Expr((uint32_t)(seed >> 32)),
-                              cast<uint32_t>(step));
+    Expr rng_key =
+        random_key(Expr((uint32_t)seed), Expr((uint32_t)(seed >> 32)), cast<uint32_t>(step));
     f.graph = lower_forward(g, layout, Mode::Train, params, images, batch, rng_key, labels);
 
     Var i("i"), k("k");
@@ -171,7 +171,8 @@ UpdateFuncs lower_update(const Graph &g, const ParamLayout &layout, const Func &
             updated.push_back((1.0f - momentum) * w + momentum * grad(e, at));
             updated.insert(updated.end(), slots.begin(), slots.end());
         } else {
-            OptimizerUpdate u = optimizer_update(g.train.optimizer, w, grad(e, at), slots, lr, step);
+            OptimizerUpdate u =
+                optimizer_update(g.train.optimizer, w, grad(e, at), slots, lr, step);
             updated.push_back(u.w);
             updated.insert(updated.end(), u.state.begin(), u.state.end());
         }

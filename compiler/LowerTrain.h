@@ -23,13 +23,13 @@
 namespace netc {
 
 struct GradientFuncs {
-    Forward graph;                         // every node of the training graph
-    Halide::Func losses;                   // (k): 0 data loss (batch mean), 1 regularization, 2 lr
-    Halide::Func gradient;                 // (i): the gradient arena
-    std::vector<Halide::RDom> ranges;      // gradient's update domain per layout entry, or none
+    Forward graph;                     // every node of the training graph
+    Halide::Func losses;               // (k): 0 data loss (batch mean), 1 regularization, 2 lr
+    Halide::Func gradient;             // (i): the gradient arena
+    std::vector<Halide::RDom> ranges;  // gradient's update domain per layout entry, or none
     std::map<std::string, Halide::Func> stages;  // "sample_loss", "data_loss", "reg_loss",
                                                  // "learning_rate"
-    Halide::Func params;                   // the arena the step started from
+    Halide::Func params;                         // the arena the step started from
     Halide::Expr batch;
 
     /// The gradient arena's value for entry `e` at its element `r` (reversed torch order):

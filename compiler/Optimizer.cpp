@@ -56,7 +56,8 @@ OptimizerUpdate optimizer_update(const Choice &optimizer, const Expr &w, const E
     Expr m = b1 * state[0] + (1.0f - b1) * g;
     Expr v = b2 * state[1] + (1.0f - b2) * g * g;
     // Bias corrections in double: b2^t stays distinguishable from 1 for large t.
-    Expr t = cast<double>(step + 1);
+    // Not cast(step + 1): Halide 14's autoschedulers mistype the int64 add.
+    Expr t = cast<double>(step) + Expr(1.0);
     Expr c1 = cast<float>(Expr(1.0) - pow(Expr((double)b1), t));
     Expr c2 = cast<float>(Expr(1.0) - pow(Expr((double)b2), t));
     Expr updated = w - lr * (m / c1) / (sqrt(v / c2) + f("eps"));

@@ -45,26 +45,33 @@ Program build_program(const Graph &forward, const ProgramOptions &options) {
     Program p;
     p.model = forward.model;
     p.trainable = op_without_backward(forward) == nullptr;
-    p.pipelines.push_back({"init", "fills the parameter arena from the declared initializers",
-                           {R::Seed}, {R::Params}, {R::Params, R::Seed}});
-    p.pipelines.push_back({"predict", "inference: batchnorm's running statistics, no dropout",
-                           {R::Params, R::Images}, {R::Probs},
+    p.pipelines.push_back({"init",
+                           "fills the parameter arena from the declared initializers",
+                           {R::Seed},
+                           {R::Params},
+                           {R::Params, R::Seed}});
+    p.pipelines.push_back({"predict",
+                           "inference: batchnorm's running statistics, no dropout",
+                           {R::Params, R::Images},
+                           {R::Probs},
                            {R::Params, R::Images, R::Batch, R::Probs}});
     if (p.trainable) {
         p.train_graph = derive_backward(forward);
         std::vector<Role> data = {R::Params, R::Images, R::Labels, R::Step, R::TotalSteps};
-        p.pipelines.push_back({"gradient",
-                               "dL/dparams of a batch (regularization included) and its losses",
-                               data, {R::Gradient, R::Losses},
-                               {R::Params, R::Images, R::Labels, R::Batch, R::Step, R::Gradient,
-                                R::Losses}});
+        p.pipelines.push_back(
+            {"gradient",
+             "dL/dparams of a batch (regularization included) and its losses",
+             data,
+             {R::Gradient, R::Losses},
+             {R::Params, R::Images, R::Labels, R::Batch, R::Step, R::Gradient, R::Losses}});
         p.pipelines.push_back({"apply_update",
                                "the optimizer's step from a gradient arena, in place",
                                {R::Params, R::OptState, R::Gradient, R::Step, R::TotalSteps},
                                {R::Params, R::OptState},
                                {R::Params, R::OptState, R::Gradient, R::Step}});
         PipelineSpec step = {
-            "train_step", "one training step: gradient, then apply_update, in place",
+            "train_step",
+            "one training step: gradient, then apply_update, in place",
             {R::Params, R::OptState, R::Images, R::Labels, R::Step, R::TotalSteps},
             {R::Params, R::OptState, R::Losses},
             {R::Params, R::OptState, R::Images, R::Labels, R::Batch, R::Step, R::Losses}};
@@ -72,16 +79,21 @@ Program build_program(const Graph &forward, const ProgramOptions &options) {
         // in-place update writes them; other strategies run the two pipelines in turn.
         if (options.strategy != Strategy::Netc) step.composed_of = {"gradient", "apply_update"};
         p.pipelines.push_back(step);
-        p.pipelines.push_back({"loss", "the losses of a training-mode forward pass", data,
-                               {R::Losses}, {}, false});
+        p.pipelines.push_back(
+            {"loss", "the losses of a training-mode forward pass", data, {R::Losses}, {}, false});
         p.pipelines.push_back({"gradient_check",
-                               "dL/dparams and dL/dimages, for gradient checks", data,
-                               {R::Gradient, R::Losses, R::ImageGradient}, {}, false});
+                               "dL/dparams and dL/dimages, for gradient checks",
+                               data,
+                               {R::Gradient, R::Losses, R::ImageGradient},
+                               {},
+                               false});
     }
     if (options.embedded_weights) {
         p.pipelines.push_back({"predict_embedded",
                                "inference with the trained weights and normalization compiled in",
-                               {R::Images}, {R::Probs}, {R::Images, R::Batch, R::Probs}});
+                               {R::Images},
+                               {R::Probs},
+                               {R::Images, R::Batch, R::Probs}});
     }
     return p;
 }
@@ -94,7 +106,8 @@ std::string role_list(const std::vector<Role> &roles, const ParamLayout &layout,
         out += out.empty() ? "" : ", ";
         out += role_name(r);
         if (r == Role::OptState) out += "[" + std::to_string(slots) + "]";
-        if (r == Role::Params || r == Role::Gradient) out += "(" + std::to_string(layout.total) + ")";
+        if (r == Role::Params || r == Role::Gradient)
+            out += "(" + std::to_string(layout.total) + ")";
     }
     return out.empty() ? "-" : out;
 }

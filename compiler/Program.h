@@ -51,12 +51,12 @@ enum class Role {
 const char *role_name(Role role);
 
 struct PipelineSpec {
-    std::string name;              // "train_step": <model>_train_step, <model>_train_step_raw
-    std::string summary;           // one line, for the header and the dump
-    std::vector<Role> inputs;      // the Halide arguments, in order
-    std::vector<Role> outputs;     // the output buffers, in order (Params and OptState in place)
-    std::vector<Role> c_params;    // the plain C API's parameters, in order
-    bool in_object = true;         // false: JIT only
+    std::string name;            // "train_step": <model>_train_step, <model>_train_step_raw
+    std::string summary;         // one line, for the header and the dump
+    std::vector<Role> inputs;    // the Halide arguments, in order
+    std::vector<Role> outputs;   // the output buffers, in order (Params and OptState in place)
+    std::vector<Role> c_params;  // the plain C API's parameters, in order
+    bool in_object = true;       // false: JIT only
     std::vector<std::string> composed_of;  // non-empty: no pipeline of its own, these in turn
 
     bool has_input(Role r) const;
@@ -72,7 +72,7 @@ struct ProgramOptions {
 
 struct Program {
     std::string model;
-    Graph train_graph;   // the forward graph with its backward graph derived (when trainable)
+    Graph train_graph;       // the forward graph with its backward graph derived (when trainable)
     bool trainable = false;  // every op has a backward rule
     std::vector<PipelineSpec> pipelines;
 

@@ -41,7 +41,8 @@ std::optional<Strategy> parse_strategy(const std::string &name) {
 
 std::string strategy_names() {
     std::string out;
-    for (Strategy s : all_strategies()) out += (out.empty() ? "" : ", ") + std::string(strategy_name(s));
+    for (Strategy s : all_strategies())
+        out += (out.empty() ? "" : ", ") + std::string(strategy_name(s));
     return out;
 }
 
@@ -74,8 +75,7 @@ namespace {
 
 /// An arena Func whose update k fills layout entry k over ranges[k] (undefined: no update):
 /// at root, each update vectorized along the tensor's innermost dimension.
-void schedule_arena(Func f, const std::vector<RDom> &ranges, const ParamLayout &layout,
-                    int width) {
+void schedule_arena(Func f, const std::vector<RDom> &ranges, const ParamLayout &layout, int width) {
     f.compute_root();
     int definition = 0;
     for (size_t k = 0; k < ranges.size(); k++) {
@@ -85,7 +85,8 @@ void schedule_arena(Func f, const std::vector<RDom> &ranges, const ParamLayout &
             // Halide cannot see that offset + flat(r) is injective in r; it is (a row-major
             // index), and each element reads the arena only at its own index, so lanes never
             // touch each other's elements.
-            update.allow_race_conditions().vectorize(ranges[k][0], width, TailStrategy::GuardWithIf);
+            update.allow_race_conditions().vectorize(ranges[k][0], width,
+                                                     TailStrategy::GuardWithIf);
         } else {
             update.unscheduled();  // a handful of floats: a plain loop
         }
@@ -121,7 +122,11 @@ void schedule_none(LoweredPipeline &p, const Target &target) {
     for (auto &[name, function] : all) {
         Func f(function);
         f.compute_root();
-        if (f.dimensions() > 0) f.vectorize(f.args()[0], width, TailStrategy::GuardWithIf);
+        bool output = std::any_of(p.outputs.begin(), p.outputs.end(),
+                                  [&](const Func &o) { return o.name() == name; });
+        if (f.dimensions() > 0 && !output) {
+            f.vectorize(f.args()[0], width, TailStrategy::GuardWithIf);
+        }
     }
 }
 
@@ -139,8 +144,8 @@ void load_plugin_once(Strategy s) {
     static std::map<Strategy, bool> loaded;
     std::lock_guard<std::mutex> lock(mutex);
     if (loaded[s]) return;
-    std::string path = std::string(NETC_HALIDE_PLUGIN_DIR) + "/libautoschedule_" +
-                       strategy_name(s) + ".so";
+    std::string path =
+        std::string(NETC_HALIDE_PLUGIN_DIR) + "/libautoschedule_" + strategy_name(s) + ".so";
     try {
         load_plugin(path);
     } catch (const Halide::Error &e) {
@@ -173,6 +178,12 @@ void schedule_pipeline(LoweredPipeline &p, Strategy strategy, const Target &targ
     case Strategy::Mullapudi2016:
     case Strategy::Adams2019:
     case Strategy::Li2018: {
+        if (p.spec->name == "init") {
+            // init runs once per model, and Halide 14's autoschedulers fail on its counter-based
+            // generator ("Div of mismatched types" in their bounds analysis): the hand schedule.
+            schedule_netc(p, *layout, target);
+            return;
+        }
         load_plugin_once(strategy);
         int cores = std::max(1u, std::thread::hardware_concurrency());
         MachineParams machine(cores, 16 * 1024 * 1024, 40);

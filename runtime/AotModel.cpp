@@ -99,8 +99,8 @@ Status AotModel::gradient(const float *params, const float *images, const int32_
 
 Status AotModel::apply_update(float *params, float *opt_state, const float *grad, int64_t step) {
     if (!model_.apply_update) return no_training(model_);
-    return at_step(step, check(model_.apply_update(params, opt_state, grad, step), model_,
-                               "apply_update"));
+    return at_step(
+        step, check(model_.apply_update(params, opt_state, grad, step), model_, "apply_update"));
 }
 
 TrainConfig train_config(const netc_model &model) {

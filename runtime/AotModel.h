@@ -31,10 +31,9 @@ public:
     /// An error for a model whose object has no train step.
     Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
                       int64_t batch, int64_t step, StepLosses &losses) override;
-    Status gradient(const float *params, const float *images, const int32_t *labels,
-                    int64_t batch, int64_t step, float *grad, StepLosses &losses) override;
-    Status apply_update(float *params, float *opt_state, const float *grad,
-                        int64_t step) override;
+    Status gradient(const float *params, const float *images, const int32_t *labels, int64_t batch,
+                    int64_t step, float *grad, StepLosses &losses) override;
+    Status apply_update(float *params, float *opt_state, const float *grad, int64_t step) override;
 
 private:
     const netc_model &model_;

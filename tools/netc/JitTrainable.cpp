@@ -35,7 +35,8 @@ template <typename Call> runtime::Status at_step(int64_t step, Call call) {
     try {
         call();
     } catch (const std::invalid_argument &e) {
-        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " + e.what());
+        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " +
+                                      e.what());
     }
     return {};
 }

@@ -13,8 +13,7 @@ namespace netc {
 
 class JitTrainable : public runtime::TrainableModel {
 public:
-    JitTrainable(const Graph &graph, const ParamLayout &layout,
-                 Strategy strategy = Strategy::Netc);
+    JitTrainable(const Graph &graph, const ParamLayout &layout, Strategy strategy = Strategy::Netc);
 
     const runtime::ModelInfo &info() const override { return info_; }
     int64_t param_count() const override { return jit_.layout().total; }
