@@ -71,6 +71,7 @@ Dataset subset(const Dataset &data, const std::vector<int64_t> &indices) {
     out.height = data.height;
     out.width = data.width;
     out.class_names = data.class_names;
+    out.warnings = data.warnings;
     const int64_t size = data.image_size();
     out.images.resize((size_t)(out.count * size));
     out.labels.resize((size_t)out.count);

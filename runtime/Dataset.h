@@ -31,6 +31,8 @@ struct Dataset {
     std::vector<int32_t> labels;           // (count), in [0, class_names.size())
     std::vector<std::string> class_names;  // (classes)
     std::vector<DataSource> sources;       // runs of samples in order, covering [0, count)
+    std::vector<std::string> warnings;     // about the loading, for the caller to print
+                                           // (an image folder's skipped files)
 
     int64_t image_size() const { return (int64_t)channels * height * width; }
     int classes() const { return (int)class_names.size(); }
@@ -122,7 +124,9 @@ struct ImageFolderOptions {
 
 /// `dir/<class>/<image>.{png,jpg,jpeg}` (case-insensitive extensions): class names are the
 /// sub-folder names sorted bytewise, labels their positions; images within a class are sorted by
-/// name. Other files are ignored; a folder with no class sub-folders or no images is an error.
+/// name. Other files (not .png, .jpg or .jpeg, in a class sub-folder or beside them) are skipped,
+/// with a warning saying how many and naming the first (Dataset::warnings); a folder with no class
+/// sub-folders or no images is an error.
 Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptions &options);
 
 /// One PNG/JPEG file decoded to (channels, height, width) floats in [0, 1], converted as

@@ -134,6 +134,15 @@ Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptio
                                       "/<class>/<image>.png)");
     }
 
+    // Files that are not images, beside the class sub-folders or in them: skipped, counted.
+    auto not_image = [](const fs::directory_entry &e) {
+        std::error_code ec;
+        return e.is_regular_file(ec) && !is_image_name(e.path().filename().string());
+    };
+    std::vector<std::string> skipped;
+    auto beside = list_directory(dir, not_image);
+    if (!beside) return beside.status();
+    for (const std::string &name : beside.value()) skipped.push_back(join_path(dir, name));
     // List first, so the images can be decoded straight into one allocation.
     std::vector<std::pair<std::string, int32_t>> files;
     for (size_t label = 0; label < classes->size(); label++) {
@@ -145,6 +154,10 @@ Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptio
         if (!names) return names.status();
         for (const std::string &name : names.value())
             files.push_back({join_path(class_dir, name), (int32_t)label});
+        auto others = list_directory(class_dir, not_image);
+        if (!others) return others.status();
+        for (const std::string &name : others.value())
+            skipped.push_back(join_path(class_dir, name));
     }
     if (files.empty()) {
         return Result<Dataset>::error(dir +
@@ -157,6 +170,12 @@ Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptio
     data.height = options.height;
     data.width = options.width;
     data.class_names = classes.value();
+    if (!skipped.empty()) {
+        const size_t n = skipped.size();
+        data.warnings.push_back(dir + ": skipped " + std::to_string(n) + " file" +
+                                (n == 1 ? "" : "s") + " that " + (n == 1 ? "is" : "are") +
+                                " not .png, .jpg or .jpeg, the first " + skipped.front());
+    }
     data.images.resize((size_t)(data.count * data.image_size()));
     data.labels.resize((size_t)data.count);
     data.sources.reserve(files.size());

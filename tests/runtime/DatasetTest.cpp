@@ -415,6 +415,10 @@ TEST_CASE("image folder: one sub-folder per class") {
     CHECK(d.sources[0].images == root + "/cat/z.png");
     CHECK(d.sources[1].images == root + "/dog/a.PNG");
     CHECK(d.sources[2].images == root + "/dog/b.png");
+    // The file that is not an image is skipped, and said so.
+    CHECK(d.warnings == std::vector<std::string>{
+                            root + ": skipped 1 file that is not .png, .jpg or .jpeg, the first " +
+                            root + "/cat/notes.txt"});
     // NCHW: channel c of pixel (y, x) of dog/a.PNG.
     for (int c = 0; c < 3; c++) {
         for (int y = 0; y < 3; y++) {
@@ -451,6 +455,29 @@ TEST_CASE("image folder: one sub-folder per class") {
           dir.path() + ": no test data found: expected IDX files (t10k-images-idx3-ubyte.gz and "
                        "its labels), CIFAR-10 batches (test_batch.bin, ...) or an image folder "
                        "(test/<class>/<image>.png)");
+}
+
+TEST_CASE("image folder: files that are not images are counted, the first named") {
+    TempDir dir;
+    const std::string root = dir / "train";
+    write_png(root + "/cat/a.png", 2, 2, 1, 0);
+    write_bytes(root + "/README", {'x'});
+    write_bytes(root + "/cat/b.gif", {'x'});
+    write_bytes(root + "/cat/c.txt", {'x'});
+    auto data = load_dataset(dir.path(), DataSplit::Train, {1, 2, 2, 1});
+    REQUIRE_MESSAGE(data.ok(), data.message());
+    CHECK(data->count == 1);
+    CHECK(data->warnings == std::vector<std::string>{root +
+                                                     ": skipped 3 files that are not .png, .jpg or "
+                                                     ".jpeg, the first " +
+                                                     root + "/README"});
+    // A subset (netc train --limit) keeps them.
+    CHECK(subset(*data, {0}).warnings == data->warnings);
+    // A folder of images only has nothing to say.
+    std::filesystem::remove(root + "/README");
+    std::filesystem::remove(root + "/cat/b.gif");
+    std::filesystem::remove(root + "/cat/c.txt");
+    CHECK(load_image_folder(root, {1, 2, 2})->warnings.empty());
 }
 
 TEST_CASE("image folder errors") {

@@ -159,6 +159,7 @@ int TrainCommands::run_train() {
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Train, m->jit->info().data);
     if (!data) return fail(data.message());
+    for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
     if (limit_ > 0 && limit_ < data->count) {
         std::vector<int64_t> first((size_t)limit_);
         std::iota(first.begin(), first.end(), 0);
@@ -216,6 +217,7 @@ int TrainCommands::run_eval() {
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Test, m->jit->info().data);
     if (!data) return fail(data.message());
+    for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
     runtime::Result<runtime::Evaluation> e =
         runtime::evaluate(*m->jit, ckpt->params.data(), *data, runtime::all_indices(data->count),
                           ckpt->normalization, m->front.graph->train.batch);
