@@ -61,6 +61,42 @@ Result<double> metadata_double(const SafetensorsFile &file, const std::string &k
                                  "', not a number");
 }
 
+/// The RunShape of `file`: all of it or, from a checkpoint written before it was recorded, none.
+/// data_source and data_limit are optional (the caller may not have said them).
+Result<RunShape> parse_run_shape(const SafetensorsFile &file) {
+    RunShape run;
+    if (!file.metadata.count("epochs")) return run;
+    std::pair<const char *, int64_t *> fields[] = {
+        {"epochs", &run.epochs},           {"steps_per_epoch", &run.steps_per_epoch},
+        {"total_steps", &run.total_steps}, {"batch", &run.batch},
+        {"samples", &run.samples},         {"validation_samples", &run.validation_samples}};
+    for (auto [key, field] : fields) {
+        Result<int64_t> value = metadata_int(file, key);
+        if (!value) return value.status();
+        if (*value < 0 || (*value == 0 && field != &run.validation_samples)) {
+            return Result<RunShape>::error(file.path + ": __metadata__ '" + key + "' is " +
+                                           std::to_string(*value) + ", which must be > 0");
+        }
+        *field = *value;
+    }
+    Result<std::string> fingerprint = metadata(file, "data_fingerprint");
+    if (!fingerprint) return fingerprint.status();
+    run.data_fingerprint = *fingerprint;
+    if (auto it = file.metadata.find("data_source"); it != file.metadata.end()) {
+        run.data_source = it->second;
+    }
+    if (file.metadata.count("data_limit")) {
+        Result<int64_t> limit = metadata_int(file, "data_limit");
+        if (!limit) return limit.status();
+        if (*limit <= 0) {
+            return Result<RunShape>::error(file.path + ": __metadata__ 'data_limit' is " +
+                                           std::to_string(*limit) + ", which must be > 0");
+        }
+        run.data_limit = *limit;
+    }
+    return run;
+}
+
 }  // namespace
 
 Status save_checkpoint(const std::string &path, const TrainableModel &model, const float *params,
@@ -104,8 +140,16 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
         meta["samples"] = std::to_string(run.samples);
         meta["validation_samples"] = std::to_string(run.validation_samples);
         meta["data_fingerprint"] = run.data_fingerprint;
+        if (!run.data_source.empty()) meta["data_source"] = run.data_source;
+        if (run.data_limit > 0) meta["data_limit"] = std::to_string(run.data_limit);
     }
     return write_safetensors(path, views, meta);
+}
+
+Result<RunShape> read_run_shape(const std::string &path) {
+    Result<SafetensorsFile> read = read_safetensors(path);
+    if (!read) return read.status();
+    return parse_run_shape(*read);
 }
 
 Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
@@ -211,26 +255,9 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
     ckpt.progress = {*step, *epoch, *best, *best_epoch, *stale};
     ckpt.seed = (uint64_t)*seed;
 
-    // The RunShape: all of it or, from a checkpoint written before it was recorded, none.
-    if (file.metadata.count("epochs")) {
-        RunShape &run = ckpt.run;
-        std::pair<const char *, int64_t *> fields[] = {
-            {"epochs", &run.epochs},           {"steps_per_epoch", &run.steps_per_epoch},
-            {"total_steps", &run.total_steps}, {"batch", &run.batch},
-            {"samples", &run.samples},         {"validation_samples", &run.validation_samples}};
-        for (auto [key, field] : fields) {
-            Result<int64_t> value = metadata_int(file, key);
-            if (!value) return value.status();
-            if (*value < 0 || (*value == 0 && field != &run.validation_samples)) {
-                return Result<Checkpoint>::error(path + ": __metadata__ '" + key + "' is " +
-                                                 std::to_string(*value) + ", which must be > 0");
-            }
-            *field = *value;
-        }
-        Result<std::string> fingerprint = metadata(file, "data_fingerprint");
-        if (!fingerprint) return fingerprint.status();
-        run.data_fingerprint = *fingerprint;
-    }
+    Result<RunShape> run = parse_run_shape(file);
+    if (!run) return run.status();
+    ckpt.run = std::move(*run);
 
     ckpt.params.assign((size_t)model.param_count(), 0.0f);
     for (const ArenaTensor &t : info.tensors) {

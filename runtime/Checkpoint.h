@@ -9,7 +9,8 @@
 //                               normalization_std (runtime/Batcher.h format_floats), step, epoch,
 //                               best_accuracy, best_epoch, stale_epochs, seed, and what decided
 //                               the run's course (RunShape): epochs, steps_per_epoch,
-//                               total_steps, batch, samples, validation_samples, data_fingerprint
+//                               total_steps, batch, samples, validation_samples, data_fingerprint,
+//                               and, where the caller said them, data_source and data_limit
 //
 // `step` is the number of training steps taken (the next step to run); `epoch` the epoch that
 // step belongs to. The writer is atomic, so an existing checkpoint is never half-overwritten.
@@ -45,6 +46,8 @@ struct RunShape {
     int64_t samples = 0;             // the training data (after --limit), validation included
     int64_t validation_samples = 0;  // held out of them
     std::string data_fingerprint;    // 16 hex digits: a hash of the images and labels, in order
+    std::string data_source;         // where the data came from (netc train --data), "" unknown
+    int64_t data_limit = 0;          // the first N samples of it were used (--limit); 0: all
 
     /// False for checkpoints written before these were recorded.
     bool recorded() const { return epochs > 0; }
@@ -68,6 +71,10 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
                        const float *opt_state, const std::vector<std::string> &class_names,
                        const Normalization &normalization, const TrainingProgress &progress,
                        uint64_t seed, const RunShape &run = {});
+
+/// The RunShape recorded in the checkpoint at `path` (not recorded() for an older one), without
+/// checking it against a model: what `netc train --resume` needs to load the run's data.
+Result<RunShape> read_run_shape(const std::string &path);
 
 /// Reads a checkpoint for `model`: its tensors must be exactly the model's (every difference is
 /// named, runtime/Safetensors.h check_tensors), its metadata complete, and every tensor finite

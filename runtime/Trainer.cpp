@@ -352,6 +352,8 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     run.samples = data.count;
     run.validation_samples = (int64_t)split->validation.size();
     run.data_fingerprint = data_fingerprint(data);
+    run.data_source = config.data_source;
+    run.data_limit = config.data_limit;
 
     std::vector<float> params((size_t)model.param_count(), 0.0f);
     std::vector<float> opt_state((size_t)model.opt_state_count(), 0.0f);

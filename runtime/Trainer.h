@@ -22,8 +22,8 @@
 //
 // A NaN or infinite loss, or parameters or optimizer state an update left non-finite, stop the
 // run with an error naming the step; last.safetensors and best.safetensors are left as they were
-// (the last good checkpoints): no checkpoint with a NaN or an infinity is ever written. SIGINT (install_interrupt_handler) ends the run after the
-// current step with a checkpoint saved.
+// (the last good checkpoints): no checkpoint with a NaN or an infinity is ever written. SIGINT
+// (install_interrupt_handler) ends the run after the current step with a checkpoint saved.
 
 #include "runtime/Augment.h"
 #include "runtime/Checkpoint.h"
@@ -49,6 +49,8 @@ struct TrainConfig {
     int64_t patience = 0;              // early stopping: epochs without improvement; 0 = never
     double min_delta = 0;              // the smallest improvement that counts
     std::string out_dir = "runs";
+    std::string data_source;      // recorded in checkpoints (--data), so --resume can reload it
+    int64_t data_limit = 0;       // likewise the --limit the data were cut to; 0: none
     bool resume = false;          // continue from out_dir/last.safetensors
     int64_t max_steps = 0;        // stop (with a checkpoint) once this many steps are taken
     int64_t log_every = 50;       // steps between metrics lines

@@ -188,6 +188,28 @@ TEST_CASE("train N steps at once equals N/2, --resume, N/2 (bit for bit)") {
     CHECK(bad.output.find("bad.safetensors") != std::string::npos);
 }
 
+TEST_CASE("--resume without --limit or --data takes the run's own") {
+    // They were refused before ("the run was started on 600 training samples, these data have
+    // 60000"), although docs/cli.md said a resume takes the run's --limit.
+    TempDir dir;
+    std::string model = example("fashion_linear");
+    REQUIRE(run_netc("train " + model + " --limit 600 --epochs 2 --out " + dir / "whole").status ==
+            0);
+    REQUIRE(run_netc("train " + model + " --limit 600 --epochs 2 --steps 5 --out " + dir / "parts")
+                .status == 0);
+    Run rest = run_netc("train " + model + " --resume --out " + dir / "parts");
+    INFO(rest.output);
+    REQUIRE(rest.status == 0);
+    CHECK(rest.output.find("on 600 samples from /usr/share/datasets/fashion-mnist") !=
+          std::string::npos);
+    CHECK(netc::test::read_bytes(dir / "whole/last.safetensors") ==
+          netc::test::read_bytes(dir / "parts/last.safetensors"));
+    // Given, they must still be the run's.
+    Run other = run_netc("train " + model + " --resume --limit 700 --out " + dir / "parts");
+    CHECK(other.status == 1);
+    CHECK(other.output.find("600 training samples") != std::string::npos);
+}
+
 TEST_CASE("bad input: an unwritable output directory, a label out of range") {
     TempDir dir;
     netc::test::write_bytes(dir / "file", {1, 2, 3});

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <numeric>
 #include <unistd.h>
@@ -155,6 +156,18 @@ int TrainCommands::run_train() {
     config.max_steps = steps_;
     config.progress = &std::cerr;
     config.progress_bar = ::isatty(2) != 0;
+    if (resume_) {
+        // A resume takes the run's own --data and --limit where they are not given (a checkpoint
+        // that does not record them leaves the defaults; train() then says what differs).
+        runtime::Result<runtime::RunShape> was =
+            runtime::read_run_shape(config.out_dir + "/last.safetensors");
+        if (was && train_->get_option("--data")->count() == 0 && !was->data_source.empty()) {
+            data_dir_ = was->data_source;
+        }
+        if (was && train_->get_option("--limit")->count() == 0) limit_ = was->data_limit;
+    }
+    config.data_source = std::filesystem::absolute(data_dir_).string();
+    config.data_limit = limit_;
 
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Train, m->jit->info().data);
