@@ -271,6 +271,127 @@ int64_t count_correct(const std::vector<float> &probs, const int32_t *labels, in
     return correct;
 }
 
+/// --resume: loads the run's checkpoint into `params`, `opt_state` and `progress` after checking
+/// that continuing it as `config` says (its seed, epochs, data and batch, in `run`) continues the
+/// same run. Sets the run's epochs (`run.epochs`) to the checkpoint's unless --epochs was given.
+Status restore_run(TrainableModel &model, const TrainConfig &config, const std::string &last_path,
+                   const Normalization &norm, int64_t per_epoch, RunShape &run,
+                   std::vector<float> &params, std::vector<float> &opt_state,
+                   TrainingProgress &progress) {
+    std::ostream *out = config.progress;
+    Result<Checkpoint> ckpt = load_checkpoint(last_path, model, true);
+    if (!ckpt) return ckpt.status();
+    if (ckpt->seed != config.seed) {
+        return Status::error(last_path + ": the run was started with seed " +
+                             std::to_string(ckpt->seed) + ", not " + std::to_string(config.seed) +
+                             " (nothing was changed)");
+    }
+    if (ckpt->run.recorded()) {
+        if (!config.epochs_asked) run.epochs = ckpt->run.epochs;
+        run.total_steps = run.epochs * per_epoch;
+        std::string difference = run_difference(last_path, ckpt->run, run);
+        if (!difference.empty()) return Status::error(difference);
+    } else if (out) {
+        *out << "note: " << last_path
+             << " does not record the epochs its run was started with (an older netc wrote "
+                "it); continuing for "
+             << run.epochs
+             << " epochs: if the run was started with others, its learning-rate schedule "
+                "now differs\n";
+    }
+    // Checkpoints without a RunShape are checked against other data this way only.
+    if (!same_floats(ckpt->normalization.mean, norm.mean) ||
+        !same_floats(ckpt->normalization.stddev, norm.stddev)) {
+        return Status::error(last_path +
+                             ": the training data differ from the run's (its normalization "
+                             "differs): resume with the run's --data and --limit (nothing was "
+                             "changed)");
+    }
+    params = std::move(ckpt->params);
+    opt_state = std::move(ckpt->opt_state);
+    progress = ckpt->progress;
+    return {};
+}
+
+/// Removes what a killed run left in the output directory: its temporary files, and the lines of
+/// metrics.jsonl past `step`, the checkpoint this run starts from (all of them when it saved
+/// none, as a fresh run in its directory finds). Says so on the progress stream.
+Status clean_up_killed_run(const TrainConfig &config, const std::string &metrics_path,
+                           int64_t step) {
+    std::ostream *out = config.progress;
+    int stale = remove_stale_temporaries(config.out_dir);
+    Result<int64_t> dropped = trim_metrics(metrics_path, step);
+    if (!dropped) return dropped.status();
+    if (out && stale > 0) {
+        *out << "note: removed " << stale << " temporary file" << (stale == 1 ? "" : "s")
+             << " left in " << config.out_dir << " by a run that was killed while writing\n";
+    }
+    if (out && *dropped > 0) {
+        *out << "note: dropped " << *dropped << " line" << (*dropped == 1 ? "" : "s") << " of "
+             << metrics_path << " written after step " << step
+             << " by a run that stopped before its next checkpoint\n";
+    }
+    return {};
+}
+
+/// A metrics.jsonl line every log_every steps: the interval's figures.
+void write_step_line(std::FILE *metrics, int64_t step, int64_t epoch, const Running &interval,
+                     double learning_rate) {
+    std::fprintf(metrics,
+                 "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
+                 "\"lr\": %s, \"img_per_s\": %s}\n",
+                 (long long)step, (long long)epoch, json_number(interval.loss()).c_str(),
+                 interval.sampled ? json_number(interval.accuracy()).c_str() : "null",
+                 json_number(learning_rate).c_str(), json_number(interval.rate()).c_str());
+    std::fflush(metrics);
+}
+
+/// The metrics.jsonl line of an epoch's end: its figures and the validation accuracy (`val`, -1
+/// without validation).
+void write_epoch_line(std::FILE *metrics, const TrainingProgress &progress, int64_t epoch,
+                      const Running &running, double val) {
+    std::fprintf(metrics,
+                 "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
+                 "\"val_accuracy\": %s, \"best_val_accuracy\": %s, \"img_per_s\": %s}\n",
+                 (long long)progress.step, (long long)epoch, json_number(running.loss()).c_str(),
+                 running.sampled ? json_number(running.accuracy()).c_str() : "null",
+                 val >= 0 ? json_number(val).c_str() : "null",
+                 progress.best_accuracy >= 0 ? json_number(progress.best_accuracy).c_str() : "null",
+                 json_number(running.rate()).c_str());
+    std::fflush(metrics);
+}
+
+/// The progress of step `done` of `per_epoch` in `epoch` (0-based): a redrawn bar on a terminal,
+/// else a plain line at each quarter of the epoch.
+void print_step_progress(std::ostream &out, const TrainConfig &config, int64_t epoch,
+                         int64_t epochs, int64_t done, int64_t per_epoch, int64_t steps_left,
+                         const Running &running, double learning_rate) {
+    double eta =
+        running.rate() > 0 ? (double)steps_left * (double)config.batch / running.rate() : 0;
+    if (config.progress_bar) {
+        const int width = 24;
+        int filled = (int)(width * done / per_epoch);
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "\repoch %lld/%lld [%s%s] %lld/%lld %.0f img/s ETA %s loss %.4f "
+                      "acc %.3f lr %.3g ",
+                      (long long)(epoch + 1), (long long)epochs, std::string(filled, '#').c_str(),
+                      std::string(width - filled, '.').c_str(), (long long)done,
+                      (long long)per_epoch, running.rate(), format_duration(eta).c_str(),
+                      running.loss(), running.accuracy(), learning_rate);
+        out << line << std::flush;
+    } else if (done % std::max<int64_t>(1, per_epoch / 4) == 0 && done != per_epoch) {
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "epoch %lld/%lld step %lld/%lld: loss %.4f acc %.3f, %.0f img/s, "
+                      "ETA %s\n",
+                      (long long)(epoch + 1), (long long)epochs, (long long)done,
+                      (long long)per_epoch, running.loss(), running.accuracy(), running.rate(),
+                      format_duration(eta).c_str());
+        out << line << std::flush;
+    }
+}
+
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
@@ -359,37 +480,9 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     std::vector<float> opt_state((size_t)model.opt_state_count(), 0.0f);
     TrainingProgress progress;
     if (config.resume) {
-        Result<Checkpoint> ckpt = load_checkpoint(last_path, model, true);
-        if (!ckpt) return ckpt.status();
-        if (ckpt->seed != config.seed) {
-            return Result<TrainReport>::error(
-                last_path + ": the run was started with seed " + std::to_string(ckpt->seed) +
-                ", not " + std::to_string(config.seed) + " (nothing was changed)");
-        }
-        if (ckpt->run.recorded()) {
-            if (!config.epochs_asked) run.epochs = ckpt->run.epochs;
-            run.total_steps = run.epochs * per_epoch;
-            std::string difference = run_difference(last_path, ckpt->run, run);
-            if (!difference.empty()) return Result<TrainReport>::error(difference);
-        } else if (out) {
-            *out << "note: " << last_path
-                 << " does not record the epochs its run was started with (an older netc wrote "
-                    "it); continuing for "
-                 << run.epochs
-                 << " epochs: if the run was started with others, its learning-rate schedule "
-                    "now differs\n";
-        }
-        // Checkpoints without a RunShape are checked against other data this way only.
-        if (!same_floats(ckpt->normalization.mean, norm.mean) ||
-            !same_floats(ckpt->normalization.stddev, norm.stddev)) {
-            return Result<TrainReport>::error(
-                last_path + ": the training data differ from the run's (its normalization "
-                            "differs): resume with the run's --data and --limit (nothing was "
-                            "changed)");
-        }
-        params = std::move(ckpt->params);
-        opt_state = std::move(ckpt->opt_state);
-        progress = ckpt->progress;
+        Status restored = restore_run(model, config, last_path, norm, per_epoch, run, params,
+                                      opt_state, progress);
+        if (!restored) return restored;
     } else {
         model.init(config.seed, params.data());
     }
@@ -400,20 +493,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     bool have_checkpoint = config.resume;
     int64_t checkpoint_step = progress.step;
 
-    // What a killed run left: its temporary files, and metrics lines past its checkpoint (all of
-    // them when it saved none, as a fresh run in its directory finds).
-    int stale = remove_stale_temporaries(config.out_dir);
-    Result<int64_t> dropped = trim_metrics(metrics_path, progress.step);
-    if (!dropped) return dropped.status();
-    if (out && stale > 0) {
-        *out << "note: removed " << stale << " temporary file" << (stale == 1 ? "" : "s")
-             << " left in " << config.out_dir << " by a run that was killed while writing\n";
-    }
-    if (out && *dropped > 0) {
-        *out << "note: dropped " << *dropped << " line" << (*dropped == 1 ? "" : "s") << " of "
-             << metrics_path << " written after step " << progress.step
-             << " by a run that stopped before its next checkpoint\n";
-    }
+    if (Status s = clean_up_killed_run(config, metrics_path, progress.step); !s) return s;
 
     std::FILE *metrics = std::fopen(metrics_path.c_str(), "a");
     if (!metrics) {
@@ -549,45 +629,12 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
                     report.first_loss = interval.loss();
                     first_logged = true;
                 }
-                std::fprintf(metrics,
-                             "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
-                             "\"lr\": %s, \"img_per_s\": %s}\n",
-                             (long long)progress.step, (long long)(epoch + 1),
-                             json_number(interval.loss()).c_str(),
-                             interval.sampled ? json_number(interval.accuracy()).c_str() : "null",
-                             json_number(losses.learning_rate).c_str(),
-                             json_number(interval.rate()).c_str());
-                std::fflush(metrics);
+                write_step_line(metrics, progress.step, epoch + 1, interval, losses.learning_rate);
                 interval = Running();
             }
             if (out) {
-                int64_t done = index + 1;
-                double eta = running.rate() > 0 ? (double)(total_steps - progress.step) *
-                                                      (double)config.batch / running.rate()
-                                                : 0;
-                if (config.progress_bar) {
-                    const int width = 24;
-                    int filled = (int)(width * done / per_epoch);
-                    char line[256];
-                    std::snprintf(
-                        line, sizeof line,
-                        "\repoch %lld/%lld [%s%s] %lld/%lld %.0f img/s ETA %s loss %.4f "
-                        "acc %.3f lr %.3g ",
-                        (long long)(epoch + 1), (long long)epochs, std::string(filled, '#').c_str(),
-                        std::string(width - filled, '.').c_str(), (long long)done,
-                        (long long)per_epoch, running.rate(), format_duration(eta).c_str(),
-                        running.loss(), running.accuracy(), (double)losses.learning_rate);
-                    *out << line << std::flush;
-                } else if (done % std::max<int64_t>(1, per_epoch / 4) == 0 && done != per_epoch) {
-                    char line[256];
-                    std::snprintf(line, sizeof line,
-                                  "epoch %lld/%lld step %lld/%lld: loss %.4f acc %.3f, %.0f img/s, "
-                                  "ETA %s\n",
-                                  (long long)(epoch + 1), (long long)epochs, (long long)done,
-                                  (long long)per_epoch, running.loss(), running.accuracy(),
-                                  running.rate(), format_duration(eta).c_str());
-                    *out << line << std::flush;
-                }
+                print_step_progress(*out, config, epoch, epochs, index + 1, per_epoch,
+                                    total_steps - progress.step, running, losses.learning_rate);
             }
         }
 
@@ -614,16 +661,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             }
         }
         bool stop_early = config.patience > 0 && progress.stale_epochs >= config.patience;
-        std::fprintf(
-            metrics,
-            "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"accuracy\": %s, "
-            "\"val_accuracy\": %s, \"best_val_accuracy\": %s, \"img_per_s\": %s}\n",
-            (long long)progress.step, (long long)(epoch + 1), json_number(running.loss()).c_str(),
-            running.sampled ? json_number(running.accuracy()).c_str() : "null",
-            val >= 0 ? json_number(val).c_str() : "null",
-            progress.best_accuracy >= 0 ? json_number(progress.best_accuracy).c_str() : "null",
-            json_number(running.rate()).c_str());
-        std::fflush(metrics);
+        write_epoch_line(metrics, progress, epoch + 1, running, val);
         // The epoch's line goes before its checkpoints: a run killed in between leaves the line
         // past the last checkpoint, where the resumed run drops it and writes it again.
         // best.safetensors holds the best epoch's weights (the last ones without validation).
