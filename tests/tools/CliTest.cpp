@@ -1,6 +1,7 @@
 // The netc command line end to end: runs the built binary (NETC_BINARY) and checks exit status,
 // stdout and stderr. Exit status: 0 success, 1 a user error.
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -195,4 +196,63 @@ TEST_CASE("netc summary prints a table with the total") {
     CHECK(contains(r.out, "non-trainable buffers: 192 (batchnorm running statistics)\n"));
     Run bad = netc("summary does/not/exist.net");
     CHECK(bad.status == 1);
+}
+
+TEST_CASE("netc bench --json: a row per strategy with every figure") {
+    Run r = netc("bench examples/fashion_linear.net --strategies netc,none --steps 3 --json");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["model"] == "fashion_linear");
+    CHECK(j["batch"] == 128);  // the train block's
+    CHECK(j["steps"] == 3);
+    CHECK(j["predict_batch"] == 256);
+    CHECK(j["target"].get<std::string>().rfind("x86-64-", 0) == 0);
+    CHECK(j["peak_gflops"].get<double>() > 0);
+    // Per image: dense 2 * 7840 + 10, the loss gradient 5 * 10, dW 2 * 7840, db 10; then sgd and
+    // l2 on 7,850 parameters, 4 each (compiler/Flops.h).
+    CHECK(j["train_step_flops"] == 128.0 * (15690 + 50 + 15680 + 10) + 4 * 7850);
+    CHECK(j["predict_flops_per_image"] == 15690);
+    REQUIRE(j["strategies"].size() == 2);
+    CHECK(j["strategies"][0]["strategy"] == "netc");
+    CHECK(j["strategies"][1]["strategy"] == "none");
+    for (const nlohmann::json &row : j["strategies"]) {
+        CAPTURE(row.dump());
+        CHECK(row["status"] == "ok");
+        CHECK(row["compile_s"].get<double>() > 0);
+        double ms = row["train_step_ms"].get<double>();
+        CHECK(ms > 0);
+        CHECK(row["train_img_s"].get<double>() == doctest::Approx(128 / (ms * 1e-3)));
+        double gflops = row["gflops"].get<double>();
+        CHECK(gflops == doctest::Approx(j["train_step_flops"].get<double>() / (ms * 1e-3) * 1e-9));
+        CHECK(row["peak_fraction"].get<double>() ==
+              doctest::Approx(gflops / j["peak_gflops"].get<double>()));
+        CHECK(row["steps_timed"] == 3);
+        CHECK(row["predict_img_s"].get<double>() > 0);
+        CHECK(row["latency_ms"].get<double>() > 0);
+    }
+    CHECK(contains(r.err, "netc bench: [1/2] netc: compiling and timing"));
+    CHECK(contains(r.err, "netc bench: [2/2] none: compiling and timing"));
+}
+
+TEST_CASE("netc bench prints a table, and a row for a strategy past --timeout") {
+    Run table = netc("bench examples/fashion_linear.net --strategies netc --steps 1");
+    CHECK(table.status == 0);
+    CHECK(table.out.rfind("netc bench examples/fashion_linear.net: model fashion_linear, train "
+                          "batch 128, median of 1 steps, synthetic data\ntarget x86-64-",
+                          0) == 0);
+    CHECK(contains(table.out, "\n\nstrategy       compile s   step ms      img/s   GFLOP/s  of peak"
+                              "  predict img/s  batch-1 ms\nnetc  "));
+    CHECK(contains(table.out, "\ntrain step 4.05 MFLOP; predict 15.7 kFLOP per image\n"));
+
+    Run slow = netc("bench examples/fashion_cnn.net --strategies none --timeout 0.2 --json");
+    CHECK(slow.status == 1);  // no strategy ran
+    nlohmann::json j = nlohmann::json::parse(slow.out);
+    CHECK(j["strategies"][0]["status"] == "timed out");
+    CHECK(j["strategies"][0]["error"] == "timed out after 0.2 s");
+
+    Run bad = netc("bench examples/fashion_linear.net --strategies netc,fastest");
+    CHECK(bad.status == 1);
+    CHECK(bad.err == "netc bench: unknown strategy 'fastest'; expected " +
+                         std::string("netc, mullapudi2016, adams2019, li2018, none") + "\n");
 }
