@@ -39,6 +39,12 @@ std::optional<Strategy> parse_strategy(const std::string &name) {
     return std::nullopt;
 }
 
+std::vector<std::string> strategy_list() {
+    std::vector<std::string> out;
+    for (Strategy s : all_strategies()) out.push_back(strategy_name(s));
+    return out;
+}
+
 std::string strategy_names() {
     std::string out;
     for (Strategy s : all_strategies())

@@ -42,6 +42,8 @@ std::optional<Strategy> parse_strategy(const std::string &name);
 const std::vector<Strategy> &all_strategies();
 /// "netc, mullapudi2016, adams2019, li2018, none", for help texts and errors.
 std::string strategy_names();
+/// The same names as a list, for option checks.
+std::vector<std::string> strategy_list();
 
 /// A strategy could not schedule or compile a pipeline: names both, with Halide's reason.
 class StrategyError : public std::runtime_error {

@@ -13,6 +13,7 @@ const char *return_code_meaning(int32_t code) {
     case NETC_ERROR_BAD_LABEL: return "a label is outside [0, classes)";
     case NETC_ERROR_RUNTIME: return "the generated code failed (Halide printed why)";
     case NETC_ERROR_NO_SCHEDULE_LENGTH: return "the schedule needs the run's length";
+    case NETC_ERROR_BAD_STEP: return "the step is negative";
     default: return "an unknown return code";
     }
 }

@@ -131,3 +131,40 @@ TEST_CASE("the object's return codes become errors that say what went wrong") {
               probs[8] + probs[9] ==
           doctest::Approx(1.0));
 }
+
+TEST_CASE("the object's gradient then apply_update equals its train_step; a negative step is refused") {
+    AotModel model(fashion_mlp_model);
+    std::vector<float> fused((size_t)model.param_count()), state((size_t)model.opt_state_count());
+    model.init(4, fused.data());
+    std::vector<float> split = fused, split_state = state, grad((size_t)model.param_count());
+    std::vector<float> images(8 * FASHION_MLP_INPUT_SIZE);
+    for (size_t i = 0; i < images.size(); i++) images[i] = (float)((i * 37) % 101) / 101.0f;
+    std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7};
+    model.set_total_steps(100);
+    for (int64_t step = 0; step < 5; step++) {
+        StepLosses a, b;
+        REQUIRE(model.train_step(fused.data(), state.data(), images.data(), labels.data(), 8, step, a)
+                    .ok());
+        REQUIRE(model.gradient(split.data(), images.data(), labels.data(), 8, step, grad.data(), b)
+                    .ok());
+        REQUIRE(model.apply_update(split.data(), split_state.data(), grad.data(), step).ok());
+        CHECK(a.data_loss == doctest::Approx(b.data_loss).epsilon(1e-6));
+        double worst = 0;
+        for (size_t i = 0; i < split.size(); i++) {
+            worst = std::max(worst, (double)std::fabs(split[i] - fused[i]) /
+                                        std::max(1.0, (double)std::fabs(fused[i])));
+        }
+        CHECK(worst <= 1e-6);
+    }
+    // Item 1 of the hardening issue: a negative step used to return NETC_OK with NaN weights.
+    std::vector<float> before = fused;
+    StepLosses losses;
+    Status s = model.train_step(fused.data(), state.data(), images.data(), labels.data(), 8, -5,
+                                losses);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.message() == "step -5: fashion_mlp_train_step returned 6: the step is negative");
+    CHECK(fused == before);
+    CHECK(fashion_mlp_apply_update(fused.data(), state.data(), grad.data(), -1) ==
+          NETC_ERROR_BAD_STEP);
+    CHECK(fused == before);
+}

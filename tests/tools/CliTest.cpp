@@ -160,7 +160,8 @@ TEST_CASE("bad command lines exit 1") {
     CHECK(netc("--emit=nonsense examples/fashion_cnn.net").status == 1);
     Run both = netc("--emit=ast,graph examples/fashion_cnn.net");
     CHECK(both.status == 1);
-    CHECK(both.err == "netc: --emit=ast, graph and params print to stdout and go alone\n");
+    CHECK(both.err == "netc: --emit=ast, graph, params, backward and program print to stdout and "
+                     "go alone\n");
 }
 
 TEST_CASE("--emit=ast|graph|params FILE print the front end's dumps") {
@@ -178,6 +179,36 @@ TEST_CASE("--emit=ast|graph|params FILE print the front end's dumps") {
     CHECK(params.out == "fc.weight [10, 784] offset 0\n"
                         "fc.bias [10] offset 7840\n"
                         "total 7856 floats, 7850 trainable\n");
+}
+
+TEST_CASE("--emit=backward|program print the middle end's dumps; --schedule picks the strategy") {
+    Run backward = netc("--emit=backward examples/fashion_linear.net");
+    CHECK(backward.status == 0);
+    CHECK(backward.out.find("backward\n  %3 d_logits = loss_grad(%2) : 10\n") != std::string::npos);
+    CHECK(backward.out.find("  grad fc.weight = %") != std::string::npos);
+    Run program = netc("--emit=program examples/fashion_linear.net");
+    CHECK(program.status == 0);
+    CHECK(program.out.find("  apply_update: ") != std::string::npos);
+    CHECK(program.out.find("composed of") == std::string::npos);
+    Run split = netc("--emit=program --schedule mullapudi2016 examples/fashion_linear.net");
+    CHECK(split.out.find("  train_step: one training step: gradient, then apply_update, in "
+                         "place\n    composed of: gradient, apply_update\n") != std::string::npos);
+    Run bad = netc("--schedule fastest examples/fashion_linear.net -o x.o");
+    CHECK(bad.status == 1);
+    CHECK(bad.err.find("--schedule: fastest not in {netc,mullapudi2016,adams2019,li2018,none}") !=
+          std::string::npos);
+
+    // An object under the baseline strategy: train_step is its two halves, called by the wrapper.
+    fs::path object = scratch() / "none" / "fashion_linear.o";
+    fs::create_directories(object.parent_path());
+    Run none = netc("examples/fashion_linear.net --schedule none -o '" + object.string() + "'");
+    CHECK(none.status == 0);
+    INFO(none.err);
+    std::string header = slurp(fs::path(object).replace_extension(".h"));
+    CHECK(header.find("int32_t fashion_linear_apply_update(float *params, float *opt_state, "
+                      "const float *grad, int64_t step);") != std::string::npos);
+    CHECK(header.find("fashion_linear_gradient_raw(") != std::string::npos);
+    CHECK(header.find("fashion_linear_train_step_raw(") == std::string::npos);
 }
 
 TEST_CASE("--emit=ast prints what parsed even when the model has errors") {

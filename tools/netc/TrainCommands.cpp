@@ -1,6 +1,7 @@
 #include "tools/netc/TrainCommands.h"
 
 #include "compiler/Frontend.h"
+#include "compiler/Schedule.h"
 #include "runtime/Batcher.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Dataset.h"
@@ -27,7 +28,7 @@ struct Model {
 };
 
 /// Loads and checks `path`, printing diagnostics; null on a user error.
-std::unique_ptr<Model> load_model(const std::string &path) {
+std::unique_ptr<Model> load_model(const std::string &path, const std::string &schedule) {
     auto m = std::make_unique<Model>();
     std::string read_error;
     m->front = load_model_file(path, read_error);
@@ -41,7 +42,8 @@ std::unique_ptr<Model> load_model(const std::string &path) {
         std::cerr << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
         return nullptr;
     }
-    m->jit = std::make_unique<JitTrainable>(*m->front.graph, m->front.layout);
+    m->jit = std::make_unique<JitTrainable>(*m->front.graph, m->front.layout,
+                                            *parse_strategy(schedule));  // checked by CLI11
     return m;
 }
 
@@ -135,6 +137,13 @@ TrainCommands::TrainCommands(CLI::App &app) {
         ->check(CLI::PositiveNumber);
     predict_->add_flag("--allow-nonfinite", allow_nonfinite_,
                        "load a checkpoint holding NaN or infinite values (refused otherwise)");
+    for (CLI::App *command : {train_, eval_, predict_}) {
+        command
+            ->add_option("--schedule", schedule_,
+                         "how every pipeline is scheduled: " + strategy_names())
+            ->capture_default_str()
+            ->check(CLI::IsMember(strategy_list()));
+    }
 }
 
 std::optional<int> TrainCommands::run() {
@@ -145,7 +154,7 @@ std::optional<int> TrainCommands::run() {
 }
 
 int TrainCommands::run_train() {
-    std::unique_ptr<Model> m = load_model(file_);
+    std::unique_ptr<Model> m = load_model(file_, schedule_);
     if (!m) return exit_user_error;
     const Graph &graph = *m->front.graph;
     runtime::TrainConfig config = train_config(graph);
@@ -222,7 +231,7 @@ int TrainCommands::run_train() {
 }
 
 int TrainCommands::run_eval() {
-    std::unique_ptr<Model> m = load_model(file_);
+    std::unique_ptr<Model> m = load_model(file_, schedule_);
     if (!m) return exit_user_error;
     runtime::Result<runtime::Checkpoint> ckpt =
         runtime::load_checkpoint(weights_, *m->jit, false, allow_nonfinite_);
@@ -285,7 +294,7 @@ int TrainCommands::run_eval() {
 }
 
 int TrainCommands::run_predict() {
-    std::unique_ptr<Model> m = load_model(file_);
+    std::unique_ptr<Model> m = load_model(file_, schedule_);
     if (!m) return exit_user_error;
     runtime::Result<runtime::Checkpoint> ckpt =
         runtime::load_checkpoint(weights_, *m->jit, false, allow_nonfinite_);

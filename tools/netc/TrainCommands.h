@@ -30,6 +30,7 @@ private:
     bool resume_ = false, json_ = false, allow_nonfinite_ = false;
     int top_ = 3;
     std::vector<std::string> inputs_;
+    std::string schedule_ = "netc";  // the strategy (compiler/Schedule.h)
 };
 
 }  // namespace netc::cli

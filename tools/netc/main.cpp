@@ -4,6 +4,9 @@
 #include "compiler/Aot.h"
 #include "compiler/Frontend.h"
 #include "compiler/GradCheck.h"
+#include "compiler/DeriveBackward.h"
+#include "compiler/Program.h"
+#include "compiler/Schedule.h"
 #include "compiler/Summary.h"
 #include "compiler/Target.h"
 #include "dsl/Error.h"
@@ -73,7 +76,7 @@ int run(int argc, char **argv) {
     std::vector<std::string> emit;
     std::string output;
     std::string target = "host";
-    std::vector<std::string> emit_kinds = {"ast", "graph", "params"};
+    std::vector<std::string> emit_kinds = {"ast", "graph", "params", "backward", "program"};
     for (const auto &[kind, suffix] : netc::aot_output_kinds()) emit_kinds.push_back(kind);
     app.add_option("FILE", file, "model file (.net) to compile");
     app.add_option("-o,--output", output,
@@ -92,10 +95,16 @@ int run(int argc, char **argv) {
                    "the training run's length in steps, compiled into the object for schedules "
                    "(cosine, linear, polynomial) without steps=N of their own")
         ->check(CLI::PositiveNumber);
+    std::string schedule = "netc";
+    app.add_option("--schedule", schedule,
+                   "how every pipeline is scheduled: " + netc::strategy_names())
+        ->capture_default_str()
+        ->check(CLI::IsMember(netc::strategy_list()));
     app.add_option("--emit", emit,
-                   "what to produce, comma-separated: ast, graph or params print an intermediate "
-                   "form; object, header, static-library, assembly, stmt-html are written next to "
-                   "-o (default: object,header)")
+                   "what to produce, comma-separated: ast, graph, params, backward (the graph "
+                   "with its derived backward nodes) or program (the pipelines) print an "
+                   "intermediate form; object, header, static-library, assembly, stmt-html are "
+                   "written next to -o (default: object,header)")
         ->delimiter(',')
         ->allow_extra_args(false)  // `--emit=graph FILE`: FILE is the model, not a second kind
         ->check(CLI::IsMember(emit_kinds));
@@ -170,10 +179,12 @@ int run(int argc, char **argv) {
     }
     bool dump = false;
     for (const std::string &kind : emit) {
-        dump |= kind == "ast" || kind == "graph" || kind == "params";
+        dump |= kind == "ast" || kind == "graph" || kind == "params" || kind == "backward" ||
+                kind == "program";
     }
     if (dump && emit.size() != 1) {
-        std::cerr << "netc: --emit=ast, graph and params print to stdout and go alone\n";
+        std::cerr << "netc: --emit=ast, graph, params, backward and program print to stdout and "
+                     "go alone\n";
         return exit_user_error;
     }
     std::string what = dump ? emit[0] : "";
@@ -198,14 +209,32 @@ int run(int argc, char **argv) {
         std::cout << netc::dump(f.layout);
         return 0;
     }
+    netc::Strategy strategy = *netc::parse_strategy(schedule);  // checked by CLI11
+    if (what == "backward" || what == "program") {
+        netc::Program program = netc::build_program(*f.graph, {strategy, !weights.empty()});
+        if (what == "program") {
+            std::cout << netc::dump(program, f.layout);
+            return 0;
+        }
+        if (!program.trainable) {
+            std::cerr << "netc: error: " << file << ": op '"
+                      << netc::op_without_backward(*f.graph)->name
+                      << "' has no backward rule yet, so the model has no backward graph\n";
+            return exit_user_error;
+        }
+        std::cout << netc::dump(program.train_graph);
+        return 0;
+    }
     if (output.empty()) {
-        std::cerr << "netc: no output file; give -o out/name.o (or --emit=ast|graph|params)\n";
+        std::cerr << "netc: no output file; give -o out/name.o (or "
+                     "--emit=ast|graph|params|backward|program)\n";
         return exit_user_error;
     }
     netc::AotOptions options;
     options.output = output;
     options.target = target;
     options.total_steps = total_steps;
+    options.strategy = strategy;
     if (!weights.empty()) {
         netc::EmbeddedWeights embedded;
         std::string weights_error;
@@ -230,6 +259,10 @@ int run(int argc, char **argv) {
 int main(int argc, char **argv) {
     try {
         return run(argc, argv);
+    } catch (const netc::StrategyError &e) {
+        // An autoscheduler that cannot schedule or compile a pipeline (netc train --schedule).
+        std::cerr << "netc: error: " << e.what() << "\n";
+        return exit_user_error;
     } catch (const netc::InternalError &e) {
         std::cerr << "netc: internal error: " << e.what()
                   << "\nThis is a bug in netc, not in your model; please report it with the model "
