@@ -147,16 +147,24 @@ def main():
         lines.append(ROW % (name, "pytorch", "%.0f" % (batch / train), "",
                             "%.0f" % (256 / predict), "", "%.3f" % (latency * 1e3), ""))
         for row in report["strategies"]:
+            failure = None
             if row["status"] != "ok":
-                lines.append("%-14s %-14s %s: %s" % ("", row["strategy"], row["status"],
-                                                     row["error"].split("\n")[0]))
-                continue
-            img_s = row["train_img_s"]
+                error = row["error"].split("\n")[0]
+                failure = error if row["status"] == "timed out" else "failed: " + error
+                if row.get("compile_s") is None:  # nothing measured
+                    lines.append("%-14s %-14s %s" % ("", row["strategy"], failure))
+                    continue
+            # A pipeline that failed when run leaves the figures measured before it.
+            img_s, pred_s, ms = row["train_img_s"], row["predict_img_s"], row["latency_ms"]
             lines.append(ROW % (
                 "", row["strategy"], "%.0f" % img_s if img_s is not None else "-",
                 ratio(img_s * train / batch if img_s is not None else None),
-                "%.0f" % row["predict_img_s"], ratio(row["predict_img_s"] * predict / 256),
-                "%.3f" % row["latency_ms"], ratio(latency * 1e3 / row["latency_ms"])))
+                "%.0f" % pred_s if pred_s is not None else "-",
+                ratio(pred_s * predict / 256 if pred_s is not None else None),
+                "%.3f" % ms if ms is not None else "-",
+                ratio(latency * 1e3 / ms if ms is not None else None)))
+            if failure:
+                lines.append("%-14s %-14s %s" % ("", "", failure))
         print("%s: peak %.1f GFLOP/s, %s" % (name, report["peak_gflops"] or 0, report["target"]),
               file=sys.stderr)
 

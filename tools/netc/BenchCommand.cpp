@@ -50,16 +50,17 @@ double median(std::vector<double> v) {
 /// What a child process gave back.
 struct ChildOutcome {
     enum Status { Ok, Failed, TimedOut } status = Failed;
-    json result;        // Ok: the job's JSON object
-    std::string error;  // otherwise: why, in a sentence
+    json result;        // the job's JSON object; when Failed after compiling, what it measured
+    std::string error;  // when not Ok: why, in a sentence
 };
 
 /// The last line of `text` that is not empty, for a crashed child's stderr.
 std::string last_line(const std::string &text) {
     size_t end = text.find_last_not_of("\n ");
     if (end == std::string::npos) return "";
-    size_t begin = text.rfind('\n', end);
-    return text.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin + 1));
+    size_t newline = text.rfind('\n', end);
+    size_t begin = newline == std::string::npos ? 0 : newline + 1;
+    return text.substr(begin, end + 1 - begin);
 }
 
 /// Runs `job` in a forked child and waits at most `timeout` seconds for its JSON line. The child
@@ -112,7 +113,10 @@ ChildOutcome run_in_child(const std::function<json()> &job, double timeout) {
         }
         pollfd fds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
         int ready = poll(fds, 2, (int)std::ceil(std::min(left, 1.0) * 1000));
-        if (ready < 0 && errno != EINTR) break;
+        if (ready < 0 && errno != EINTR) {
+            kill(pid, SIGKILL);  // cannot watch it: never wait on it unwatched
+            break;
+        }
         char buffer[4096];
         for (int i = 0; i < 2; i++) {
             if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
