@@ -193,10 +193,9 @@ TEST_CASE("schedule: every strategy trains as the netc strategy does, or names w
                 CHECK(t.losses[k] == doctest::Approx(reference.losses[k]).epsilon(1e-5));
             }
         } catch (const StrategyError &e) {
-            // Known here: Li2018 cannot compile training graphs ("Atomic predicated store"),
-            // and Adams2019 reorders the gradient arena's reductions, which Halide refuses
-            // ("may change the meaning of the algorithm"). Whatever fails says which strategy
-            // and which pipeline.
+            // Known here: Li2018 and Adams2019 reorder the gradient arena's reductions, which
+            // Halide refuses ("may change the meaning of the algorithm"). Whatever fails says
+            // which strategy and which pipeline.
             std::string what = e.what();
             INFO(what);
             CHECK(what.find(std::string("strategy ") + strategy_name(s)) == 0);
