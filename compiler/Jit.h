@@ -1,7 +1,8 @@
 #pragma once
-// JIT-compiles a model's entry points once and calls them on host memory. Tests use it, and
-// `netc train` will drive it. All buffers are plain float arrays in PyTorch's layouts: the
-// parameter arena (layout.total floats), images NCHW, probabilities (batch, classes).
+// JIT-compiles the pipelines of a model's program (compiler/Program.h) on first use and calls
+// them on host memory: `netc train`, `eval`, `predict`, `bench`, `gradcheck` and the tests. All
+// buffers are plain float arrays in PyTorch's layouts: the parameter arena (layout.total floats),
+// images NCHW, probabilities (batch, classes).
 
 #include "compiler/Graph.h"
 #include "compiler/Lower.h"

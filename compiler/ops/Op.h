@@ -1,6 +1,6 @@
 #pragma once
 // What the compiler knows about one op, gathered in one place: its attributes, shape rule
-// and parameters (and, as they land, its lowering, backward rule and schedule hint). Each op
+// and parameters, its lowering, backward rule, schedule hint and FLOP count. Each op
 // defines one OpDef in its own file under compiler/ops/; OpTable lists them all once.
 
 #include "compiler/Attr.h"
