@@ -2,11 +2,13 @@
 
 #include "compiler/LrSchedule.h"
 #include "compiler/Optimizer.h"
+#include "dsl/Error.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 namespace netc {
 
@@ -162,62 +164,54 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
     }
     std::string image_extents =
         fmt::format("{}, {}, {}, batch", in.dims[2], in.dims[1], in.dims[0]);
-    for (Role r : p.inputs) {
+    // Each buffer role gets one halide_buffer_t, made the first time it appears: an output that is
+    // also an input (params, opt_state) is the same memory, read and written in place.
+    std::set<Role> made;
+    auto address = [](const std::string &b) {
+        std::string out = "&";  // not "&" + b: GCC 12 warns falsely (-Wrestrict)
+        return out += b;
+    };
+    auto buffers_of = [&](Role r) -> std::vector<std::string> {
+        bool make = made.insert(r).second;
+        auto one = [&](const std::string &b, const std::string &data, const char *type, int dims,
+                       const std::string &extents) {
+            if (make) buffer(b, data, type, dims, extents);
+            return std::vector<std::string>{address(b)};
+        };
         switch (r) {
-        case Role::Seed: arg("seed"); break;
-        case Role::Params:
-            buffer("b_params", "params", "halide_type_float", 1, arena);
-            arg("&b_params");
-            break;
-        case Role::OptState:
+        case Role::Params: return one("b_params", "params", "halide_type_float", 1, arena);
+        case Role::OptState: {
+            std::vector<std::string> out;
             for (int k = 0; k < n.slots; k++) {
                 std::string b = "b_opt_state" + std::to_string(k);
-                buffer(b, fmt::format("opt_state + (size_t){} * {}", k, arena), "halide_type_float",
-                       1, arena);
-                arg("&" + b);
+                if (make) {
+                    buffer(b, fmt::format("opt_state + (size_t){} * {}", k, arena),
+                           "halide_type_float", 1, arena);
+                }
+                out.push_back(address(b));
             }
-            break;
-        case Role::Images:
-            buffer("b_images", "images", "halide_type_float", 4, image_extents);
-            arg("&b_images");
-            break;
-        case Role::Labels:
-            buffer("b_labels", "labels", "halide_type_int", 1, "batch");
-            arg("&b_labels");
-            break;
-        case Role::Step: arg("step"); break;
-        case Role::TotalSteps: arg("netc_total_steps"); break;
-        case Role::Gradient:
-            buffer("b_grad", "grad", "halide_type_float", 1, arena);
-            arg("&b_grad");
-            break;
-        default: break;
+            return out;
+        }
+        case Role::Images: return one("b_images", "images", "halide_type_float", 4, image_extents);
+        case Role::Labels: return one("b_labels", "labels", "halide_type_int", 1, "batch");
+        case Role::Gradient: return one("b_grad", "grad", "halide_type_float", 1, arena);
+        case Role::Losses: return one("b_losses", "losses", "halide_type_float", 1, "3");
+        case Role::Probs:
+            return one("b_probs", "probs", "halide_type_float", 2, n.M + "_CLASSES, batch");
+        default: internal_error(std::string("role ") + role_name(r) + " has no buffer");
+        }
+    };
+    for (Role r : p.inputs) {
+        if (r == Role::Seed || r == Role::Step) {
+            arg(role_name(r));
+        } else if (r == Role::TotalSteps) {
+            arg("netc_total_steps");
+        } else {
+            for (const std::string &b : buffers_of(r)) arg(b);
         }
     }
     for (Role r : p.outputs) {
-        bool in_place = p.has_input(r);  // the same memory, read and written
-        switch (r) {
-        case Role::Params:
-            if (!in_place) buffer("b_params", "params", "halide_type_float", 1, arena);
-            arg("&b_params");
-            break;
-        case Role::OptState:
-            for (int k = 0; k < n.slots; k++) arg("&b_opt_state" + std::to_string(k));
-            break;
-        case Role::Gradient:
-            buffer("b_grad", "grad", "halide_type_float", 1, arena);
-            arg("&b_grad");
-            break;
-        case Role::Losses:
-            buffer("b_losses", "losses", "halide_type_float", 1, "3");
-            arg("&b_losses");
-            break;
-        case Role::Probs:
-            buffer("b_probs", "probs", "halide_type_float", 2, n.M + "_CLASSES, batch");
-            arg("&b_probs");
-            break;
-        default: break;
-        }
+        for (const std::string &b : buffers_of(r)) arg(b);
     }
     return fmt::format("{} {{\n{}    netc_install_workspace();\n{}{}    return "
                        "netc_status({}_{}_raw({}));\n}}\n",
@@ -377,8 +371,9 @@ std::string c_wrappers(const Graph &graph, const ParamLayout &layout, const Prog
     bool needs_length = schedule_needs_total_steps(t);
     std::string wrappers;
     for (const PipelineSpec *p : object_pipelines(program)) {
-        wrappers += "\n" + (p->lowered() ? lowered_wrapper(n, *p, in, needs_length)
-                                         : composed_wrapper(n, program, *p));
+        wrappers += "\n";  // not "\n" + ...: GCC 12 warns falsely (-Wrestrict)
+        wrappers += p->lowered() ? lowered_wrapper(n, *p, in, needs_length)
+                                 : composed_wrapper(n, program, *p);
     }
     if (program.trainable) {
         wrappers += fmt::format("\nvoid {}_set_total_steps(int64_t steps) {{ netc_total_steps = "
