@@ -1,5 +1,6 @@
 #include "compiler/Summary.h"
 
+#include "compiler/Footprint.h"
 #include "compiler/ops/Op.h"
 
 #include <fmt/format.h>
@@ -20,7 +21,8 @@ std::string with_commas(int64_t n) {
 std::string bytes_string(int64_t bytes) {
     if (bytes < 10 * 1024) return std::to_string(bytes) + " B";
     if (bytes < 10 * 1024 * 1024) return fmt::format("{:.1f} KiB", bytes / 1024.0);
-    return fmt::format("{:.1f} MiB", bytes / (1024.0 * 1024.0));
+    if (bytes < int64_t(10) << 30) return fmt::format("{:.1f} MiB", bytes / (1024.0 * 1024.0));
+    return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024.0 * 1024.0));
 }
 
 }  // namespace
@@ -58,6 +60,11 @@ std::string summary_table(const Graph &graph, const ParamLayout &layout) {
     out += fmt::format("parameter arena: {} floats ({})\n", with_commas(layout.total),
                        bytes_string(layout.total * (int64_t)sizeof(float)));
     out += fmt::format("activations per sample: {}\n", bytes_string(activation_bytes));
+    const int64_t batch = graph.train.batch;
+    const TrainFootprint step = train_footprint(graph, layout, batch);
+    out += fmt::format("training at batch {}: about {} ({} of arenas, {} of values)\n", batch,
+                       bytes_string(step.total()), bytes_string(step.arenas),
+                       bytes_string(step.values));
     return out;
 }
 

@@ -3,6 +3,9 @@
 
 #include "runtime/Dataset.h"
 #include "runtime/Files.h"
+#include "runtime/Memory.h"
+
+#include <algorithm>
 
 namespace netc::runtime {
 
@@ -57,6 +60,21 @@ Result<Dataset> read_cifar10_batches(const std::vector<std::string> &paths,
     data.width = cifar_side;
     data.class_names = class_names;
     if (paths.empty()) return Result<Dataset>::error("CIFAR-10: no batch files given");
+    // The records as floats, and one file's bytes at a time, before reading any of them.
+    int64_t total_records = 0, largest = 0;
+    for (const std::string &path : paths) {
+        const int64_t size = file_size(path);
+        total_records += std::max<int64_t>(size, 0) / cifar_record;
+        largest = std::max(largest, size);
+    }
+    const std::string what = paths.size() == 1 ? paths[0] : paths[0] + " and the other batches";
+    if (Status fits = check_memory(what + ": the data set",
+                                   total_records * cifar_pixels * (int64_t)sizeof(float) + largest,
+                                   std::to_string(total_records) + " images of 3x32x32 as floats",
+                                   "train on fewer images (netc does not stream a data set)");
+        !fits) {
+        return fits;
+    }
     for (const std::string &path : paths) {
         auto bytes = read_file(path);
         if (!bytes) return bytes.status();

@@ -50,6 +50,12 @@ bool is_directory(const std::string &path) {
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int64_t file_size(const std::string &path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+    return (int64_t)st.st_size;
+}
+
 Result<std::vector<uint8_t>> read_file(const std::string &path) {
     FdGuard guard{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     if (guard.fd < 0)
@@ -74,7 +80,7 @@ Result<std::vector<uint8_t>> read_file(const std::string &path) {
     return bytes;
 }
 
-Result<FileContents> read_file_maybe_gzip(const std::string &path) {
+Result<FileContents> read_file_maybe_gzip(const std::string &path, size_t limit) {
     auto raw = read_file(path);
     if (!raw) return raw.status();
     FileContents contents;
@@ -94,10 +100,14 @@ Result<FileContents> read_file_maybe_gzip(const std::string &path) {
     stream.next_in = const_cast<Bytef *>(bytes.data());
     stream.avail_in = (uInt)bytes.size();
     std::vector<uint8_t> &out = contents.bytes;
-    out.resize(bytes.size() * 4 + 1024);
+    out.resize(std::min(bytes.size() * 4 + 1024, limit));
     size_t produced = 0;  // not stream.total_out: inflateReset() clears it between members
     for (;;) {
-        if (produced == out.size()) out.resize(out.size() * 2);
+        if (produced == limit) {
+            contents.over_limit = true;
+            break;
+        }
+        if (produced == out.size()) out.resize(std::min(out.size() * 2, limit));
         const size_t room = std::min<size_t>(out.size() - produced, 1u << 30);
         stream.next_out = out.data() + produced;
         stream.avail_out = (uInt)room;
@@ -132,6 +142,24 @@ Result<FileContents> read_file_maybe_gzip(const std::string &path) {
     out.resize(produced);
     inflateEnd(&stream);
     return contents;
+}
+
+Result<std::vector<uint8_t>> read_head_maybe_gzip(const std::string &path, size_t count) {
+    gzFile file = gzopen(path.c_str(), "rb");  // reads a file without the gzip magic as it is
+    if (!file) return Result<std::vector<uint8_t>>::error(system_error(path, "cannot open", errno));
+    std::vector<uint8_t> head(count);
+    const int got = gzread(file, head.data(), (unsigned)count);
+    int code = Z_OK;
+    const std::string zlib_message = gzerror(file, &code);
+    gzclose(file);
+    if (got < 0 && code == Z_ERRNO)
+        return Result<std::vector<uint8_t>>::error(system_error(path, "read failed", errno));
+    if (got < 0) {
+        return Result<std::vector<uint8_t>>::error(
+            path + ": corrupt gzip data (zlib: " + zlib_message + ")");
+    }
+    head.resize((size_t)got);
+    return head;
 }
 
 Status write_file_atomically(const std::string &path,

@@ -4,6 +4,7 @@
 
 #include "runtime/Status.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -16,6 +17,8 @@ std::string join_path(const std::string &dir, const std::string &name);
 
 bool is_regular_file(const std::string &path);
 bool is_directory(const std::string &path);
+/// The size in bytes of a regular file; -1 when it cannot be stat'd or is not one.
+int64_t file_size(const std::string &path);
 
 /// The whole file.
 Result<std::vector<uint8_t>> read_file(const std::string &path);
@@ -24,11 +27,19 @@ struct FileContents {
     std::vector<uint8_t> bytes;   // decompressed when the file was gzip
     bool gzip = false;            // the file started with the gzip magic 1f 8b
     bool gzip_cut_short = false;  // the gzip stream ended before its end marker (bytes is partial)
+    bool over_limit = false;      // the gzip stream holds more than the limit (bytes stops there)
 };
 
 /// The whole file, decompressed with zlib when it starts with the gzip magic. A gzip stream that
 /// ends early is not an error here (the caller can say what was missing); corrupt gzip data is.
-Result<FileContents> read_file_maybe_gzip(const std::string &path);
+/// Decompression stops after `limit` bytes (setting over_limit), so that a small file cannot
+/// expand past what its header declares and exhaust memory.
+Result<FileContents> read_file_maybe_gzip(const std::string &path, size_t limit = SIZE_MAX);
+
+/// At most the first `count` bytes of the file's contents, decompressed when it is gzip: a
+/// header, read to decide whether the whole file can be read. Fewer when the contents are shorter
+/// or the gzip data is damaged (the whole read then says what is wrong).
+Result<std::vector<uint8_t>> read_head_maybe_gzip(const std::string &path, size_t count);
 
 /// Writes a file atomically: `write` fills a temporary file in the same directory, which is then
 /// flushed to disk (fsync), renamed over `path`, and the directory is fsync'd. If anything fails

@@ -4,6 +4,7 @@
 
 #include "runtime/Dataset.h"
 #include "runtime/Files.h"
+#include "runtime/Memory.h"
 
 #include <cstdio>
 
@@ -13,6 +14,7 @@ namespace {
 
 constexpr uint32_t idx_images_magic = 0x00000803;
 constexpr uint32_t idx_labels_magic = 0x00000801;
+constexpr const char *images_what = "an IDX image file (unsigned bytes, count x rows x columns)";
 
 uint32_t read_be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -45,28 +47,36 @@ std::string describe_magic(uint32_t magic) {
     return "not an IDX file";
 }
 
-/// The decompressed contents, with the header's magic checked. `rank` dimensions follow.
-Result<FileContents> open_idx(const std::string &path, uint32_t expected_magic,
-                              const char *expected_what) {
-    auto contents = read_file_maybe_gzip(path);
-    if (!contents) return contents;
-    const std::vector<uint8_t> &bytes = contents->bytes;
+/// The header's magic checked on `bytes`, the first bytes of the contents.
+Status check_magic(const std::string &path, const std::vector<uint8_t> &bytes,
+                   uint32_t expected_magic, const char *expected_what) {
     const size_t header = 4 + 4 * (expected_magic & 0xff);
     if (bytes.size() < 4) {
-        return Result<FileContents>::error(path + ": truncated: " + std::to_string(bytes.size()) +
-                                           " bytes, too short for an IDX header");
+        return Status::error(path + ": truncated: " + std::to_string(bytes.size()) +
+                             " bytes, too short for an IDX header");
     }
     const uint32_t magic = read_be32(bytes.data());
     if (magic != expected_magic) {
-        return Result<FileContents>::error(path + ": wrong magic number " + hex32(magic) + " (" +
-                                           describe_magic(magic) + "): expected " +
-                                           hex32(expected_magic) + ", " + expected_what);
+        return Status::error(path + ": wrong magic number " + hex32(magic) + " (" +
+                             describe_magic(magic) + "): expected " + hex32(expected_magic) + ", " +
+                             expected_what);
     }
     if (bytes.size() < header) {
-        return Result<FileContents>::error(path + ": truncated: the IDX header needs " +
-                                           std::to_string(header) + " bytes, the file has " +
-                                           std::to_string(bytes.size()));
+        return Status::error(path + ": truncated: the IDX header needs " + std::to_string(header) +
+                             " bytes, the file has " + std::to_string(bytes.size()));
     }
+    return Status();
+}
+
+/// The decompressed contents, with the header's magic checked. `rank` dimensions follow.
+/// Decompression stops after `limit` bytes (a gzip stream may not expand past what its header
+/// declares).
+Result<FileContents> open_idx(const std::string &path, uint32_t expected_magic,
+                              const char *expected_what, size_t limit = SIZE_MAX) {
+    auto contents = read_file_maybe_gzip(path, limit);
+    if (!contents) return contents;
+    if (Status status = check_magic(path, contents->bytes, expected_magic, expected_what); !status)
+        return status;
     return contents;
 }
 
@@ -76,24 +86,49 @@ std::string cut_short_note(const FileContents &contents) {
 
 }  // namespace
 
-Result<IdxImages> read_idx_images(const std::string &path) {
-    auto contents = open_idx(path, idx_images_magic,
-                             "an IDX image file (unsigned bytes, count x rows x columns)");
-    if (!contents) return contents.status();
-    const std::vector<uint8_t> &bytes = contents->bytes;
-    const uint32_t count = read_be32(&bytes[4]);
-    const uint32_t rows = read_be32(&bytes[8]);
-    const uint32_t columns = read_be32(&bytes[12]);
-    const std::string dims = std::to_string(count) + " images of " + std::to_string(rows) + "x" +
-                             std::to_string(columns);
-    if (count == 0) return Result<IdxImages>::error(path + ": holds no images (the header says 0)");
-    if (rows == 0 || columns == 0 || rows > 65536 || columns > 65536 ||
-        (uint64_t)rows * columns > (1u << 26)) {
-        return Result<IdxImages>::error(path + ": implausible image size in the header: " + dims);
+/// The header's count, rows and columns, checked for plausibility: from the first 16 bytes, so
+/// that a file too large for memory is refused before it is read.
+struct ImagesHeader {
+    uint32_t count = 0, rows = 0, columns = 0;
+    std::string dims;  // "3 images of 28x28"
+};
+
+Result<ImagesHeader> read_images_header(const std::string &path, const std::vector<uint8_t> &head) {
+    if (Status status = check_magic(path, head, idx_images_magic, images_what); !status)
+        return status;
+    ImagesHeader h{read_be32(&head[4]), read_be32(&head[8]), read_be32(&head[12]), ""};
+    h.dims = std::to_string(h.count) + " images of " + std::to_string(h.rows) + "x" +
+             std::to_string(h.columns);
+    if (h.count == 0)
+        return Result<ImagesHeader>::error(path + ": holds no images (the header says 0)");
+    if (h.rows == 0 || h.columns == 0 || h.rows > 65536 || h.columns > 65536 ||
+        (uint64_t)h.rows * h.columns > (1u << 26)) {
+        return Result<ImagesHeader>::error(path +
+                                           ": implausible image size in the header: " + h.dims);
     }
-    const uint64_t image_bytes = (uint64_t)rows * columns;
+    return h;
+}
+
+Result<IdxImages> read_idx_images(const std::string &path) {
+    auto head = read_head_maybe_gzip(path, 16);
+    if (!head) return head.status();
+    auto h = read_images_header(path, *head);
+    if (!h) return h.status();
+    const uint64_t image_bytes = (uint64_t)h->rows * h->columns;
+    const uint64_t expected = (uint64_t)h->count * image_bytes;  // < 2^58: no overflow
+    // A data set holds the pixels as bytes while it converts them to floats: 5 bytes a pixel.
+    if (Status fits = check_memory(path + ": the data set", (int64_t)(5 * expected),
+                                   h->dims + " as floats, and their bytes",
+                                   "train on fewer images (netc does not stream a data set)");
+        !fits) {
+        return fits;
+    }
+    // One byte more than the header declares shows that the file holds too much.
+    auto contents = open_idx(path, idx_images_magic, images_what, 16 + expected + 1);
+    if (!contents) return contents.status();
+    std::vector<uint8_t> &bytes = contents->bytes;
     const uint64_t data_bytes = bytes.size() - 16;
-    const unsigned __int128 expected = (unsigned __int128)count * image_bytes;
+    const std::string &dims = h->dims;
     if (data_bytes < expected) {
         return Result<IdxImages>::error(path + ": truncated: header says " + dims +
                                         " but the file ends after " +
@@ -101,44 +136,65 @@ Result<IdxImages> read_idx_images(const std::string &path) {
                                         cut_short_note(contents.value()));
     }
     if (data_bytes > expected) {
-        return Result<IdxImages>::error(
-            path + ": " + std::to_string(data_bytes - (uint64_t)expected) +
-            " unexpected bytes after the " + dims + " the header declares");
+        return Result<IdxImages>::error(path + ": " +
+                                        (contents->over_limit
+                                             ? "more bytes than the " + dims +
+                                                   " the header declares (the gzip stream "
+                                                   "was read no further)"
+                                             : std::to_string(data_bytes - expected) +
+                                                   " unexpected bytes after the " + dims +
+                                                   " the header declares"));
     }
     if (contents->gzip_cut_short) {
         return Result<IdxImages>::error(path +
                                         ": the gzip stream is cut short after the last image");
     }
     IdxImages images;
-    images.count = count;
-    images.height = (int)rows;
-    images.width = (int)columns;
-    images.pixels.assign(bytes.begin() + 16, bytes.end());
+    images.count = h->count;
+    images.height = (int)h->rows;
+    images.width = (int)h->columns;
+    bytes.erase(bytes.begin(), bytes.begin() + 16);  // in place: no second copy of the pixels
+    images.pixels = std::move(bytes);
     return images;
 }
 
 Result<std::vector<uint8_t>> read_idx_labels(const std::string &path) {
     using R = Result<std::vector<uint8_t>>;
-    auto contents = open_idx(path, idx_labels_magic, "an IDX label file (unsigned bytes, count)");
-    if (!contents) return contents.status();
-    const std::vector<uint8_t> &bytes = contents->bytes;
-    const uint32_t count = read_be32(&bytes[4]);
-    const uint64_t data_bytes = bytes.size() - 8;
+    constexpr const char *what = "an IDX label file (unsigned bytes, count)";
+    auto head = read_head_maybe_gzip(path, 8);
+    if (!head) return head.status();
+    if (Status status = check_magic(path, *head, idx_labels_magic, what); !status) return status;
+    const uint32_t count = read_be32(&(*head)[4]);
     if (count == 0) return R::error(path + ": holds no labels (the header says 0)");
+    // The bytes, and the labels as int32 in the data set.
+    if (Status fits = check_memory(path + ": the labels", 5 * (int64_t)count,
+                                   std::to_string(count) + " labels");
+        !fits) {
+        return fits;
+    }
+    auto contents = open_idx(path, idx_labels_magic, what, 8 + (size_t)count + 1);
+    if (!contents) return contents.status();
+    std::vector<uint8_t> &bytes = contents->bytes;
+    const uint64_t data_bytes = bytes.size() - 8;
     if (data_bytes < count) {
         return R::error(path + ": truncated: header says " + std::to_string(count) +
                         " labels but the file ends after " + std::to_string(data_bytes) +
                         " labels" + cut_short_note(contents.value()));
     }
     if (data_bytes > count) {
-        return R::error(path + ": " + std::to_string(data_bytes - count) +
-                        " unexpected bytes after the " + std::to_string(count) +
-                        " labels the header declares");
+        return R::error(path + ": " +
+                        (contents->over_limit
+                             ? "more bytes than the " + std::to_string(count) +
+                                   " labels the header declares (the gzip stream was read no "
+                                   "further)"
+                             : std::to_string(data_bytes - count) + " unexpected bytes after the " +
+                                   std::to_string(count) + " labels the header declares"));
     }
     if (contents->gzip_cut_short) {
         return R::error(path + ": the gzip stream is cut short after the last label");
     }
-    return std::vector<uint8_t>(bytes.begin() + 8, bytes.end());
+    bytes.erase(bytes.begin(), bytes.begin() + 8);
+    return std::move(bytes);
 }
 
 Result<Dataset> read_idx_dataset(const std::string &images_path, const std::string &labels_path,

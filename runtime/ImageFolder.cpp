@@ -3,6 +3,7 @@
 
 #include "runtime/Dataset.h"
 #include "runtime/Files.h"
+#include "runtime/Memory.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -175,6 +176,15 @@ Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptio
         data.warnings.push_back(dir + ": skipped " + std::to_string(n) + " file" +
                                 (n == 1 ? "" : "s") + " that " + (n == 1 ? "is" : "are") +
                                 " not .png, .jpg or .jpeg, the first " + skipped.front());
+    }
+    const int64_t image_bytes = data.image_size() * (int64_t)sizeof(float);
+    if (Status fits = check_memory(
+            dir + ": the data set", data.count * image_bytes,
+            std::to_string(data.count) + " images of " + std::to_string(options.channels) + "x" +
+                std::to_string(options.height) + "x" + std::to_string(options.width) + " as floats",
+            "train on fewer images (netc does not stream a data set)");
+        !fits) {
+        return fits;
     }
     data.images.resize((size_t)(data.count * data.image_size()));
     data.labels.resize((size_t)data.count);

@@ -3,6 +3,7 @@
 
 #include "runtime/Dataset.h"
 #include "runtime/Batcher.h"
+#include "runtime/Memory.h"
 #include "tests/runtime/TestFiles.h"
 
 #include <doctest/doctest.h>
@@ -229,6 +230,55 @@ TEST_CASE("IDX errors name the file and what is wrong") {
         CHECK(read_idx_images(dir / "nope").message() ==
               dir / "nope" + ": cannot open: No such file or directory");
     }
+}
+
+TEST_CASE("a data set larger than memory is refused before it is read") {
+    TempDir dir;
+    const std::string p = dir / "f";
+    // 40,000 images of 1024x1024: 39 GiB of bytes, 195 GiB to load as floats.
+    std::vector<uint8_t> header;
+    netc::test::put_be32(header, 0x00000803);
+    netc::test::put_be32(header, 40000);
+    netc::test::put_be32(header, 1024);
+    netc::test::put_be32(header, 1024);
+    const int64_t need = 5 * int64_t(40000) * 1024 * 1024;
+    if (available_memory() > need) {
+        MESSAGE("skipped: this machine has more than 195 GiB available");
+        return;
+    }
+    const std::string expected = ": the data set needs 195.3 GiB of memory (40000 images of "
+                                 "1024x1024 as floats, and their bytes), but ";
+    SUBCASE("a raw file (sparse: nothing is written but the header)") {
+        write_bytes(p, header);
+        std::filesystem::resize_file(p, 16 + uint64_t(40000) * 1024 * 1024);
+        const std::string message = read_idx_images(p).message();
+        CHECK_MESSAGE(starts_with(message, p + expected), message);
+        CHECK_MESSAGE(ends_with(message, " is available; train on fewer images (netc does not "
+                                         "stream a data set)"),
+                      message);
+    }
+    SUBCASE("a gzip file, from its header alone") {
+        write_gzip(p, header);
+        const std::string message = read_idx_images(p).message();
+        CHECK_MESSAGE(starts_with(message, p + expected), message);
+    }
+}
+
+TEST_CASE("a gzip stream cannot expand past what its header declares") {
+    TempDir dir;
+    const std::string p = dir / "f";
+    auto images = idx_images(2, 2, 2);
+    images.resize(images.size() + (10 << 20));  // 10 MiB of zeros: a few KiB of gzip
+    write_gzip(p, images);
+    CHECK(read_idx_images(p).message() ==
+          p + ": more bytes than the 2 images of 2x2 the header declares (the gzip stream was "
+              "read no further)");
+    auto labels = idx_labels({1, 2});
+    labels.resize(labels.size() + (10 << 20));
+    write_gzip(p, labels);
+    CHECK(read_idx_labels(p).message() ==
+          p + ": more bytes than the 2 labels the header declares (the gzip stream was read no "
+              "further)");
 }
 
 TEST_CASE("IDX image and label files must agree") {

@@ -1,6 +1,7 @@
 // `netc train`, `eval` and `predict` end to end on real Fashion-MNIST (a subset, so the whole file
 // runs in well under a minute here), and their errors on bad input.
 
+#include "runtime/Memory.h"
 #include "runtime/TestFiles.h"
 
 #include <doctest/doctest.h>
@@ -230,6 +231,36 @@ TEST_CASE("bad input: an unwritable output directory, a label out of range") {
                          dir / "data" + " --out " + dir / "run");
     CHECK(label.status == 1);
     CHECK(label.output.find("label 12") != std::string::npos);
+}
+
+TEST_CASE("a run that cannot fit in memory is refused before any data is read") {
+    // 30 values of 2 GiB a batch forward (each within the 2^31-element limit, 60 GiB together,
+    // so `netc check` accepts it); nothing before the dense layer has parameters, so the backward
+    // graph is the dense layer's gradients alone.
+    std::string model = "model big {\n  input 16x256x256\n  classes 10\n";
+    for (int i = 0; i < 28; i++) model += "  relu\n";
+    model += "  flatten\n  dense(units=10)\n  loss softmax_cross_entropy\n}\n"
+             "train {\n  batch 512\n}\n";
+    TempDir dir;
+    const std::string path = dir / "big.net";
+    netc::test::write_text(path, model);
+    REQUIRE(run_netc("check " + path).status == 0);
+    if (netc::runtime::available_memory() > (int64_t(60) << 30)) {
+        MESSAGE("skipped: this machine has more than the 60 GiB the run needs");
+        return;
+    }
+    // The data directory does not exist: the memory check comes first.
+    Run r = run_netc("train " + path + " --data " + dir / "no-data" + " --out " + dir / "run");
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(r.output.find("netc: error: " + path +
+                                ": training at batch 512 needs 60.1 GiB of memory (80.0 MiB of "
+                                "parameters, gradients and optimizer state, 60.0 GiB of forward "
+                                "and backward values), but ") == 0,
+                  r.output);
+    CHECK_MESSAGE(r.output.find(" is available; lower the train block's batch\n") !=
+                      std::string::npos,
+                  r.output);
+    CHECK(!std::filesystem::exists(dir / "run"));
 }
 
 TEST_CASE("a run killed with SIGKILL and resumed ends as an uninterrupted one, bit for bit") {

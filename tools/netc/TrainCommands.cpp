@@ -1,10 +1,12 @@
 #include "tools/netc/TrainCommands.h"
 
+#include "compiler/Footprint.h"
 #include "compiler/Frontend.h"
 #include "compiler/Schedule.h"
 #include "runtime/Batcher.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/Dataset.h"
+#include "runtime/Memory.h"
 #include "runtime/Trainer.h"
 #include "tools/netc/JitTrainable.h"
 
@@ -177,6 +179,16 @@ int TrainCommands::run_train() {
     }
     config.data_source = std::filesystem::absolute(data_dir_).string();
     config.data_limit = limit_;
+    // Refused before the data is read or anything is compiled: the step's memory, from the graph.
+    const TrainFootprint need = train_footprint(graph, m->front.layout, config.batch);
+    if (runtime::Status fits = runtime::check_memory(
+            file_ + ": training at batch " + std::to_string(config.batch), need.total(),
+            runtime::format_bytes(need.arenas) + " of parameters, gradients and optimizer state, " +
+                runtime::format_bytes(need.values) + " of forward and backward values",
+            "lower the train block's batch");
+        !fits) {
+        return fail(fits.message());
+    }
 
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Train, m->jit->info().data);
