@@ -36,6 +36,7 @@ std::string c_param(const PipelineSpec &p, Role r) {
     case Role::Labels: return "const int32_t *labels";
     case Role::Batch: return "int32_t batch";
     case Role::Step: return "int64_t step";
+    case Role::SampleOffset: return "int32_t sample_offset";
     case Role::Gradient: return p.has_output(r) ? "float *grad" : "const float *grad";
     case Role::Losses: return "float losses[3]";
     case Role::Probs: return "float *probs";
@@ -80,6 +81,12 @@ std::string documentation(const Names &n, const PipelineSpec &p) {
     if (has(Role::Step)) {
         lines.push_back("step counts from 0 and drives the learning-rate schedule and the dropout "
                         "masks; a negative step gives NETC_ERROR_BAD_STEP.");
+    }
+    if (has(Role::SampleOffset)) {
+        lines.push_back("sample_offset is the index of the batch's first sample in the step's "
+                        "global batch: 0 in one process; under data parallelism, the rank's "
+                        "shard offset (dropout masks are keyed by the global sample index); a "
+                        "negative one gives NETC_ERROR_BAD_SAMPLE_OFFSET.");
     }
     if (p.has_output(Role::Gradient)) {
         lines.push_back("grad receives " + M +
@@ -159,6 +166,9 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
                         n.M);
     }
     if (p.has_input(Role::Step)) checks += "    if (step < 0) return NETC_ERROR_BAD_STEP;\n";
+    if (p.has_input(Role::SampleOffset)) {
+        checks += "    if (sample_offset < 0) return NETC_ERROR_BAD_SAMPLE_OFFSET;\n";
+    }
     if (p.has_input(Role::TotalSteps) && needs_length) {
         checks += "    if (netc_total_steps < 1) return NETC_ERROR_NO_SCHEDULE_LENGTH;\n";
     }
@@ -202,7 +212,7 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
         }
     };
     for (Role r : p.inputs) {
-        if (r == Role::Seed || r == Role::Step) {
+        if (r == Role::Seed || r == Role::Step || r == Role::SampleOffset) {
             arg(role_name(r));
         } else if (r == Role::TotalSteps) {
             arg("netc_total_steps");
@@ -225,7 +235,12 @@ std::string composed_wrapper(const Names &n, const Program &program, const Pipel
     for (const std::string &part : p.composed_of) {
         const PipelineSpec *q = program.find(part);
         std::string args;
-        for (Role r : q->c_params) args += (args.empty() ? "" : ", ") + std::string(role_name(r));
+        for (Role r : q->c_params) {
+            // A one-process step: its batch is the whole global batch, from sample 0.
+            const bool own = r != Role::SampleOffset ||
+                             std::find(p.c_params.begin(), p.c_params.end(), r) != p.c_params.end();
+            args += (args.empty() ? "" : ", ") + std::string(own ? role_name(r) : "0");
+        }
         body += fmt::format("    if (status == NETC_OK) status = {}_{}({});\n", n.m, part, args);
     }
     return fmt::format(

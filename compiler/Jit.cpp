@@ -88,6 +88,10 @@ void JitModel::run(const std::string &name, const Call &call) {
     if (spec->has_input(Role::Step) && call.step < 0) {
         throw std::invalid_argument("step " + std::to_string(call.step) + " is negative");
     }
+    if (spec->has_input(Role::SampleOffset) && call.sample_offset < 0) {
+        throw std::invalid_argument("sample_offset " + std::to_string(call.sample_offset) +
+                                    " is negative");
+    }
     if (!spec->lowered()) {
         // Composed: each part in turn, the gradient arena in between from the workspace.
         Call part = call;
@@ -118,6 +122,7 @@ void JitModel::run(const std::string &name, const Call &call) {
             p.labels.set(Buffer<int32_t>(const_cast<int32_t *>(call.labels), call.batch));
             break;
         case Role::Step: p.step.set(call.step); break;
+        case Role::SampleOffset: p.sample_offset.set(call.sample_offset); break;
         case Role::TotalSteps: p.total_steps.set(total_steps_); break;
         case Role::Gradient: p.grad.set(wrap(call.grad, {total})); break;
         default: internal_error(std::string("unexpected input ") + role_name(r));
@@ -197,11 +202,12 @@ JitModel::StepResult JitModel::train_step(float *params, float *opt_state, const
 }
 
 JitModel::StepResult JitModel::gradient(const float *params, const float *images,
-                                        const int32_t *labels, int batch, int64_t step,
-                                        float *grad) {
+                                        const int32_t *labels, int batch, int64_t step, float *grad,
+                                        int32_t sample_offset) {
     float losses[3] = {0, 0, 0};
     Call c = training_call(params, images, labels, batch, step, losses);
     c.grad = grad;
+    c.sample_offset = sample_offset;
     run("gradient", c);
     return step_result(losses);
 }

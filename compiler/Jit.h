@@ -42,6 +42,7 @@ public:
         const int32_t *labels = nullptr;  // (batch)
         int batch = 0;
         int64_t step = 0;
+        int32_t sample_offset = 0;    // gradient: the global index of the batch's first sample
         float *grad = nullptr;        // (layout.total): written by gradient, read by apply_update
         float *losses = nullptr;      // (3)
         float *probs = nullptr;       // (batch, classes)
@@ -73,9 +74,11 @@ public:
     /// One training step, updating `params` and `opt_state` in place.
     StepResult train_step(float *params, float *opt_state, const float *images,
                           const int32_t *labels, int batch, int64_t step);
-    /// The gradient arena of a batch (`grad`, layout.total floats), nothing updated.
+    /// The gradient arena of a batch (`grad`, layout.total floats), nothing updated. The batch
+    /// is the shard of the step's global batch that starts at `sample_offset` (dropout masks
+    /// are keyed by the global sample index).
     StepResult gradient(const float *params, const float *images, const int32_t *labels, int batch,
-                        int64_t step, float *grad);
+                        int64_t step, float *grad, int32_t sample_offset = 0);
     /// The optimizer's step from a gradient arena, updating params and opt_state in place.
     void apply_update(float *params, float *opt_state, const float *grad, int64_t step);
 

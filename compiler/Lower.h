@@ -54,6 +54,9 @@ public:
     std::vector<Halide::Func> inputs;     // the values of node.inputs, in the layout above
     Halide::Expr batch;                   // the runtime batch extent
     Halide::Expr rng_key;                 // uint32 key of this step's random stream (dropout)
+    Halide::Expr sample_offset = 0;       // int32: the global index of sample n is
+                                          // sample_offset + n (a shard of a data-parallel step);
+                                          // per-sample random draws are keyed by it
     Halide::Func labels;                  // (n) int32 class labels (training pipelines only)
     const OpLowering *forward = nullptr;  // backward nodes: their forward node's lowering
 

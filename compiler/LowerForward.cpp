@@ -11,7 +11,7 @@ using namespace Halide;
 
 Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, const Func &params,
                       const Func &images, const Expr &batch, const Expr &rng_key,
-                      const Func &labels) {
+                      const Func &labels, const Expr &sample_offset) {
     const Dims &d = dims();
     Forward fwd;
     fwd.values.reserve(graph.nodes.size());  // backward nodes point at their forward node's entry
@@ -27,6 +27,7 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, 
         for (int id : node.inputs) inputs.push_back(fwd.values[id].out);
         LowerCtx ctx(graph, node, layout, mode, inputs, params, batch, rng_key);
         ctx.labels = labels;
+        if (sample_offset.defined()) ctx.sample_offset = sample_offset;
         if (node.forward >= 0) ctx.forward = &fwd.values[node.forward];
         fwd.values.push_back(node.op->lower(ctx));
     }

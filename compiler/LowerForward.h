@@ -21,10 +21,12 @@ struct Forward {
 
 /// Lowers every node. `params` is the flat arena (i); `images` the NCHW input (x, y, c, n);
 /// `batch` the batch extent; `rng_key` the uint32 key of this step's random stream; `labels`
-/// the int32 labels (n), needed only by a backward graph.
+/// the int32 labels (n), needed only by a backward graph; `sample_offset` the global index of
+/// the batch's first sample (LowerCtx::sample_offset; undefined: 0).
 Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
                       const Halide::Func &params, const Halide::Func &images,
                       const Halide::Expr &batch, const Halide::Expr &rng_key,
-                      const Halide::Func &labels = Halide::Func());
+                      const Halide::Func &labels = Halide::Func(),
+                      const Halide::Expr &sample_offset = Halide::Expr());
 
 }  // namespace netc

@@ -41,6 +41,7 @@ void make_arguments(LoweredPipeline &p, const Graph &graph, const ParamLayout &l
     constrain_arena(p.grad, layout);
     p.seed.set_estimate(0);
     p.step.set_estimate(0);
+    p.sample_offset.set_estimate(0);
     p.total_steps.set_estimate(1000);
     for (Role r : p.spec->inputs) {
         switch (r) {
@@ -56,6 +57,7 @@ void make_arguments(LoweredPipeline &p, const Graph &graph, const ParamLayout &l
         case Role::Images: p.arguments.push_back(p.images); break;
         case Role::Labels: p.arguments.push_back(p.labels); break;
         case Role::Step: p.arguments.push_back(p.step); break;
+        case Role::SampleOffset: p.arguments.push_back(p.sample_offset); break;
         case Role::TotalSteps: p.arguments.push_back(p.total_steps); break;
         case Role::Gradient: p.arguments.push_back(p.grad); break;
         default: internal_error(std::string("role ") + role_name(r) + " is no pipeline input");
@@ -68,6 +70,10 @@ void make_arguments(LoweredPipeline &p, const Graph &graph, const ParamLayout &l
 void add_requirements(LoweredPipeline &p, const Graph &graph) {
     if (p.spec->has_input(Role::Step)) {
         p.pipeline.add_requirement(p.step >= 0, "step must be >= 0, got", p.step);
+    }
+    if (p.spec->has_input(Role::SampleOffset)) {
+        p.pipeline.add_requirement(p.sample_offset >= 0, "sample_offset must be >= 0, got",
+                                   p.sample_offset);
     }
     if (p.spec->has_input(Role::TotalSteps) && schedule_needs_total_steps(graph.train)) {
         p.pipeline.add_requirement(p.total_steps >= 1,
@@ -150,8 +156,9 @@ void lower_training(LoweredPipeline &p, const Program &program, const Graph &for
         train = p.own_graph.get();
     }
     p.graph = train;
+    Expr offset = spec.has_input(Role::SampleOffset) ? Expr(p.sample_offset) : Expr(0);
     GradientFuncs g = lower_gradient(*train, layout, p.params, p.images, p.labels,
-                                     p.images.dim(3).extent(), p.step, p.total_steps);
+                                     p.images.dim(3).extent(), offset, p.step, p.total_steps);
     p.forward = g.graph;
     p.stages["input"] = g.graph.values[0].out;
     for (const auto &[name, f] : g.stages) p.stages[name] = f;

@@ -45,6 +45,7 @@ struct LoweredPipeline {
     Halide::ImageParam labels{Halide::Int(32), 1, "labels"};    // (n)
     Halide::ImageParam grad{Halide::Float(32), 1, "grad"};      // (i)
     Halide::Param<int64_t> step{"step"};
+    Halide::Param<int32_t> sample_offset{"sample_offset"};
     Halide::Param<int64_t> total_steps{"total_steps"};
     std::vector<Halide::Argument> arguments;  // in spec->inputs order, slots expanded
 

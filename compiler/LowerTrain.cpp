@@ -83,14 +83,16 @@ Expr batch_statistic(const Graph &graph, const Forward &lowered, const ParamEntr
 
 GradientFuncs lower_gradient(const Graph &g, const ParamLayout &layout, const Func &params,
                              const Func &images, const Func &labels, const Expr &batch,
-                             const Expr &step, const Expr &total_steps) {
+                             const Expr &sample_offset, const Expr &step, const Expr &total_steps) {
     internal_assert(g.has_backward());
     GradientFuncs f;
-    // Dropout masks: a stream per step of the run's seed, so a step is reproducible.
+    // Dropout masks: a stream per step of the run's seed, so a step is reproducible, indexed by
+    // the global sample index (sample_offset + n), so a shard draws what one process would.
     uint64_t seed = g.train.seed;
     Expr rng_key =
         random_key(Expr((uint32_t)seed), Expr((uint32_t)(seed >> 32)), cast<uint32_t>(step));
-    f.graph = lower_forward(g, layout, Mode::Train, params, images, batch, rng_key, labels);
+    f.graph = lower_forward(g, layout, Mode::Train, params, images, batch, rng_key, labels,
+                            sample_offset);
 
     Var i("i"), k("k");
     Func lr("learning_rate");

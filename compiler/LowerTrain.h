@@ -38,11 +38,13 @@ struct GradientFuncs {
                     const std::vector<Halide::Expr> &r) const;
 };
 
-/// `train_graph` is a forward graph with its backward graph derived. `step` counts from 0.
+/// `train_graph` is a forward graph with its backward graph derived. `step` counts from 0;
+/// `sample_offset` is the global index of the batch's first sample (LowerCtx::sample_offset).
 GradientFuncs lower_gradient(const Graph &train_graph, const ParamLayout &layout,
                              const Halide::Func &params, const Halide::Func &images,
                              const Halide::Func &labels, const Halide::Expr &batch,
-                             const Halide::Expr &step, const Halide::Expr &total_steps);
+                             const Halide::Expr &sample_offset, const Halide::Expr &step,
+                             const Halide::Expr &total_steps);
 
 struct UpdateFuncs {
     Halide::Func update;               // (i): params', then the state slots' (a Tuple with slots)

@@ -16,6 +16,7 @@ const char *role_name(Role role) {
     case Role::Labels: return "labels";
     case Role::Batch: return "batch";
     case Role::Step: return "step";
+    case Role::SampleOffset: return "sample_offset";
     case Role::TotalSteps: return "total_steps";
     case Role::Gradient: return "grad";
     case Role::Losses: return "losses";
@@ -58,12 +59,14 @@ Program build_program(const Graph &forward, const ProgramOptions &options) {
     if (p.trainable) {
         p.train_graph = derive_backward(forward);
         std::vector<Role> data = {R::Params, R::Images, R::Labels, R::Step, R::TotalSteps};
-        p.pipelines.push_back(
-            {"gradient",
-             "dL/dparams of a batch (regularization included) and its losses",
-             data,
-             {R::Gradient, R::Losses},
-             {R::Params, R::Images, R::Labels, R::Batch, R::Step, R::Gradient, R::Losses}});
+        std::vector<Role> shard = {R::Params,       R::Images, R::Labels,
+                                   R::SampleOffset, R::Step,   R::TotalSteps};
+        p.pipelines.push_back({"gradient",
+                               "dL/dparams of a batch (regularization included) and its losses",
+                               shard,
+                               {R::Gradient, R::Losses},
+                               {R::Params, R::Images, R::Labels, R::Batch, R::SampleOffset, R::Step,
+                                R::Gradient, R::Losses}});
         p.pipelines.push_back({"apply_update",
                                "the optimizer's step from a gradient arena, in place",
                                {R::Params, R::OptState, R::Gradient, R::Step, R::TotalSteps},

@@ -7,7 +7,7 @@
 //
 //   init              seed -> params                         the declared initializers
 //   predict           params, images -> probs                inference mode, softmax
-//   gradient          params, images, labels, step -> grad, losses
+//   gradient          params, images, labels, sample_offset, step -> grad, losses
 //                     dL/dparams over the arena (regularization included); at the arena slots
 //                     of batchnorm buffers, the batch statistic the step observed
 //   apply_update      params, opt_state, grad, step -> params, opt_state      in place
@@ -19,7 +19,8 @@
 //   predict_embedded  images -> probs                         trained weights in the object
 //   loss, gradient_check                                      JIT only: tests and gradcheck
 //
-// Data-parallel training all-reduces the gradient arena between `gradient` and `apply_update`.
+// Data-parallel training all-reduces the gradient arena between `gradient` and `apply_update`:
+// each process calls `gradient` on its shard of the global batch, at the shard's sample_offset.
 
 #include "compiler/Graph.h"
 #include "compiler/ParamLayout.h"
@@ -40,6 +41,10 @@ enum class Role {
     Labels,         // int32 class labels (batch)
     Batch,          // the batch size
     Step,           // int64 global step, from 0: drives the schedule and the dropout masks
+    SampleOffset,   // int32 index of the batch's first sample in the step's global batch (a
+                    // rank's shard of it under data parallelism; 0 in one process): dropout
+                    // masks are keyed by the global sample index, so they do not depend on the
+                    // number of processes
     TotalSteps,     // int64 length of the run, for schedules without steps= of their own
     Gradient,       // an arena: dL/dparams, batch statistics at buffer slots
     Losses,         // 3 floats: data loss (batch mean), regularization, learning rate

@@ -14,6 +14,7 @@ const char *return_code_meaning(int32_t code) {
     case NETC_ERROR_RUNTIME: return "the generated code failed (Halide printed why)";
     case NETC_ERROR_NO_SCHEDULE_LENGTH: return "the schedule needs the run's length";
     case NETC_ERROR_BAD_STEP: return "the step is negative";
+    case NETC_ERROR_BAD_SAMPLE_OFFSET: return "the sample offset is negative";
     default: return "an unknown return code";
     }
 }
@@ -88,11 +89,15 @@ Status AotModel::train_step(float *params, float *opt_state, const float *images
 }
 
 Status AotModel::gradient(const float *params, const float *images, const int32_t *labels,
-                          int64_t batch, int64_t step, float *grad, StepLosses &losses) {
+                          int64_t batch, int64_t sample_offset, int64_t step, float *grad,
+                          StepLosses &losses) {
     if (!model_.gradient) return no_training(model_);
     if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "gradient");
+    if (sample_offset < 0 || !batch_fits(sample_offset + batch))
+        return check(NETC_ERROR_BAD_SAMPLE_OFFSET, model_, "gradient");
     float out[3] = {0, 0, 0};
-    int32_t code = model_.gradient(params, images, labels, (int32_t)batch, step, grad, out);
+    int32_t code = model_.gradient(params, images, labels, (int32_t)batch, (int32_t)sample_offset,
+                                   step, grad, out);
     if (Status s = at_step(step, check(code, model_, "gradient")); !s) return s;
     losses = {out[0], out[1], out[2]};
     return {};

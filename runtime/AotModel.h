@@ -32,7 +32,7 @@ public:
     Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
                       int64_t batch, int64_t step, StepLosses &losses) override;
     Status gradient(const float *params, const float *images, const int32_t *labels, int64_t batch,
-                    int64_t step, float *grad, StepLosses &losses) override;
+                    int64_t sample_offset, int64_t step, float *grad, StepLosses &losses) override;
     Status apply_update(float *params, float *opt_state, const float *grad, int64_t step) override;
 
 private:

@@ -18,6 +18,7 @@
 #define NETC_ERROR_RUNTIME 4            /* the generated code failed; Halide printed why */
 #define NETC_ERROR_NO_SCHEDULE_LENGTH 5 /* the schedule needs the run's length: set it first */
 #define NETC_ERROR_BAD_STEP 6           /* the step is negative */
+#define NETC_ERROR_BAD_SAMPLE_OFFSET 7  /* gradient's sample_offset is negative */
 
 /* One tensor of a parameter arena. */
 typedef struct netc_param_info {
@@ -55,7 +56,8 @@ typedef struct netc_model {
     int32_t (*init)(float *params, uint64_t seed);
     int32_t (*predict)(const float *params, const float *images, int32_t batch, float *probs);
     int32_t (*gradient)(const float *params, const float *images, const int32_t *labels,
-                        int32_t batch, int64_t step, float *grad, float losses[3]);
+                        int32_t batch, int32_t sample_offset, int64_t step, float *grad,
+                        float losses[3]);
     int32_t (*apply_update)(float *params, float *opt_state, const float *grad, int64_t step);
     int32_t (*train_step)(float *params, float *opt_state, const float *images,
                           const int32_t *labels, int32_t batch, int64_t step, float losses[3]);

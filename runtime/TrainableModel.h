@@ -62,9 +62,12 @@ public:
                               const int32_t *labels, int64_t batch, int64_t step,
                               StepLosses &losses) = 0;
     /// The first half of a step: the gradient arena of a batch (param_count() floats: dL/dparams
-    /// with regularization; the batch statistic at batchnorm buffers), nothing updated.
+    /// with regularization; the batch statistic at batchnorm buffers), nothing updated. The
+    /// batch is the shard of the step's global batch that starts at `sample_offset` (0 in one
+    /// process): dropout masks are keyed by the global sample index.
     virtual Status gradient(const float *params, const float *images, const int32_t *labels,
-                            int64_t batch, int64_t step, float *grad, StepLosses &losses) = 0;
+                            int64_t batch, int64_t sample_offset, int64_t step, float *grad,
+                            StepLosses &losses) = 0;
     /// The second half: the optimizer's step from a gradient arena (the same one, or one summed
     /// across processes), updating params and opt_state in place. train_step equals gradient
     /// then apply_update.

@@ -10,16 +10,17 @@ using namespace Halide;
 namespace {
 
 /// x / (1 - p) where the element is kept, 0 where dropped: u >= p, u uniform from
-/// (seed, step, layer, element index in NCHW order).
+/// (seed, step, layer, element index in NCHW order within the step's global batch), so a
+/// data-parallel shard draws the masks one process would.
 Expr apply_mask(const LowerCtx &ctx, Expr x, const std::vector<Expr> &v) {
     const Node &layer = ctx.forward_node();
     const Shape &s = layer.shape;
     float p = (float)layer.attrs.get_float("p");
     Expr key = random_bits(ctx.rng_key, layer.id);
-    Expr index =
-        s.rank() == 3
-            ? ((v[3] * (int)s.dims[0] + v[0]) * (int)s.dims[1] + v[2]) * (int)s.dims[2] + v[1]
-            : v[1] * (int)s.dims[0] + v[0];
+    Expr n = (s.rank() == 3 ? v[3] : v[1]) + ctx.sample_offset;
+    Expr index = s.rank() == 3
+                     ? ((n * (int)s.dims[0] + v[0]) * (int)s.dims[1] + v[2]) * (int)s.dims[2] + v[1]
+                     : n * (int)s.dims[0] + v[0];
     return select(random_uniform(key, index) >= p, x * (1.0f / (1.0f - p)), 0.0f);
 }
 

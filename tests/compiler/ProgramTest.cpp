@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -156,6 +157,40 @@ TEST_CASE("program: train_step equals gradient then apply_update") {
         REQUIRE(mean);
         CHECK(split[mean->offset] != 0.0f);
     }
+}
+
+// Data parallelism (runtime/Trainer.h): a rank's shard of a batch, at its sample_offset, draws
+// the dropout masks one process draws at those samples, so the shards' gradients, averaged,
+// are the whole batch's. Without batchnorm, whose statistics are per shard.
+TEST_CASE("program: the gradients of two shards at their sample offsets average to the batch's") {
+    std::string text = small_cnn;
+    for (const char *line : {"  bn1: batchnorm\n"}) text.erase(text.find(line), strlen(line));
+    Frontend f = load(text);
+    JitModel model(*f.graph, f.layout);
+    std::vector<float> params(f.layout.total);
+    model.init(2, params.data());
+    model.set_total_steps(20);
+    const int batch = 8, half = batch / 2, sample = (int)f.graph->input.elements();
+    Batch b = random_batch(*f.graph, batch, 7);
+    std::vector<float> whole(f.layout.total), first(f.layout.total), second(f.layout.total);
+    JitModel::StepResult w =
+        model.gradient(params.data(), b.images.data(), b.labels.data(), batch, 3, whole.data());
+    JitModel::StepResult g0 =
+        model.gradient(params.data(), b.images.data(), b.labels.data(), half, 3, first.data(), 0);
+    JitModel::StepResult g1 = model.gradient(params.data(), b.images.data() + half * sample,
+                                             b.labels.data() + half, half, 3, second.data(), half);
+    std::vector<float> average(f.layout.total);
+    for (size_t i = 0; i < average.size(); i++) average[i] = 0.5f * (first[i] + second[i]);
+    CHECK(max_difference(average, whole) <= 1e-5);
+    CHECK(0.5f * (g0.data_loss + g1.data_loss) == doctest::Approx(w.data_loss).epsilon(1e-6));
+    // The second shard at offset 0 draws the first shard's masks: another gradient.
+    model.gradient(params.data(), b.images.data() + half * sample, b.labels.data() + half, half, 3,
+                   second.data(), 0);
+    for (size_t i = 0; i < average.size(); i++) average[i] = 0.5f * (first[i] + second[i]);
+    CHECK(max_difference(average, whole) > 1e-3);
+    CHECK_THROWS_AS(
+        model.gradient(params.data(), b.images.data(), b.labels.data(), half, 3, second.data(), -1),
+        std::invalid_argument);
 }
 
 TEST_CASE("program: a negative step or a bad label changes nothing") {

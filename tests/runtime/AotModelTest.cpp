@@ -132,7 +132,8 @@ TEST_CASE("the object's return codes become errors that say what went wrong") {
           doctest::Approx(1.0));
 }
 
-TEST_CASE("the object's gradient then apply_update equals its train_step; a negative step is refused") {
+TEST_CASE(
+    "the object's gradient then apply_update equals its train_step; a negative step is refused") {
     AotModel model(fashion_mlp_model);
     std::vector<float> fused((size_t)model.param_count()), state((size_t)model.opt_state_count());
     model.init(4, fused.data());
@@ -143,10 +144,12 @@ TEST_CASE("the object's gradient then apply_update equals its train_step; a nega
     model.set_total_steps(100);
     for (int64_t step = 0; step < 5; step++) {
         StepLosses a, b;
-        REQUIRE(model.train_step(fused.data(), state.data(), images.data(), labels.data(), 8, step, a)
-                    .ok());
-        REQUIRE(model.gradient(split.data(), images.data(), labels.data(), 8, step, grad.data(), b)
-                    .ok());
+        REQUIRE(
+            model.train_step(fused.data(), state.data(), images.data(), labels.data(), 8, step, a)
+                .ok());
+        REQUIRE(
+            model.gradient(split.data(), images.data(), labels.data(), 8, 0, step, grad.data(), b)
+                .ok());
         REQUIRE(model.apply_update(split.data(), split_state.data(), grad.data(), step).ok());
         CHECK(a.data_loss == doctest::Approx(b.data_loss).epsilon(1e-6));
         double worst = 0;
@@ -159,8 +162,8 @@ TEST_CASE("the object's gradient then apply_update equals its train_step; a nega
     // Item 1 of the hardening issue: a negative step used to return NETC_OK with NaN weights.
     std::vector<float> before = fused;
     StepLosses losses;
-    Status s = model.train_step(fused.data(), state.data(), images.data(), labels.data(), 8, -5,
-                                losses);
+    Status s =
+        model.train_step(fused.data(), state.data(), images.data(), labels.data(), 8, -5, losses);
     REQUIRE_FALSE(s.ok());
     CHECK(s.message() == "step -5: fashion_mlp_train_step returned 6: the step is negative");
     CHECK(fused == before);

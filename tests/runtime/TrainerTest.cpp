@@ -54,7 +54,7 @@ public:
         return {};
     }
     Status gradient(const float *params, const float *images, const int32_t *labels, int64_t batch,
-                    int64_t step, float *grad, StepLosses &losses) override {
+                    int64_t, int64_t step, float *grad, StepLosses &losses) override {
         int k = info_.data.classes;
         std::vector<float> p((size_t)k);
         std::fill(grad, grad + count_, 0.0f);
@@ -85,7 +85,7 @@ public:
     Status train_step(float *params, float *opt_state, const float *images, const int32_t *labels,
                       int64_t batch, int64_t step, StepLosses &losses) override {
         std::vector<float> grad((size_t)count_);
-        Status s = gradient(params, images, labels, batch, step, grad.data(), losses);
+        Status s = gradient(params, images, labels, batch, 0, step, grad.data(), losses);
         if (!s) return s;
         return apply_update(params, opt_state, grad.data(), step);
     }

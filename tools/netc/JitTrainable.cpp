@@ -3,6 +3,7 @@
 #include "compiler/Optimizer.h"
 #include "compiler/Settings.h"
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace netc {
@@ -56,10 +57,15 @@ runtime::Status JitTrainable::train_step(float *params, float *opt_state, const 
 }
 
 runtime::Status JitTrainable::gradient(const float *params, const float *images,
-                                       const int32_t *labels, int64_t batch, int64_t step,
-                                       float *grad, runtime::StepLosses &losses) {
+                                       const int32_t *labels, int64_t batch, int64_t sample_offset,
+                                       int64_t step, float *grad, runtime::StepLosses &losses) {
+    if (sample_offset < 0 || sample_offset + batch > INT32_MAX) {
+        return runtime::Status::error("step " + std::to_string(step) + ": sample offset " +
+                                      std::to_string(sample_offset) + " is out of range");
+    }
     return at_step(step, [&] {
-        losses = losses_of(jit_.gradient(params, images, labels, (int)batch, step, grad));
+        losses = losses_of(
+            jit_.gradient(params, images, labels, (int)batch, step, grad, (int32_t)sample_offset));
     });
 }
 

@@ -26,7 +26,7 @@ public:
                                const int32_t *labels, int64_t batch, int64_t step,
                                runtime::StepLosses &losses) override;
     runtime::Status gradient(const float *params, const float *images, const int32_t *labels,
-                             int64_t batch, int64_t step, float *grad,
+                             int64_t batch, int64_t sample_offset, int64_t step, float *grad,
                              runtime::StepLosses &losses) override;
     runtime::Status apply_update(float *params, float *opt_state, const float *grad,
                                  int64_t step) override;
