@@ -176,17 +176,26 @@ bool Batcher::next(Batch &batch) {
     return true;
 }
 
-void Batcher::get(int64_t index, Batch &batch) const {
+int64_t Batcher::batch_size(int64_t index) const {
     if (index < 0 || index >= batches_per_epoch())
-        throw std::out_of_range("Batcher::get: batch index out of range");
-    const int64_t begin = index * options_.batch;
-    const int64_t size = std::min(options_.batch, samples() - begin);
+        throw std::out_of_range("Batcher::batch_size: batch index out of range");
+    return std::min(options_.batch, samples() - index * options_.batch);
+}
+
+void Batcher::get(int64_t index, Batch &batch) const { get(index, 0, batch_size(index), batch); }
+
+void Batcher::get(int64_t index, int64_t first, int64_t count, Batch &batch) const {
+    const int64_t whole = batch_size(index);
+    if (first < 0 || count < 0 || first + count > whole)
+        throw std::out_of_range("Batcher::get: shard outside the batch");
+    const int64_t begin = index * options_.batch + first;
+    const int64_t size = count;
     const int64_t image_size = data_.image_size();
     batch.epoch = epoch_;
     batch.index = index;
     batch.step = epoch_ * batches_per_epoch() + index;
     batch.size = size;
-    batch.partial = size < options_.batch;
+    batch.partial = whole < options_.batch;
     batch.images.resize((size_t)(size * image_size));
     batch.labels.resize((size_t)size);
     batch.samples.assign(order_.begin() + begin, order_.begin() + begin + size);
@@ -198,7 +207,7 @@ void Batcher::get(int64_t index, Batch &batch) const {
     }
     if (!options_.augment.empty()) {
         augment_batch(options_.augment, batch.images.data(), size, data_.channels, data_.height,
-                      data_.width, options_.seed, batch.step);
+                      data_.width, options_.seed, batch.step, first);
     }
     if (options_.normalization) {
         normalize(*options_.normalization, batch.images.data(), size, data_.channels, data_.height,

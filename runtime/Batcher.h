@@ -107,6 +107,13 @@ public:
     bool next(Batch &batch);
     /// Batch `index` of the epoch last started. index < batches_per_epoch().
     void get(int64_t index, Batch &batch) const;
+    /// The samples [first, first + count) of batch `index` (a rank's shard of a data-parallel
+    /// step): the same images, augmented with the same draws (runtime/Augment.h keys them by
+    /// the position in the whole batch), as get() gives at those positions. first + count must
+    /// not pass the batch's size.
+    void get(int64_t index, int64_t first, int64_t count, Batch &batch) const;
+    /// The number of samples in batch `index` of any epoch.
+    int64_t batch_size(int64_t index) const;
 
 private:
     const Dataset &data_;

@@ -392,6 +392,72 @@ void print_step_progress(std::ostream &out, const TrainConfig &config, int64_t e
     }
 }
 
+/// The figures of a step that travel with the gradient arena in its all-reduce, after it.
+enum StepExtra {
+    ExtraDataLoss,   // data loss x the shard's share of the batch: sums to the batch mean
+    ExtraRegLoss,    // likewise the regularization (the same on every rank)
+    ExtraCorrect,    // correct predictions of the shard (on batches sampled for accuracy)
+    ExtraSampled,    // samples predicted
+    ExtraFailed,     // 1 where the shard's gradient failed
+    ExtraInterrupt,  // 1 where Ctrl-C arrived: every rank stops after this step
+    ExtraCount
+};
+
+/// One data-parallel step: the gradient of this rank's shard `b` (`shard` of a global batch of
+/// `global` samples) weighted by the shard's share of the batch, summed over the ranks in one
+/// all-reduce of `reduced` (the arena, then the StepExtra figures), then the update, which every
+/// rank applies to the same arenas with the same sum. `losses` receives the global batch's;
+/// `correct` and `sampled` hold this shard's counts and receive the sums; `stop` whether a rank
+/// asked to stop; `allreduce_seconds` the all-reduce's time. An error on any rank is an error on
+/// every rank, at the same step, with nothing updated.
+Status data_parallel_step(TrainableModel &model, Communicator &comm, const Batch &b,
+                          const Shard &shard, int64_t global, int64_t step,
+                          std::vector<float> &params, std::vector<float> &opt_state,
+                          std::vector<float> &reduced, StepLosses &losses, int64_t &correct,
+                          int64_t &sampled, bool &stop, double &allreduce_seconds) {
+    const int64_t count = model.param_count();
+    float *grad = reduced.data();
+    float *extra = grad + count;
+    Status local;
+    if (b.size > 0) {
+        local = model.gradient(params.data(), b.images.data(), b.labels.data(), b.size, shard.begin,
+                               step, grad, losses);
+    }
+    // The shard's gradient is of its own mean loss: weighted by its share, the shards sum to the
+    // gradient of the global batch's mean (an average for equal shards), and the regularization
+    // term, which every shard's gradient holds in full, to itself once.
+    const float share = local && b.size > 0 ? (float)b.size / (float)global : 0.0f;
+    if (share == 0.0f) {
+        std::fill(grad, grad + count, 0.0f);
+    } else if (share != 1.0f) {
+        for (int64_t i = 0; i < count; i++) grad[i] *= share;
+    }
+    extra[ExtraDataLoss] = losses.data_loss * share;
+    extra[ExtraRegLoss] = losses.regularization * share;
+    extra[ExtraCorrect] = (float)correct;
+    extra[ExtraSampled] = (float)sampled;
+    extra[ExtraFailed] = local ? 0.0f : 1.0f;
+    extra[ExtraInterrupt] = interrupt_requested() ? 1.0f : 0.0f;
+    const float learning_rate = losses.learning_rate;
+    auto t0 = Clock::now();
+    Status s = comm.all_reduce_sum(reduced.data(), (int64_t)reduced.size());
+    allreduce_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!s) return s;
+    if (!local) return local;
+    if (extra[ExtraFailed] > 0) {
+        return Status::error("step " + std::to_string(step) +
+                             ": another process of the run failed (its error is printed above); "
+                             "this one stops too");
+    }
+    losses.data_loss = extra[ExtraDataLoss];
+    losses.regularization = extra[ExtraRegLoss];
+    losses.learning_rate = b.size > 0 ? learning_rate : 0.0f;
+    correct = (int64_t)std::lround(extra[ExtraCorrect]);
+    sampled = (int64_t)std::lround(extra[ExtraSampled]);
+    stop = extra[ExtraInterrupt] > 0;
+    return model.apply_update(params.data(), opt_state.data(), grad, step);
+}
+
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
@@ -409,25 +475,47 @@ void request_interrupt() { interrupted = 1; }
 
 Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Dataset &data,
                             const std::vector<int64_t> &indices, const Normalization &norm,
-                            int64_t batch) {
+                            int64_t batch, Communicator *comm) {
     Evaluation result;
     if (indices.empty()) return result;
-    BatcherOptions options;
-    options.batch = batch;
-    options.shuffle = false;
-    options.normalization = norm;
-    Batcher batcher(data, indices, options);
-    batcher.start_epoch(0);
-    int classes = model.info().data.classes;
-    std::vector<float> probs;
-    Batch b;
+    if (comm && comm->size() <= 1) comm = nullptr;
+    const Shard shard = comm ? shard_of((int64_t)indices.size(), comm->rank(), comm->size())
+                             : Shard{0, (int64_t)indices.size()};
     int64_t correct = 0;
-    while (batcher.next(b)) {
-        probs.resize((size_t)(b.size * classes));
-        Status s = model.predict(params, b.images.data(), b.size, probs.data());
-        if (!s) return s;
-        correct += count_correct(probs, b.labels.data(), b.size, classes, &result.predicted);
+    Status local;
+    if (shard.count > 0) {
+        BatcherOptions options;
+        options.batch = batch;
+        options.shuffle = false;
+        options.normalization = norm;
+        Batcher batcher(data,
+                        std::vector<int64_t>(indices.begin() + shard.begin,
+                                             indices.begin() + shard.begin + shard.count),
+                        options);
+        batcher.start_epoch(0);
+        int classes = model.info().data.classes;
+        std::vector<float> probs;
+        Batch b;
+        while (local && batcher.next(b)) {
+            probs.resize((size_t)(b.size * classes));
+            local = model.predict(params, b.images.data(), b.size, probs.data());
+            if (local)
+                correct +=
+                    count_correct(probs, b.labels.data(), b.size, classes, &result.predicted);
+        }
     }
+    if (comm) {
+        // Every rank takes part in the sum, a failed one too, so that none waits for it.
+        double counts[2] = {(double)correct, local ? 0.0 : 1.0};
+        if (Status s = comm->all_reduce_sum(counts, 2); !s) return s;
+        if (!local) return local;
+        if (counts[1] > 0) {
+            return Result<Evaluation>::error(
+                "another process of the run failed to evaluate (its error is printed above)");
+        }
+        correct = (int64_t)std::llround(counts[0]);
+    }
+    if (!local) return local;
     result.accuracy = (double)correct / (double)indices.size();
     return result;
 }
@@ -437,19 +525,34 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     const std::string last_path = (fs::path(config.out_dir) / "last.safetensors").string();
     const std::string best_path = (fs::path(config.out_dir) / "best.safetensors").string();
     const std::string metrics_path = (fs::path(config.out_dir) / "metrics.jsonl").string();
-    std::ostream *out = config.progress;
-    // Checked before the directory is created, so that a mistyped --out is not left behind.
-    if (config.resume && !fs::exists(last_path)) {
-        return Result<TrainReport>::error(no_checkpoint(config.out_dir, last_path));
-    }
-    if (Status s = check_writable_dir(config.out_dir); !s) return s;
-    DirectoryLock lock;
-    if (Status s = lock.acquire(config.out_dir); !s) return s;
-    if (!config.resume && fs::exists(last_path)) {
+    // Data parallelism: rank 0 alone writes and prints; every rank takes its shard of a batch.
+    Communicator *comm = config.comm && config.comm->size() > 1 ? config.comm : nullptr;
+    const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+    const bool writer = rank == 0;
+    std::ostream *out = writer ? config.progress : nullptr;
+    if (config.batch % ranks != 0) {
         return Result<TrainReport>::error(
-            last_path + ": a checkpoint is already there; pass --resume to continue that run, or "
-                        "choose another output directory (nothing was overwritten)");
+            "the batch " + std::to_string(config.batch) + " cannot be split evenly over " +
+            std::to_string(ranks) + " processes: the global batch must be a multiple of the " +
+            "number of processes (change the train block's batch or mpirun's -np)");
     }
+    DirectoryLock lock;
+    auto open_directory = [&]() -> Status {
+        // Checked before the directory is created, so that a mistyped --out is not left behind.
+        if (config.resume && !fs::exists(last_path)) {
+            return Status::error(no_checkpoint(config.out_dir, last_path));
+        }
+        if (Status s = check_writable_dir(config.out_dir); !s) return s;
+        if (Status s = lock.acquire(config.out_dir); !s) return s;
+        if (!config.resume && fs::exists(last_path)) {
+            return Status::error(
+                last_path + ": a checkpoint is already there; pass --resume to continue that run, "
+                            "or choose another output directory (nothing was overwritten)");
+        }
+        return {};
+    };
+    if (Status s = agree(comm, writer ? open_directory() : Status(), "while starting"); !s)
+        return s;
 
     Result<ValidationSplit> split = split_validation(data.count, config.validation, config.seed);
     if (!split) return split.status();
@@ -480,11 +583,31 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     std::vector<float> opt_state((size_t)model.opt_state_count(), 0.0f);
     TrainingProgress progress;
     if (config.resume) {
-        Status restored = restore_run(model, config, last_path, norm, per_epoch, run, params,
-                                      opt_state, progress);
-        if (!restored) return restored;
+        // Rank 0 reads the checkpoint (the only rank that needs to see the output directory)
+        // and sends what it holds to the others.
+        Status restored = writer ? restore_run(model, config, last_path, norm, per_epoch, run,
+                                               params, opt_state, progress)
+                                 : Status();
+        if (Status s = agree(comm, restored, "while resuming"); !s) return s;
     } else {
         model.init(config.seed, params.data());
+    }
+    if (comm) {
+        double shape[6] = {(double)run.epochs,          (double)progress.step,
+                           (double)progress.epoch,      progress.best_accuracy,
+                           (double)progress.best_epoch, (double)progress.stale_epochs};
+        for (Status s :
+             {comm->broadcast(shape, sizeof shape, 0),
+              comm->broadcast(params.data(), (int64_t)(params.size() * sizeof(float)), 0),
+              comm->broadcast(opt_state.data(), (int64_t)(opt_state.size() * sizeof(float)), 0)}) {
+            if (!s) return s;
+        }
+        run.epochs = (int64_t)shape[0];
+        progress.step = (int64_t)shape[1];
+        progress.epoch = (int64_t)shape[2];
+        progress.best_accuracy = shape[3];
+        progress.best_epoch = (int64_t)shape[4];
+        progress.stale_epochs = (int64_t)shape[5];
     }
     const int64_t epochs = run.epochs;
     run.total_steps = epochs * per_epoch;
@@ -493,17 +616,24 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     bool have_checkpoint = config.resume;
     int64_t checkpoint_step = progress.step;
 
-    if (Status s = clean_up_killed_run(config, metrics_path, progress.step); !s) return s;
-
-    std::FILE *metrics = std::fopen(metrics_path.c_str(), "a");
-    if (!metrics) {
-        return Result<TrainReport>::error(metrics_path +
-                                          ": cannot open for appending: " + std::strerror(errno));
-    }
+    std::FILE *metrics = nullptr;
+    auto open_metrics = [&]() -> Status {
+        if (Status s = clean_up_killed_run(config, metrics_path, progress.step); !s) return s;
+        metrics = std::fopen(metrics_path.c_str(), "a");
+        if (!metrics) {
+            return Status::error(metrics_path +
+                                 ": cannot open for appending: " + std::strerror(errno));
+        }
+        return {};
+    };
+    Status opened = writer ? open_metrics() : Status();
     struct Closer {
         std::FILE *f;
-        ~Closer() { std::fclose(f); }
+        ~Closer() {
+            if (f) std::fclose(f);
+        }
     } closer{metrics};
+    if (Status s = agree(comm, opened, "while starting"); !s) return s;
 
     // Training never writes a non-finite checkpoint: an update can overflow the weights while
     // the loss it was computed from is still finite.
@@ -545,13 +675,24 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
     };
 
     TrainReport report;
+    report.ranks = ranks;
     const int classes = info.data.classes;
     const int64_t start_step = progress.step;
-    double run_seconds = 0;
+    double run_seconds = 0, allreduce_seconds = 0;
     int64_t run_images = 0;
     bool first_logged = false;
     std::vector<float> probs;
     Batch b;
+    // Data parallel: the gradient arena, then the StepExtra figures, summed in one all-reduce.
+    std::vector<float> reduced(comm ? (size_t)(model.param_count() + ExtraCount) : 0);
+    bool stop_agreed = false;  // a rank asked to stop (Ctrl-C) in the last step's all-reduce
+    auto finish_report = [&]() {
+        report.progress = progress;
+        report.steps_taken = progress.step - start_step;
+        report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
+        report.step_seconds = run_seconds;
+        report.allreduce_seconds = allreduce_seconds;
+    };
 
     // A run that stopped early stays stopped: resuming it trains no further, as the run that
     // never stopped would not have.
@@ -570,35 +711,51 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         batcher.start_epoch(epoch);
         Running running, interval;
         for (int64_t index = progress.step - epoch * per_epoch; index < per_epoch; index++) {
-            if (interrupt_requested() ||
-                (config.max_steps > 0 && progress.step >= config.max_steps)) {
+            const bool stop = comm ? stop_agreed : interrupt_requested();
+            if (stop || (config.max_steps > 0 && progress.step >= config.max_steps)) {
                 if (out && config.progress_bar) *out << "\n";
-                report.outcome =
-                    interrupt_requested() ? TrainOutcome::Interrupted : TrainOutcome::StepLimit;
+                report.outcome = stop ? TrainOutcome::Interrupted : TrainOutcome::StepLimit;
                 progress.epoch = epoch;
-                if (Status s = save_last(); !s) return s;
-                report.progress = progress;
-                report.steps_taken = progress.step - start_step;
-                report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
+                Status saved = agree(comm, writer ? save_last() : Status(),
+                                     "at step " + std::to_string(progress.step));
+                if (!saved) return saved;
+                finish_report();
                 return report;
             }
-            batcher.get(index, b);
-            if (config.accuracy_every > 0 && index % config.accuracy_every == 0) {
+            // One process: the whole batch. Data parallel: this rank's shard of it.
+            const int64_t global = batcher.batch_size(index);
+            const Shard shard = comm ? shard_of(global, rank, ranks) : Shard{0, global};
+            batcher.get(index, shard.begin, shard.count, b);
+            const bool sample_accuracy =
+                config.accuracy_every > 0 && index % config.accuracy_every == 0;
+            int64_t correct = 0, sampled = 0;
+            if (sample_accuracy && b.size > 0) {
                 probs.resize((size_t)(b.size * classes));
                 Status s = model.predict(params.data(), b.images.data(), b.size, probs.data());
                 if (!s) return s;
-                int64_t correct = count_correct(probs, b.labels.data(), b.size, classes);
-                running.correct += correct;
-                running.sampled += b.size;
-                interval.correct += correct;
-                interval.sampled += b.size;
+                correct = count_correct(probs, b.labels.data(), b.size, classes);
+                sampled = b.size;
             }
             auto t0 = Clock::now();
             StepLosses losses;
-            Status s = model.train_step(params.data(), opt_state.data(), b.images.data(),
-                                        b.labels.data(), b.size, progress.step, losses);
+            double step_allreduce = 0;
+            if (!comm) {
+                Status s = model.train_step(params.data(), opt_state.data(), b.images.data(),
+                                            b.labels.data(), b.size, progress.step, losses);
+                if (!s) return s;
+            } else {
+                Status s = data_parallel_step(model, *comm, b, shard, global, progress.step, params,
+                                              opt_state, reduced, losses, correct, sampled,
+                                              stop_agreed, step_allreduce);
+                if (!s) return s;
+            }
             double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-            if (!s) return s;
+            if (sample_accuracy) {
+                running.correct += correct;
+                running.sampled += sampled;
+                interval.correct += correct;
+                interval.sampled += sampled;
+            }
             double loss = (double)losses.data_loss + (double)losses.regularization;
             if (!std::isfinite(loss)) {
                 if (out && config.progress_bar) *out << "\n";
@@ -614,22 +771,26 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             }
             progress.step++;
             // The run's first step includes the JIT compilation: it is left out of the rates.
-            if (progress.step == start_step + 1) seconds = 0;
+            if (progress.step == start_step + 1) seconds = step_allreduce = 0;
             for (Running *r : {&running, &interval}) {
                 r->loss_sum += loss;
                 r->loss_count++;
                 r->seconds += seconds;
-                r->images += seconds > 0 ? b.size : 0;
+                r->images += seconds > 0 ? global : 0;
             }
             run_seconds += seconds;
-            run_images += seconds > 0 ? b.size : 0;
+            allreduce_seconds += step_allreduce;
+            run_images += seconds > 0 ? global : 0;
 
             if (progress.step % config.log_every == 0 || index + 1 == per_epoch) {
                 if (!first_logged) {
                     report.first_loss = interval.loss();
                     first_logged = true;
                 }
-                write_step_line(metrics, progress.step, epoch + 1, interval, losses.learning_rate);
+                if (metrics) {
+                    write_step_line(metrics, progress.step, epoch + 1, interval,
+                                    losses.learning_rate);
+                }
                 interval = Running();
             }
             if (out) {
@@ -644,7 +805,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
         double val = -1;
         if (!split->validation.empty()) {
             Result<Evaluation> e =
-                evaluate(model, params.data(), data, split->validation, norm, config.batch);
+                evaluate(model, params.data(), data, split->validation, norm, config.batch, comm);
             if (!e) return e.status();
             val = e->accuracy;
         }
@@ -661,17 +822,32 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             }
         }
         bool stop_early = config.patience > 0 && progress.stale_epochs >= config.patience;
-        write_epoch_line(metrics, progress, epoch + 1, running, val);
+        if (metrics) write_epoch_line(metrics, progress, epoch + 1, running, val);
+        // Data parallel: every rank continues from rank 0's arenas, the ones it saves, so that
+        // ranks whose all-reduce sums differed in a last bit can never drift apart.
+        if (comm) {
+            for (std::vector<float> *arena : {&params, &opt_state}) {
+                Status s =
+                    comm->broadcast(arena->data(), (int64_t)(arena->size() * sizeof(float)), 0);
+                if (!s) return s;
+            }
+        }
         // The epoch's line goes before its checkpoints: a run killed in between leaves the line
         // past the last checkpoint, where the resumed run drops it and writes it again.
         // best.safetensors holds the best epoch's weights (the last ones without validation).
         if (Status finite = finite_state(); !finite) return finite;
-        if (improved || val < 0) {
-            Status s = save_checkpoint(best_path, model, params.data(), nullptr, data.class_names,
-                                       norm, progress, config.seed, run);
-            if (!s) return s;
-        }
-        if (Status s = save_last(); !s) return s;
+        auto save_epoch = [&]() -> Status {
+            if (improved || val < 0) {
+                Status s = save_checkpoint(best_path, model, params.data(), nullptr,
+                                           data.class_names, norm, progress, config.seed, run);
+                if (!s) return s;
+            }
+            return save_last();
+        };
+        if (Status s = agree(comm, writer ? save_epoch() : Status(),
+                             "at the end of epoch " + std::to_string(epoch + 1));
+            !s)
+            return s;
         if (out) {
             char line[256];
             std::snprintf(
@@ -692,9 +868,7 @@ Result<TrainReport> train(TrainableModel &model, const Dataset &data, const Trai
             break;
         }
     }
-    report.progress = progress;
-    report.steps_taken = progress.step - start_step;
-    report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
+    finish_report();
     return report;
 }
 

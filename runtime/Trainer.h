@@ -24,9 +24,25 @@
 // run with an error naming the step; last.safetensors and best.safetensors are left as they were
 // (the last good checkpoints): no checkpoint with a NaN or an infinity is ever written. SIGINT
 // (install_interrupt_handler) ends the run after the current step with a checkpoint saved.
+//
+// Data parallelism (TrainConfig::comm, runtime/Communicator.h): N processes train one model.
+// Every rank batches the same global order (the same seed), takes its contiguous shard of each
+// global batch (runtime/Communicator.h shard_of; augmentation and dropout keyed by the global
+// sample index, so the draws do not depend on N), computes the gradient of its shard, and one
+// all-reduce per step sums the shards' gradients weighted by their share of the batch (their
+// average for equal shards: the gradient of the global batch-mean loss; the regularization,
+// which every rank adds in full, counts once) together with the losses, accuracy counts and
+// stop requests; every rank then applies the same update. Batchnorm normalizes each shard by
+// its own statistics (per rank, as PyTorch's DistributedDataParallel does without SyncBatchNorm);
+// the running statistics average the shards'. Validation accuracy is counted over the shards
+// and summed. Rank 0 alone touches the output directory (lock, checkpoints, metrics) and
+// prints progress; it reads the checkpoint of --resume and broadcasts it, and broadcasts the
+// parameters at every epoch's end, so the ranks can never drift apart. An error on any rank
+// (a bad label in its shard, a failed write on rank 0) ends every rank at the same step.
 
 #include "runtime/Augment.h"
 #include "runtime/Checkpoint.h"
+#include "runtime/Communicator.h"
 #include "runtime/Dataset.h"
 #include "runtime/Status.h"
 #include "runtime/TrainableModel.h"
@@ -57,6 +73,9 @@ struct TrainConfig {
     int64_t accuracy_every = 10;  // running training accuracy is sampled on 1 batch in this many
     bool progress_bar = false;    // a redrawn bar (a terminal) rather than plain lines
     std::ostream *progress = nullptr;  // where progress goes; null for none
+    Communicator *comm = nullptr;      // the ranks of a data-parallel run; null (or one rank):
+                                       // one process. `batch` is the global batch: a multiple
+                                       // of comm->size()
 };
 
 enum class TrainOutcome { Finished, EarlyStopped, Interrupted, StepLimit };
@@ -70,6 +89,9 @@ struct TrainReport {
                                     // (which may JIT-compile) left out
     double first_loss = 0;          // mean loss of the first logged interval of this run
     double last_loss = 0;           // mean loss of the last epoch run
+    int ranks = 1;                  // processes that trained
+    double step_seconds = 0;        // in steps (the first left out), all-reduce included
+    double allreduce_seconds = 0;   // of which in the gradient all-reduce
 };
 
 /// Trains `model` on `data` (already checked against the model) as `config` says. Errors: an
@@ -95,13 +117,16 @@ bool interrupt_requested();
 void request_interrupt();
 
 /// The accuracy of `model` on `indices` of `data`, normalized with `norm`, and the predicted
-/// class of every sample (in the order of indices). For validation and `netc eval`.
+/// class of every sample (in the order of indices). For validation and `netc eval`. With a
+/// communicator of several ranks (every rank calls it alike), each rank predicts its shard of
+/// `indices` and the correct predictions are summed: every rank gets the accuracy over all of
+/// them, and `predicted` holds its own shard's (from shard_of(indices.size(), rank, size)).
 struct Evaluation {
     double accuracy = 0;
     std::vector<int32_t> predicted;
 };
 Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Dataset &data,
                             const std::vector<int64_t> &indices, const Normalization &norm,
-                            int64_t batch);
+                            int64_t batch, Communicator *comm = nullptr);
 
 }  // namespace netc::runtime

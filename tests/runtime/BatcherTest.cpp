@@ -2,6 +2,7 @@
 // independent Python transcription of runtime/Random.h), and batching.
 
 #include "runtime/Batcher.h"
+#include "runtime/Communicator.h"
 #include "runtime/Random.h"
 
 #include <doctest/doctest.h>
@@ -217,4 +218,54 @@ TEST_CASE("batching a subset in order, with normalization") {
     zero.batch = 0;
     CHECK_THROWS_AS(Batcher(d, all_indices(10), zero), std::invalid_argument);
     CHECK_THROWS_AS(Batcher(d, {10}, BatcherOptions{}), std::invalid_argument);
+}
+
+TEST_CASE("a shard of a batch is that part of the whole batch, augmentation included") {
+    const Dataset d = toy_dataset(10);
+    BatcherOptions options;
+    options.batch = 4;
+    options.seed = 5;
+    options.augment = {AugmentStep::hflip(0.5f), AugmentStep::random_crop(1),
+                       AugmentStep::cutout(1)};
+    options.normalization = Normalization{{1.0f, 2.0f}, {2.0f, 4.0f}};
+    Batcher batcher(d, all_indices(10), options);
+    batcher.start_epoch(1);
+    const int64_t image = d.image_size();
+    for (int64_t index = 0; index < batcher.batches_per_epoch(); index++) {
+        Batch whole;
+        batcher.get(index, whole);
+        CHECK(batcher.batch_size(index) == whole.size);
+        for (int ranks : {2, 3}) {
+            for (int rank = 0; rank < ranks; rank++) {
+                const Shard s = shard_of(whole.size, rank, ranks);
+                Batch part;
+                batcher.get(index, s.begin, s.count, part);
+                CHECK(part.size == s.count);
+                CHECK(part.step == whole.step);
+                CHECK(part.partial == whole.partial);
+                CHECK(std::equal(part.samples.begin(), part.samples.end(),
+                                 whole.samples.begin() + s.begin));
+                CHECK(std::equal(part.images.begin(), part.images.end(),
+                                 whole.images.begin() + s.begin * image));
+            }
+        }
+    }
+    // The last batch has 2 samples: a shard past them is a caller's bug.
+    Batch past;
+    CHECK_THROWS_AS(batcher.get(2, 1, 2, past), std::out_of_range);
+}
+
+TEST_CASE("shards: contiguous, in rank order, as even as can be") {
+    CHECK(shard_of(48, 0, 2).begin == 0);
+    CHECK(shard_of(48, 1, 2).begin == 24);
+    CHECK(shard_of(48, 1, 2).count == 24);
+    int64_t next = 0;
+    for (int rank = 0; rank < 4; rank++) {
+        const Shard s = shard_of(10, rank, 4);  // 3 3 2 2
+        CHECK(s.begin == next);
+        CHECK(s.count == (rank < 2 ? 3 : 2));
+        next += s.count;
+    }
+    CHECK(next == 10);
+    CHECK(shard_of(1, 1, 2).count == 0);
 }

@@ -5,12 +5,18 @@
 #include "compiler/Schedule.h"
 #include "runtime/Batcher.h"
 #include "runtime/Checkpoint.h"
+#include "runtime/Communicator.h"
 #include "runtime/Dataset.h"
 #include "runtime/Memory.h"
 #include "runtime/Trainer.h"
 #include "tools/netc/JitTrainable.h"
 
+#ifdef NETC_HAVE_MPI
+#include "runtime/MpiCommunicator.h"
+#endif
+
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -29,19 +35,20 @@ struct Model {
     std::unique_ptr<JitTrainable> jit;
 };
 
-/// Loads and checks `path`, printing diagnostics; null on a user error.
-std::unique_ptr<Model> load_model(const std::string &path, const std::string &schedule) {
+/// Loads and checks `path`, printing diagnostics to `err`; null on a user error.
+std::unique_ptr<Model> load_model(const std::string &path, const std::string &schedule,
+                                  std::ostream &err = std::cerr) {
     auto m = std::make_unique<Model>();
     std::string read_error;
     m->front = load_model_file(path, read_error);
     if (!read_error.empty()) {
-        std::cerr << read_error << "\n";
+        err << read_error << "\n";
         return nullptr;
     }
-    m->front.diags->print(std::cerr);
+    m->front.diags->print(err);
     if (!m->front.ok()) {
         int n = m->front.diags->error_count();
-        std::cerr << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
+        err << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
         return nullptr;
     }
     m->jit = std::make_unique<JitTrainable>(*m->front.graph, m->front.layout,
@@ -53,6 +60,40 @@ int fail(const std::string &message) {
     std::cerr << "netc: error: " << message << "\n";
     return exit_user_error;
 }
+
+/// The ranks of a data-parallel run when a launcher (mpirun, srun) started this process as one
+/// of several; null for a plain `netc train`, which never initializes MPI. An error where this
+/// netc was built without MPI: each process would train the whole model alone.
+runtime::Result<std::unique_ptr<runtime::Communicator>> join_ranks() {
+    using R = runtime::Result<std::unique_ptr<runtime::Communicator>>;
+    const int launched = runtime::launched_ranks();
+    if (launched <= 1) return std::unique_ptr<runtime::Communicator>();
+#ifdef NETC_HAVE_MPI
+    // A collective that waits longer than this for the other ranks ends the run.
+    double timeout = 300;
+    if (const char *t = std::getenv("NETC_MPI_TIMEOUT")) timeout = std::atof(t);
+    runtime::Result<std::unique_ptr<runtime::MpiCommunicator>> mpi =
+        runtime::MpiCommunicator::init(timeout);
+    if (!mpi) return R::error(mpi.message());
+    return std::unique_ptr<runtime::Communicator>(std::move(*mpi));
+#else
+    return R::error("started as one of " + std::to_string(launched) +
+                    " processes (mpirun), but this netc was built without MPI: each process "
+                    "would train the whole model alone. Install Open MPI (libopenmpi-dev) and "
+                    "build netc again, or run netc train without mpirun");
+#endif
+}
+
+/// Discards what is written to it: the progress of ranks other than 0.
+std::ostream &nowhere() {
+    static std::ostream sink(nullptr);
+    return sink;
+}
+
+/// A SIGUSR1 (which mpirun passes on to every rank, unlike Ctrl-C, on which it kills the job)
+/// stops a data-parallel run after its current step with a checkpoint, as Ctrl-C does one
+/// process.
+void on_sigusr1(int) { runtime::request_interrupt(); }
 
 std::string json_string(const std::string &s) {
     std::string out = "\"";
@@ -156,16 +197,42 @@ std::optional<int> TrainCommands::run() {
 }
 
 int TrainCommands::run_train() {
+    // Under mpirun: one rank of a data-parallel run. Rank 0 alone prints progress and writes
+    // the output directory; every rank that fails prints why, the others then stop with it.
+    runtime::Result<std::unique_ptr<runtime::Communicator>> joined = join_ranks();
+    if (!joined) return fail(joined.message());
+    runtime::Communicator *comm = joined->get();
+    const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+    std::ostream &log = rank == 0 ? std::cerr : nowhere();
+    auto fail_here = [&](const std::string &message) {
+        return fail(ranks > 1 ? "rank " + std::to_string(rank) + ": " + message : message);
+    };
+    // Each rank loads the model and the data itself; a rank that cannot (a file missing on its
+    // machine) must not leave the others waiting for it.
+    auto together = [&](bool ok, const std::string &what) {
+        runtime::Status s =
+            runtime::agree(comm, ok ? runtime::Status() : runtime::Status::error(what), what);
+        return s.ok();
+    };
     std::unique_ptr<Model> m = load_model(file_, schedule_);
-    if (!m) return exit_user_error;
+    if (!together(m != nullptr, "while loading " + file_)) return exit_user_error;
     const Graph &graph = *m->front.graph;
     runtime::TrainConfig config = train_config(graph);
+    config.comm = comm;
+    if (config.batch % ranks != 0) {
+        // Every rank finds the same: rank 0 says so.
+        if (rank != 0) return exit_user_error;
+        return fail(file_ + ": the train block's batch " + std::to_string(config.batch) +
+                    " cannot be split evenly over " + std::to_string(ranks) +
+                    " processes: make the global batch a multiple of mpirun's -np (it is the "
+                    "batch of the whole step, each process taking batch / np of it)");
+    }
     if (epochs_ > 0) config.epochs = epochs_;
     config.epochs_asked = epochs_ > 0;
     config.out_dir = out_dir_.empty() ? "runs/" + graph.model : out_dir_;
     config.resume = resume_;
     config.max_steps = steps_;
-    config.progress = &std::cerr;
+    config.progress = rank == 0 ? &std::cerr : nullptr;
     config.progress_bar = ::isatty(2) != 0;
     if (resume_) {
         // A resume takes the run's own --data and --limit where they are not given (a checkpoint
@@ -187,32 +254,50 @@ int TrainCommands::run_train() {
                 runtime::format_bytes(need.values) + " of forward and backward values",
             "lower the train block's batch");
         !fits) {
+        if (rank != 0) return exit_user_error;
         return fail(fits.message());
     }
 
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Train, m->jit->info().data);
-    if (!data) return fail(data.message());
-    for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
+    if (!data) fail_here(data.message());
+    if (!together(data.ok(), "while reading " + data_dir_)) return exit_user_error;
+    for (const std::string &w : data->warnings) log << "netc: warning: " << w << "\n";
     if (limit_ > 0 && limit_ < data->count) {
         std::vector<int64_t> first((size_t)limit_);
         std::iota(first.begin(), first.end(), 0);
         *data = runtime::subset(*data, first);
     }
+    const std::string processes = ranks > 1
+                                      ? ", " + std::to_string(ranks) + " processes of " +
+                                            std::to_string(config.batch / ranks) + " samples each"
+                                      : "";
     if (resume_) {
         // The epochs are the run's own unless --epochs says otherwise (then they must agree).
-        std::cerr << "resuming " << graph.model << " from " << config.out_dir
-                  << "/last.safetensors on " << data->count << " samples from " << data_dir_
-                  << " (batch " << config.batch << ")\n";
+        log << "resuming " << graph.model << " from " << config.out_dir << "/last.safetensors on "
+            << data->count << " samples from " << data_dir_ << " (batch " << config.batch
+            << processes << ")\n";
     } else {
-        std::cerr << "training " << graph.model << " on " << data->count << " samples from "
-                  << data_dir_ << " for " << config.epochs << " epochs (batch " << config.batch
-                  << "), checkpoints in " << config.out_dir << "\n";
+        log << "training " << graph.model << " on " << data->count << " samples from " << data_dir_
+            << " for " << config.epochs << " epochs (batch " << config.batch << processes
+            << "), checkpoints in " << config.out_dir << "\n";
     }
 
     runtime::InterruptGuard guard;
+    if (comm) std::signal(SIGUSR1, on_sigusr1);
     runtime::Result<runtime::TrainReport> report = runtime::train(*m->jit, *data, config);
-    if (!report) return fail(report.message());
+    if (comm) std::signal(SIGUSR1, SIG_DFL);
+    if (!report) return fail_here(report.message());
+    if (rank != 0)
+        return report->outcome == runtime::TrainOutcome::Interrupted ? exit_interrupted : 0;
+    if (ranks > 1 && report->step_seconds > 0) {
+        const double steps = (double)std::max<int64_t>(1, report->steps_taken - 1);
+        std::cerr << "data parallel: " << ranks << " processes; the gradient all-reduce took "
+                  << fixed(100.0 * report->allreduce_seconds / report->step_seconds, 1)
+                  << " % of the step time (" << fixed(1e3 * report->allreduce_seconds / steps, 2)
+                  << " ms of " << fixed(1e3 * report->step_seconds / steps, 2)
+                  << " ms per step, on rank 0)\n";
+    }
     const runtime::TrainingProgress &p = report->progress;
     std::string best = p.best_epoch >= 0 ? ", best validation accuracy " + fixed(p.best_accuracy) +
                                                " (epoch " + std::to_string(p.best_epoch) + ")"
