@@ -1,6 +1,8 @@
-// conv2d: 2-D cross-correlation over [C, H, W] images (torch.nn.Conv2d), square kernels.
+// conv2d: 2-D cross-correlation over [C, H, W] images (torch.nn.Conv2d), square kernels; with
+// `dropconnect=p`, W is masked while training (compiler/ops/DropConnect.h).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/ops/DropConnect.h"
 
 namespace netc {
 
@@ -34,6 +36,13 @@ std::vector<ParamSpec> conv2d_params(const Node &node, const std::vector<Shape> 
     return p;
 }
 
+/// The torch-order index of W[f, c, ky, kx] in a [filters, C, k, k] weight (DropConnect's
+/// element).
+Expr weight_index(const Expr &f, const Expr &c, const Expr &ky, const Expr &kx, int channels,
+                  int k) {
+    return ((f * channels + c) * k + ky) * k + kx;
+}
+
 // out(f, x, y, n) = b[f] + sum_{c, kx, ky} W[f, c, ky, kx] * in(c, x*s + kx*d - p, y*s + ky*d - p,
 // n)
 OpLowering lower_conv2d(const LowerCtx &ctx) {
@@ -44,7 +53,9 @@ OpLowering lower_conv2d(const LowerCtx &ctx) {
     Func padded = pad_image(ctx.inputs[0], in, 0.0f);
     Var ci("ci"), kx("kx"), ky("ky");
     Func weight_r(ctx.name("weight_r"));  // output channels innermost, to vectorize over them
-    weight_r(d.c, ci, kx, ky) = ctx.param("weight", {d.c, ci, ky, kx});
+    weight_r(d.c, ci, kx, ky) =
+        dropconnect_weight(ctx, ctx.param("weight", {d.c, ci, ky, kx}),
+                           weight_index(d.c, ci, ky, kx, (int)in.dims[0], k));
     RDom r(0, (int)in.dims[0], 0, k, 0, k, ctx.name("r"));
     Func acc(ctx.name("acc"));
     acc(d.c, d.x, d.y, d.n) = ctx.has_param("bias") ? ctx.param("bias", {d.c}) : 0.0f;
@@ -81,7 +92,8 @@ Window window_of(const LowerCtx &ctx) {
 }
 
 // dL/dx(c, ix, iy, n) = sum_{f, kx, ky} W[f, c, ky, kx] * dy(f, ox, oy, n)
-//   where ix = ox*s + kx*d - p (and likewise y): a transposed convolution
+//   where ix = ox*s + kx*d - p (and likewise y): a transposed convolution, with the forward
+//   pass's masked W under DropConnect
 OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
     const Dims &d = dims();
     Window w = window_of(ctx);
@@ -90,7 +102,9 @@ OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
     Func dy = pad_image(ctx.inputs[0], out_shape, 0.0f);
     Var f("f"), kx("kx"), ky("ky");
     Func weight_t(ctx.name("weight_t"));  // input channels innermost, to vectorize over them
-    weight_t(d.c, f, kx, ky) = ctx.param("weight", {f, d.c, ky, kx});
+    weight_t(d.c, f, kx, ky) =
+        dropconnect_weight(ctx, ctx.param("weight", {f, d.c, ky, kx}),
+                           weight_index(f, d.c, ky, kx, (int)ctx.node.shape.dims[0], w.k));
     RDom r(0, filters, 0, w.k, 0, w.k, ctx.name("r"));
     Expr tx = d.x + w.pad - r.y * w.dilation, ty = d.y + w.pad - r.z * w.dilation;
     Expr tap = weight_t(d.c, r.x, r.y, r.z) * dy(r.x, tx / w.stride, ty / w.stride, d.n);
@@ -107,7 +121,7 @@ OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
 }
 
 // dL/dW[f, c, ky, kx] = sum_{n, ox, oy} dy(f, ox, oy, n) * x(c, ox*s + kx*d - p, oy*s + ky*d - p,
-// n)
+// n); under DropConnect (W' = W * mask / (1 - p)) dL/dW = mask / (1 - p) * dL/dW'
 OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     const Dims &d = dims();
     Window w = window_of(ctx);
@@ -121,7 +135,12 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
         ctx.inputs[0](f, r.x, r.y, r.z) * x(c, r.x * w.stride + kx * w.dilation - w.pad,
                                             r.y * w.stride + ky * w.dilation - w.pad, r.z);
     Func out(ctx.node.name);
-    out(d.i0, d.i1, d.i2, d.i3) = acc(d.i3, d.i2, d.i0, d.i1);
+    Expr grad = acc(d.i3, d.i2, d.i0, d.i1);
+    if (dropconnect_active(ctx)) {
+        int channels = (int)ctx.input_shape(1).dims[0];
+        grad *= dropconnect_scale(ctx, weight_index(d.i3, d.i2, d.i1, d.i0, channels, w.k));
+    }
+    out(d.i0, d.i1, d.i2, d.i3) = grad;
     return {out, {{"acc", acc}}, {}, {{"r", r}}};
 }
 
@@ -156,10 +175,26 @@ double conv2d_flops(const Graph &graph, const Node &node, int64_t batch) {
     return 2 * conv2d_multiply_adds(graph, node, batch) + bias;
 }
 
-// dx (a transposed convolution of dy) and dW (dy correlated with x): each as many
-// multiply-adds as the forward
-double conv2d_grad_flops(const Graph &graph, const Node &node, int64_t batch) {
-    return 2 * conv2d_multiply_adds(graph, graph.nodes[node.forward], batch);
+/// The DropConnect masks of a training step on the weight of `conv`: 1 per weight element each.
+double conv2d_mask_flops(const Graph &graph, const Node &conv, int masks) {
+    double channels = (double)graph.nodes[conv.inputs[0]].shape.dims[0];
+    double k = (double)conv.attrs.get_int("kernel");
+    double weights = (double)conv.shape.dims[0] * channels * k * k;
+    return masks * dropconnect_flops(conv, weights);
+}
+
+// dx, a transposed convolution of dy: as many multiply-adds as the forward, and dx's
+// DropConnect mask
+double conv2d_grad_input_flops(const Graph &graph, const Node &node, int64_t batch) {
+    const Node &conv = graph.nodes[node.forward];
+    return 2 * conv2d_multiply_adds(graph, conv, batch) + conv2d_mask_flops(graph, conv, 1);
+}
+
+// dW, dy correlated with x: as many multiply-adds as the forward, and dW's and the forward's
+// DropConnect masks
+double conv2d_grad_weight_flops(const Graph &graph, const Node &node, int64_t batch) {
+    const Node &conv = graph.nodes[node.forward];
+    return 2 * conv2d_multiply_adds(graph, conv, batch) + conv2d_mask_flops(graph, conv, 2);
 }
 
 const OpDef &op_conv2d_grad_input() {
@@ -169,7 +204,7 @@ const OpDef &op_conv2d_grad_input() {
         .user_visible = false,
         .lower = lower_conv2d_grad_input,
         .schedule = schedule_conv2d_grad_input,
-        .flops = conv2d_grad_flops,
+        .flops = conv2d_grad_input_flops,
     };
     return def;
 }
@@ -183,7 +218,7 @@ const OpDef &op_conv2d_grad_weight() {
         .user_visible = false,
         .lower = lower_conv2d_grad_weight,
         .schedule = schedule_conv2d_grad_weight,
-        .flops = conv2d_grad_flops,
+        .flops = conv2d_grad_weight_flops,
     };
     return def;
 }
@@ -209,6 +244,7 @@ const OpDef &op_conv2d() {
             int_attr("pad", 0, Range::at_least(0), "zero padding on each side"),
             int_attr("dilation", 1, Range::at_least(1), "spacing between kernel taps"),
             bool_attr("bias", true, "add a learned bias per output channel"),
+            dropconnect_attr(),
         }),
         .infer_shape = conv2d_shape,
         .params = conv2d_params,

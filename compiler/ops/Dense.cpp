@@ -1,6 +1,8 @@
-// dense: y = x W^T + b, a fully connected layer (torch.nn.Linear).
+// dense: y = x W^T + b, a fully connected layer (torch.nn.Linear); with `dropconnect=p`, W is
+// masked while training (compiler/ops/DropConnect.h).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/ops/DropConnect.h"
 
 namespace netc {
 
@@ -28,13 +30,13 @@ std::vector<ParamSpec> dense_params(const Node &node, const std::vector<Shape> &
     return p;
 }
 
-// out(c, n) = sum_i W[c, i] * in(i, n) + b[c]
+// out(c, n) = sum_i W[c, i] * in(i, n) + b[c], W masked by DropConnect while training
 OpLowering lower_dense(const LowerCtx &ctx) {
     const Dims &d = dims();
     int inputs = (int)ctx.input_shape().dims[0];
     Var i("i");
     Func weight_t(ctx.name("weight_t"));  // W transposed: output units innermost, to vectorize
-    weight_t(d.c, i) = ctx.param("weight", {d.c, i});
+    weight_t(d.c, i) = dropconnect_weight(ctx, ctx.param("weight", {d.c, i}), d.c * inputs + i);
     RDom r(0, inputs, ctx.name("r"));
     Func acc(ctx.name("acc"));
     acc(d.c, d.n) = ctx.has_param("bias") ? ctx.param("bias", {d.c}) : 0.0f;
@@ -55,13 +57,14 @@ void schedule_dense(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     acc.update().reorder(d.c, r, d.n).vectorize(d.c, width, TailStrategy::GuardWithIf);
 }
 
-// dL/dx(i, n) = sum_o W[o, i] * dy(o, n)
+// dL/dx(i, n) = sum_o W[o, i] * dy(o, n), with the forward pass's masked W under DropConnect
 OpLowering lower_dense_grad_input(const LowerCtx &ctx) {
     const Dims &d = dims();
     int units = (int)ctx.forward_node().shape.dims[0];
+    int inputs = (int)ctx.node.shape.dims[0];
     Var o("o");
     Func weight(ctx.name("weight"));  // W as stored: inputs innermost, to vectorize over them
-    weight(d.c, o) = ctx.param("weight", {o, d.c});
+    weight(d.c, o) = dropconnect_weight(ctx, ctx.param("weight", {o, d.c}), o * inputs + d.c);
     RDom r(0, units, ctx.name("r"));
     Func acc(ctx.name("acc"));
     acc(d.c, d.n) = 0.0f;
@@ -71,15 +74,19 @@ OpLowering lower_dense_grad_input(const LowerCtx &ctx) {
     return {out, {{"weight_t", weight}, {"acc", acc}}, {}, {{"r", r}}};
 }
 
-// dL/dW[o, i] = sum_n dy(o, n) * x(i, n), as (i0 = i, i1 = o)
+// dL/dW[o, i] = sum_n dy(o, n) * x(i, n), as (i0 = i, i1 = o); under DropConnect
+// (W' = W * mask / (1 - p)) dL/dW = mask / (1 - p) * dL/dW'
 OpLowering lower_dense_grad_weight(const LowerCtx &ctx) {
     const Dims &d = dims();
+    int inputs = (int)ctx.input_shape(1).dims[0];
     RDom r(0, ctx.batch, ctx.name("r"));
     Func acc(ctx.name("acc"));
     acc(d.i0, d.i1) = 0.0f;
     acc(d.i0, d.i1) += ctx.inputs[0](d.i1, r) * ctx.inputs[1](d.i0, r);
     Func out(ctx.node.name);
-    out(d.i0, d.i1) = acc(d.i0, d.i1);
+    out(d.i0, d.i1) = dropconnect_active(ctx)
+                          ? acc(d.i0, d.i1) * dropconnect_scale(ctx, d.i1 * inputs + d.i0)
+                          : Expr(acc(d.i0, d.i1));
     return {out, {{"acc", acc}}, {}, {{"r", r}}};
 }
 
@@ -106,9 +113,23 @@ double dense_flops(const Graph &graph, const Node &node, int64_t batch) {
     return 2 * dense_multiply_adds(graph, node, batch) + bias;
 }
 
-// dx = dy W and dW = dy^T x: each as many multiply-adds as the forward
-double dense_grad_flops(const Graph &graph, const Node &node, int64_t batch) {
-    return 2 * dense_multiply_adds(graph, graph.nodes[node.forward], batch);
+/// The DropConnect masks of a training step on the weight of `dense`: 1 per weight element each.
+double dense_mask_flops(const Graph &graph, const Node &dense, int masks) {
+    double weights =
+        (double)dense.shape.elements() * (double)graph.nodes[dense.inputs[0]].shape.elements();
+    return masks * dropconnect_flops(dense, weights);
+}
+
+// dx = dy W: as many multiply-adds as the forward, and dx's DropConnect mask
+double dense_grad_input_flops(const Graph &graph, const Node &node, int64_t batch) {
+    const Node &dense = graph.nodes[node.forward];
+    return 2 * dense_multiply_adds(graph, dense, batch) + dense_mask_flops(graph, dense, 1);
+}
+
+// dW = dy^T x: as many multiply-adds as the forward, and dW's and the forward's DropConnect masks
+double dense_grad_weight_flops(const Graph &graph, const Node &node, int64_t batch) {
+    const Node &dense = graph.nodes[node.forward];
+    return 2 * dense_multiply_adds(graph, dense, batch) + dense_mask_flops(graph, dense, 2);
 }
 
 const OpDef &op_dense_grad_input() {
@@ -118,7 +139,7 @@ const OpDef &op_dense_grad_input() {
         .user_visible = false,
         .lower = lower_dense_grad_input,
         .schedule = schedule_dense,
-        .flops = dense_grad_flops,
+        .flops = dense_grad_input_flops,
     };
     return def;
 }
@@ -132,7 +153,7 @@ const OpDef &op_dense_grad_weight() {
         .user_visible = false,
         .lower = lower_dense_grad_weight,
         .schedule = schedule_dense_grad_weight,
-        .flops = dense_grad_flops,
+        .flops = dense_grad_weight_flops,
     };
     return def;
 }
@@ -155,6 +176,7 @@ const OpDef &op_dense() {
         .attrs = with_weight_attrs({
             required_int_attr("units", Range::at_least(1), "number of outputs"),
             bool_attr("bias", true, "add a learned bias"),
+            dropconnect_attr(),
         }),
         .infer_shape = dense_shape,
         .params = dense_params,

@@ -8,6 +8,7 @@
     X(dense)                                                                                       \
     X(conv2d)                                                                                      \
     X(maxpool)                                                                                     \
+    X(fractional_maxpool)                                                                          \
     X(avgpool)                                                                                     \
     X(global_avgpool)                                                                              \
     X(flatten)                                                                                     \
@@ -25,4 +26,5 @@
     X(batchnorm)                                                                                   \
     X(layernorm)                                                                                   \
     X(groupnorm)                                                                                   \
-    X(dropout)
+    X(dropout)                                                                                     \
+    X(stochastic_depth)

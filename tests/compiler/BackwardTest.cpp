@@ -11,10 +11,12 @@
 // in all here.
 #include "compiler/GradientOracles.h"
 #include "compiler/Jit.h"
+#include "compiler/Random.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace netc;
@@ -200,6 +202,149 @@ TEST_CASE("maxpool and maxout send dy to the first maximum when several tie") {
         }
     CHECK(group_ties > 0);
     CHECK(dmo_got == want2);
+}
+
+TEST_CASE("dropconnect on conv2d and dense: the step's masked weight in dx, dW masked alike") {
+    GradCheck gc(model_source("3x6x6", 4,
+                              "  c1: conv2d(filters=5, kernel=3, pad=1, dropconnect=0.4)\n"
+                              "  t1: tanh\n"
+                              "  c2: conv2d(filters=4, kernel=2, stride=2, dropconnect=0.25)\n"
+                              "  s1: sigmoid\n"
+                              "  flatten\n"
+                              "  d1: dense(units=7, dropconnect=0.5)\n"
+                              "  t2: tanh\n"
+                              "  d2: dense(units=4, bias=false, dropconnect=0.3)\n"
+                              "  loss softmax_cross_entropy"),
+                 8);
+    check_model(gc, {"c1.weight", "c1.bias", "c2.weight", "c2.bias", "d1.weight", "d1.bias",
+                     "d2.weight", "d_t1_input", "d_c2_input", "d_s1_input", "d_t2_input",
+                     "d_d2_input", "d_logits"});
+    // No regularization: a dropped weight gets no gradient at all, a kept one (almost surely)
+    // some; the mask is the forward pass's (the reference's draws of the same stream).
+    for (const char *layer : {"c1", "c2", "d1", "d2"}) {
+        CAPTURE(layer);
+        const ParamEntry *e = gc.layout().find(std::string(layer) + ".weight");
+        const Node &node = gc.graph().nodes[e->node];
+        std::vector<float> ones(e->size, 1.0f);
+        std::vector<double> mask = reference::dropconnect(
+            ones.data(), ones.size(), node.attrs.get_float("dropconnect"), kRngKey, node.id);
+        const std::vector<float> &grad = gc.netc(gc.train_graph().param_grads.at(e->name));
+        int dropped = 0, kept = 0;
+        for (size_t i = 0; i < mask.size(); i++) {
+            if (mask[i] == 0.0) {
+                dropped++;
+                CHECK(grad[i] == 0.0f);
+            } else {
+                kept += grad[i] != 0.0f;
+            }
+        }
+        CHECK(dropped > 0);
+        CHECK(kept > 0);
+    }
+}
+
+TEST_CASE("fractional_maxpool: dy to the first maximum of each of the step's regions, "
+          "overlapping or not; ties") {
+    GradCheck gc(model_source("2x9x11", 3,
+                              "  c: conv2d(filters=3, kernel=3, pad=1)\n"
+                              "  f1: fractional_maxpool(ratio=0.7)\n"
+                              "  t: tanh\n"
+                              "  f2: fractional_maxpool(kernel=3, output=3)\n"
+                              "  flatten\n"
+                              "  fc: dense(units=3)\n"
+                              "  loss softmax_cross_entropy"),
+                 9);
+    check_model(gc, {"c.weight", "c.bias", "fc.weight", "d_f1_input", "d_t_input", "d_f2_input",
+                     "d_logits"});
+
+    // Ties: a negative shift before the relu makes whole regions of zeros.
+    GradCheck ties(model_source("2x8x10", 3,
+                                "  gn: groupnorm(groups=1)\n"
+                                "  r: relu\n"
+                                "  fp: fractional_maxpool(ratio=0.6)\n"
+                                "  flatten\n"
+                                "  fc: dense(units=3)\n"
+                                "  loss softmax_cross_entropy"),
+                   10);
+    ties.fill_param("gn.bias", -1.0f);
+    int r = ties.node("r"), fp = ties.node("fp"), dfp = ties.node("d_fp_input");
+    int dy_fp = ties.train_graph().nodes[dfp].inputs[0];
+    for (int id : {r, dy_fp}) ties.request(id);
+    CheckOptions opt;
+    opt.min_smooth = 0.2;
+    check_model(ties, {"d_fp_input", "d_r_input"}, opt);
+    // The regions of each sample's draws, the first maximum in row-major order.
+    const std::vector<float> &x = ties.netc(r), &got = ties.netc(dfp), &dy = ties.netc(dy_fp);
+    std::vector<float> want(x.size(), 0.0f);
+    int c = 2, h = 8, w = 10, oh = 4, ow = 6, tied = 0;
+    for (int n = 0; n < kBatch; n++) {
+        auto [ux, uy] = reference::fractional_draws(true, kRngKey, fp, n);
+        std::vector<int> xs = reference::fractional_intervals(ux, w, ow, 2);
+        std::vector<int> ys = reference::fractional_intervals(uy, h, oh, 2);
+        for (int k = 0; k < c; k++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    auto at = [&](int y, int xx) { return ((n * c + k) * h + y) * w + xx; };
+                    int best = at(ys[oy], xs[ox]), equal = 0;
+                    for (int ky = 0; ky < 2; ky++)
+                        for (int kx = 0; kx < 2; kx++) {
+                            int i = at(ys[oy] + ky, xs[ox] + kx);
+                            if (x[i] > x[best]) best = i;
+                        }
+                    for (int ky = 0; ky < 2; ky++)
+                        for (int kx = 0; kx < 2; kx++)
+                            equal += x[at(ys[oy] + ky, xs[ox] + kx)] == x[best];
+                    tied += equal > 1;
+                    want[best] += dy[((n * c + k) * oh + oy) * ow + ox];
+                }
+    }
+    CHECK(tied > 0);
+    CHECK(got == want);
+}
+
+TEST_CASE("stochastic_depth on residual branches: dx = dy * keep / (1 - p) with the forward "
+          "pass's draw, per sample or per batch") {
+    GradCheck gc(model_source("3x5x5", 4,
+                              "  stem: conv2d(filters=4, kernel=3, pad=1)\n"
+                              "  c1: conv2d(filters=4, kernel=3, pad=1)\n"
+                              "  t1: tanh\n"
+                              "  sd1: stochastic_depth(p=0.5)\n"
+                              "  b1: add(stem)\n"
+                              "  c2: conv2d(filters=4, kernel=1)\n"
+                              "  sd2: stochastic_depth(p=0.4, mode=batch)\n"
+                              "  add(b1)\n"
+                              "  gap: global_avgpool\n"
+                              "  fc: dense(units=4)\n"
+                              "  loss softmax_cross_entropy"),
+                 11);
+    int sd1 = gc.node("sd1"), sd2 = gc.node("sd2");
+    int dx1 = gc.node("d_sd1_input"), dx2 = gc.node("d_sd2_input");
+    int dy1 = gc.train_graph().nodes[dx1].inputs[0], dy2 = gc.train_graph().nodes[dx2].inputs[0];
+    for (int id : {dy1, dy2}) gc.request(id);
+    check_model(gc, {"stem.weight", "c1.weight", "c1.bias", "c2.weight", "fc.weight", "d_t1_input",
+                     "d_sd1_input", "d_c2_input", "d_sd2_input", "d_logits"});
+    for (auto [node, dx, dy, p, row] :
+         {std::tuple{sd1, dx1, dy1, 0.5, true}, std::tuple{sd2, dx2, dy2, 0.4, false}}) {
+        const std::string name = gc.train_graph().nodes[node].name;  // clang 14: no binding capture
+        CAPTURE(name);
+        const std::vector<float> &g = gc.netc(dx), &up = gc.netc(dy);
+        size_t per = g.size() / kBatch;
+        int kept = 0;
+        uint32_t key = random::bits(kRngKey, (uint32_t)node);
+        for (int n = 0; n < kBatch; n++) {
+            bool keep = random::uniform(key, row ? (uint32_t)n : 0u) >= (float)p;
+            kept += keep;
+            for (size_t i = n * per; i < (n + 1) * per; i++) {
+                CHECK(g[i] == (keep ? doctest::Approx(up[i] / (1 - p)).epsilon(1e-6)
+                                    : doctest::Approx(0.0)));
+            }
+        }
+        if (row) {
+            INFO("the test's stream keeps some samples and drops others");
+            CHECK(kept > 0);
+            CHECK(kept < kBatch);
+        }
+    }
 }
 
 TEST_CASE("regularization: L2, L1 and elastic net on weights; biases and normalization "

@@ -355,6 +355,60 @@ const std::vector<Case> &cases() {
                "  flatten\n"
                "  dense(units=10)"),
          {"4:3: error: layer 'avgpool_1' (avgpool): pad 2 is more than half the kernel 2"}},
+        {"fractional_maxpool with neither output nor ratio",
+         model("  fractional_maxpool(kernel=2)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: layer 'fractional_maxpool_1' (fractional_maxpool): fractional_maxpool "
+          "needs `output` (the pooled size) or `ratio` (of the input size), as "
+          "torch.nn.FractionalMaxPool2d does"}},
+        {"fractional_maxpool with both output and ratio",
+         model("  fractional_maxpool(output=10, ratio=0.5)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: layer 'fractional_maxpool_1' (fractional_maxpool): fractional_maxpool "
+          "takes `output` or `ratio`, not both"}},
+        {"fractional_maxpool output too large for its regions",
+         model("  fractional_maxpool(kernel=3, output=27)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:3: error: layer 'fractional_maxpool_1' (fractional_maxpool): a 3x3 region for each "
+          "of 27 outputs along the height needs output + kernel - 1 <= input, but the input "
+          "1x28x28 has 28"}},
+        {"fractional_maxpool ratio that leaves nothing",
+         model("  maxpool(kernel=4)\n"
+               "  maxpool(kernel=7)\n"
+               "  fractional_maxpool(kernel=1, ratio=0.5)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"6:3: error: layer 'fractional_maxpool_1' (fractional_maxpool): ratio 0.5 of the input "
+          "1x1x1 leaves no output along its height"}},
+        {"fractional_maxpool ratio 1",
+         model("  fractional_maxpool(ratio=1)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:28: error: attribute 'ratio' of fractional_maxpool must be in (0, 1), found 1"}},
+        {"fractional_maxpool on a vector",
+         model("  flatten\n"
+               "  fractional_maxpool(output=2)\n"
+               "  dense(units=10)"),
+         {"5:3: error: layer 'fractional_maxpool_1' (fractional_maxpool): fractional_maxpool "
+          "expects an image input CxHxW, got 784 (a flat vector; did the model flatten too "
+          "early?)"}},
+        {"dropconnect = 1 and below 0",
+         model("  conv2d(filters=2, dropconnect=1)\n"
+               "  flatten\n"
+               "  dense(units=10, dropconnect=-0.5)"),
+         {"4:33: error: attribute 'dropconnect' of conv2d must be in [0, 1), found 1",
+          "6:31: error: attribute 'dropconnect' of dense must be in [0, 1), found -0.5"}},
+        {"stochastic_depth p = 1 and an unknown mode",
+         model("  stochastic_depth(p=1)\n"
+               "  stochastic_depth(mode=col)\n"
+               "  flatten\n"
+               "  dense(units=10)"),
+         {"4:22: error: attribute 'p' of stochastic_depth must be in [0, 1), found 1",
+          "5:25: error: attribute 'mode' of stochastic_depth has no choice 'col'; did you mean "
+          "'row'?"}},
         {"last layer not matching classes",
          model("  flatten\n"
                "  dense(units=11)"),

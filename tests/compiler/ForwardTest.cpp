@@ -329,3 +329,131 @@ TEST_CASE("dropout: the counter-based mask in training, the identity in inferenc
         CHECK((double)same_zero / (double)zeros < 0.3);
     }
 }
+
+TEST_CASE("dropconnect on dense and conv2d: the step's weight mask in training, the plain "
+          "weights in inference") {
+    ForwardHarness h(model_source("7x9x11", 2, R"(
+  c_half: conv2d(input, filters=5, kernel=3, pad=1, dropconnect=0.5)
+  c_strided: conv2d(input, filters=13, kernel=2, stride=2, bias=false, dropconnect=0.2)
+  c_plain: conv2d(input, filters=5, kernel=3, pad=1)
+  flat: flatten(input)
+  d_half: dense(flat, units=13, dropconnect=0.5)
+  d_none: dense(flat, units=13, dropconnect=0)
+  d_most: dense(flat, units=6, bias=false, dropconnect=0.9)
+  add(d_half, d_none)
+  dense(units=2))"));
+    for (const char *name : {"c_half", "c_strided", "d_half", "d_none", "d_most"}) {
+        h.check_both(name);
+    }
+    h.check("c_half", Mode::Train, {3}, 0xffffffffu);
+    h.check("d_half", Mode::Train, {5}, 12345);
+
+    const std::vector<float> &images = h.images(3);
+    auto run = [&](const char *name, Mode mode, uint32_t key) {
+        return h.model().evaluate(h.node(name), mode, h.params().data(), images.data(), 3, key);
+    };
+    INFO("inference does not depend on the step, training does, and repeats for one step");
+    CHECK(run("d_half", Mode::Infer, 1) == run("d_half", Mode::Infer, 2));
+    std::vector<float> a = run("d_half", Mode::Train, 1);
+    CHECK(a != run("d_half", Mode::Train, 2));
+    CHECK(a == run("d_half", Mode::Train, 1));
+    CHECK(run("d_none", Mode::Train, 1) == run("d_none", Mode::Infer, 1));
+    // One mask per step for the whole batch: identical samples give identical outputs.
+    std::vector<float> same(images.begin(), images.begin() + images.size() / 3);
+    std::vector<float> three;
+    for (int n = 0; n < 3; n++) three.insert(three.end(), same.begin(), same.end());
+    std::vector<float> out =
+        h.model().evaluate(h.node("d_half"), Mode::Train, h.params().data(), three.data(), 3, 9);
+    CHECK(std::vector<float>(out.begin(), out.begin() + 13) ==
+          std::vector<float>(out.begin() + 13, out.begin() + 26));
+}
+
+TEST_CASE("fractional_maxpool: torch's region formula, per-sample draws in training, u = 0.5 in "
+          "inference") {
+    {
+        INFO("the region starts of ATen's generate_intervals, worked by hand");
+        // in 10, out 6, k 2: alpha = 8/5 = 1.6; u = 0.3: floor((i + 0.3) * 1.6) - floor(0.48)
+        CHECK(reference::fractional_intervals(0.3f, 10, 6, 2) ==
+              std::vector<int>{0, 2, 3, 5, 6, 8});
+        // u = 0.5: floor((i + 0.5) * 1.6) - floor(0.8)
+        CHECK(reference::fractional_intervals(0.5f, 10, 6, 2) ==
+              std::vector<int>{0, 2, 4, 5, 7, 8});
+        CHECK(reference::fractional_intervals(0.9f, 7, 1, 3) == std::vector<int>{4});
+    }
+    ForwardHarness h(model_source("13x9x11", 2, R"(
+  r7: fractional_maxpool(input, ratio=0.7)
+  r5k3: fractional_maxpool(input, kernel=3, ratio=0.5)
+  o4: fractional_maxpool(input, kernel=3, output=4)
+  o1: fractional_maxpool(input, kernel=2, output=1)
+  disjoint: fractional_maxpool(input, kernel=1, output=5)
+  full: fractional_maxpool(input, kernel=2, output=8)
+  flatten(r7)
+  dense(units=2))"));
+    for (const char *name : {"r7", "r5k3", "o4", "o1", "disjoint", "full"}) h.check_both(name);
+    h.check("r7", Mode::Train, {5}, 0xffffffffu);
+    CHECK(h.graph().nodes[h.node("r7")].shape == Shape{{13, 6, 7}});
+    CHECK(h.graph().nodes[h.node("r5k3")].shape == Shape{{13, 4, 5}});
+
+    const std::vector<float> &images = h.images(5);
+    auto run = [&](const char *name, Mode mode, uint32_t key) {
+        return h.model().evaluate(h.node(name), mode, h.params().data(), images.data(), 5, key);
+    };
+    INFO("inference regions are fixed, training regions change with the step");
+    CHECK(run("r7", Mode::Infer, 1) == run("r7", Mode::Infer, 2));
+    std::vector<float> a = run("r7", Mode::Train, 1);
+    CHECK(a != run("r7", Mode::Train, 2));
+    CHECK(a == run("r7", Mode::Train, 1));
+    // Each sample draws its own regions: over 5 samples, the draws differ.
+    auto d0 = reference::fractional_draws(true, 1, h.node("r7"), 0);
+    auto d1 = reference::fractional_draws(true, 1, h.node("r7"), 1);
+    CHECK(d0 != d1);
+}
+
+TEST_CASE("stochastic_depth: a draw per sample (row) or per batch, scaled by 1/(1-p); the "
+          "identity in inference") {
+    ForwardHarness h(model_source("5x9x11", 2, R"(
+  row: stochastic_depth(input, p=0.5)
+  batch: stochastic_depth(input, p=0.3, mode=batch)
+  none: stochastic_depth(input, p=0)
+  flat: flatten(input)
+  vec: dense(flat, units=7)
+  vrow: stochastic_depth(vec, p=0.6)
+  add(vec, vrow)
+  dense(units=2))"));
+    for (const char *name : {"row", "batch", "none", "vrow"}) h.check_both(name, {1, 3, 5, 8});
+    const std::vector<float> &images = h.images(8);
+    auto run = [&](const char *name, Mode mode, uint32_t key) {
+        return h.model().evaluate(h.node(name), mode, h.params().data(), images.data(), 8, key);
+    };
+    CHECK(run("row", Mode::Infer, 3) == images);
+    CHECK(run("none", Mode::Train, 3) == images);
+    size_t per = images.size() / 8;
+    int kept_rows = 0, rows = 0, kept_batches = 0, mixed = 0;
+    for (uint32_t key = 1; key <= 40; key++) {
+        std::vector<float> r = run("row", Mode::Train, key), b = run("batch", Mode::Train, key);
+        bool all_kept = true, all_dropped = true;
+        for (int n = 0; n < 8; n++) {
+            // A sample is dropped or kept as a whole.
+            bool dropped = r[n * per] == 0.0f;
+            rows++;
+            kept_rows += !dropped;
+            for (size_t i = n * per; i < (n + 1) * per; i++) {
+                REQUIRE((dropped ? r[i] == 0.0f
+                                 : r[i] == doctest::Approx(images[i] / 0.5).epsilon(1e-6)));
+                bool b_dropped = b[i] == 0.0f;
+                all_kept &= !b_dropped;
+                all_dropped &= b_dropped;
+            }
+        }
+        // Batch mode: one draw for every sample.
+        mixed += !(all_kept || all_dropped);
+        kept_batches += all_kept;
+        if (key > 4) continue;  // a few keys against the reference, the rest by their statistics
+        h.check("row", Mode::Train, {8}, key);
+        h.check("batch", Mode::Train, {8}, key);
+    }
+    CHECK(mixed == 0);
+    CHECK(std::abs((double)kept_rows / rows - 0.5) < 0.1);  // 320 draws
+    CHECK(kept_batches > 20);                               // about 28 of 40 at p = 0.3
+    CHECK(kept_batches < 36);
+}

@@ -205,6 +205,34 @@ Halide::Func explicit_maxout(const Node &node, const Halide::Func &in) {
     return out;
 }
 
+/// Fractional max pooling as the first maximum of each region's taps, the regions' starts
+/// (reference::fractional_intervals of the training draws of kRngKey) read from a table.
+Halide::Func explicit_fractional_maxpool(const Node &node, const Halide::Func &in,
+                                         const Shape &in_shape) {
+    using namespace Halide;
+    const Dims &d = dims();
+    int k = (int)node.attrs.get_int("kernel");
+    int h = (int)in_shape.dims[1], w = (int)in_shape.dims[2];
+    int oh = (int)node.shape.dims[1], ow = (int)node.shape.dims[2];
+    Buffer<int> xs(ow, kBatch), ys(oh, kBatch);
+    for (int n = 0; n < kBatch; n++) {
+        auto [ux, uy] = reference::fractional_draws(true, kRngKey, node.id, n);
+        std::vector<int> sx = reference::fractional_intervals(ux, w, ow, k);
+        std::vector<int> sy = reference::fractional_intervals(uy, h, oh, k);
+        for (int i = 0; i < ow; i++) xs(i, n) = sx[i];
+        for (int i = 0; i < oh; i++) ys(i, n) = sy[i];
+    }
+    Expr x0 = clamp(xs(clamp(d.x, 0, ow - 1), clamp(d.n, 0, kBatch - 1)), 0, w - k);
+    Expr y0 = clamp(ys(clamp(d.y, 0, oh - 1), clamp(d.n, 0, kBatch - 1)), 0, h - k);
+    std::vector<Expr> taps;
+    for (int ky = 0; ky < k; ky++) {
+        for (int kx = 0; kx < k; kx++) taps.push_back(in(d.c, x0 + kx, y0 + ky, d.n));
+    }
+    Func out("oracle_" + node.name);
+    out(d.c, d.x, d.y, d.n) = first_max(taps);
+    return out;
+}
+
 /// Flatten as a masked sum over the image: Derivative cannot invert the division and modulo
 /// of the forward lowering's index (it scatters to the wrong elements).
 Halide::Func explicit_flatten(const Node &node, const Halide::Func &in, const Shape &in_shape) {
@@ -263,6 +291,8 @@ std::map<std::string, std::vector<float>> GradCheck::run_adjoint(const ExpectedR
             value[k] = explicit_maxpool(node, inputs[0], g.nodes[node.inputs[0]].shape);
         } else if (op == "avgpool") {
             value[k] = explicit_avgpool(node, inputs[0], g.nodes[node.inputs[0]].shape);
+        } else if (op == "fractional_maxpool") {
+            value[k] = explicit_fractional_maxpool(node, inputs[0], g.nodes[node.inputs[0]].shape);
         } else if (op == "maxout") {
             value[k] = explicit_maxout(node, inputs[0]);
         } else if (op == "flatten") {

@@ -8,7 +8,8 @@
 //  (b) Halide's propagate_adjoints (Halide::Derivative) applied to the Funcs of netc's forward
 //      lowering, except where Derivative cannot take them: max pooling and maxout become the
 //      first maximum of their terms as a select chain (Derivative has no gradient for argmax or
-//      maximum(), and its max() sends a tie to both sides), average pooling an unrolled sum,
+//      maximum(), and its max() sends a tie to both sides; fractional max pooling reads its
+//      regions from a table of the reference's), average pooling an unrolled sum,
 //      flatten a masked sum (it mis-inverts the division and modulo of the index), and the loss
 //      is written without maximum().
 // GradCheck holds one model, its training graph, random parameters, images and labels, runs

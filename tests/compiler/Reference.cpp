@@ -46,7 +46,10 @@ void moments(const std::vector<double> &xs, double &mean, double &var) {
 
 }  // namespace
 
-Tensor dense(const Tensor &in, int units, const float *weight, const float *bias) {
+namespace {
+
+template <typename W>
+Tensor dense_of(const Tensor &in, int units, const W *weight, const float *bias) {
     int features = (int)in.shape.elements();
     Tensor out(Shape{{units}}, in.batch);
     for (int n = 0; n < in.batch; n++) {
@@ -61,8 +64,9 @@ Tensor dense(const Tensor &in, int units, const float *weight, const float *bias
     return out;
 }
 
-Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
-              const float *weight, const float *bias) {
+template <typename W>
+Tensor conv2d_of(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
+                 const W *weight, const float *bias) {
     int channels = in.channels(), h = in.height(), w = in.width();
     int oh = window_out(h, kernel, stride, pad, dilation);
     int ow = window_out(w, kernel, stride, pad, dilation);
@@ -90,6 +94,23 @@ Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, in
         }
     }
     return out;
+}
+
+}  // namespace
+
+Tensor dense(const Tensor &in, int units, const float *weight, const float *bias) {
+    return dense_of(in, units, weight, bias);
+}
+Tensor dense(const Tensor &in, int units, const double *weight, const float *bias) {
+    return dense_of(in, units, weight, bias);
+}
+Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
+              const float *weight, const float *bias) {
+    return conv2d_of(in, filters, kernel, stride, pad, dilation, weight, bias);
+}
+Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
+              const double *weight, const float *bias) {
+    return conv2d_of(in, filters, kernel, stride, pad, dilation, weight, bias);
 }
 
 namespace {
@@ -128,6 +149,48 @@ Tensor maxpool(const Tensor &in, int kernel, int stride, int pad) {
         if (taps.empty()) throw std::logic_error("maxpool window entirely in the padding");
         return *std::max_element(taps.begin(), taps.end());
     });
+}
+
+std::vector<int> fractional_intervals(float u, int in, int out, int kernel) {
+    std::vector<int> starts(out);
+    if (out > 1) {
+        float alpha = (float)(in - kernel) / (float)(out - 1);
+        for (int i = 0; i < out - 1; i++) {
+            starts[i] = (int)(((float)i + u) * alpha) - (int)(u * alpha);
+        }
+    }
+    starts[out - 1] = in - kernel;
+    return starts;
+}
+
+std::pair<float, float> fractional_draws(bool train, uint32_t rng_key, int node_id, int n) {
+    if (!train) return {0.5f, 0.5f};
+    uint32_t key = random::bits(rng_key, (uint32_t)node_id);
+    return {random::uniform(key, (uint32_t)(2 * n)), random::uniform(key, (uint32_t)(2 * n + 1))};
+}
+
+Tensor fractional_maxpool(const Tensor &in, int kernel, int out_h, int out_w, bool train,
+                          uint32_t rng_key, int node_id) {
+    Tensor out(Shape{{in.channels(), out_h, out_w}}, in.batch);
+    for (int n = 0; n < in.batch; n++) {
+        auto [ux, uy] = fractional_draws(train, rng_key, node_id, n);
+        std::vector<int> xs = fractional_intervals(ux, in.width(), out_w, kernel);
+        std::vector<int> ys = fractional_intervals(uy, in.height(), out_h, kernel);
+        for (int c = 0; c < in.channels(); c++) {
+            for (int oy = 0; oy < out_h; oy++) {
+                for (int ox = 0; ox < out_w; ox++) {
+                    double best = -std::numeric_limits<double>::infinity();
+                    for (int ky = 0; ky < kernel; ky++) {
+                        for (int kx = 0; kx < kernel; kx++) {
+                            best = std::max(best, in.at(n, c, ys[oy] + ky, xs[ox] + kx));
+                        }
+                    }
+                    out.at(n, c, oy, ox) = best;
+                }
+            }
+        }
+    }
+    return out;
 }
 
 Tensor avgpool(const Tensor &in, int kernel, int stride, int pad) {
@@ -330,6 +393,33 @@ Tensor dropout(const Tensor &in, bool train, double p, uint32_t rng_key, int nod
     return out;
 }
 
+Tensor stochastic_depth(const Tensor &in, bool train, double p, bool row, uint32_t rng_key,
+                        int node_id) {
+    if (!train) return in;
+    Tensor out = in;
+    uint32_t key = random::bits(rng_key, (uint32_t)node_id);
+    size_t per_sample = (size_t)in.shape.elements();
+    for (int n = 0; n < in.batch; n++) {
+        bool keep = random::uniform(key, row ? (uint32_t)n : 0u) >= (float)p;
+        for (size_t i = 0; i < per_sample; i++) {
+            size_t at = (size_t)n * per_sample + i;
+            out.data[at] = keep ? in.data[at] / (1.0 - p) : 0.0;
+        }
+    }
+    return out;
+}
+
+std::vector<double> dropconnect(const float *weight, size_t count, double p, uint32_t rng_key,
+                                int node_id) {
+    uint32_t key = random::bits(rng_key, (uint32_t)node_id);
+    std::vector<double> out(count);
+    for (size_t i = 0; i < count; i++) {
+        bool keep = random::uniform(key, (uint32_t)i) >= (float)p;
+        out[i] = keep ? weight[i] / (1.0 - p) : 0.0;
+    }
+    return out;
+}
+
 Tensor softmax(const Tensor &logits) {
     Tensor out = logits;
     int classes = logits.channels();
@@ -357,10 +447,21 @@ Tensor apply(const Graph &, const ParamLayout &layout, const float *params, cons
     auto i = [&](const char *name) { return (int)a.get_int(name); };
     const Tensor &x = *inputs.at(0);
     std::string op = node.op->name;
-    if (op == "dense") return dense(x, i("units"), param("weight"), param("bias"));
+    // DropConnect: the training step's masked copy of the weight.
+    std::vector<double> weight;
+    const float *w = param("weight");
+    if (w) weight.assign(w, w + param_size("weight"));
+    if (train && a.has("dropconnect") && a.get_float("dropconnect") > 0) {
+        weight = dropconnect(w, weight.size(), a.get_float("dropconnect"), rng_key, node.id);
+    }
+    if (op == "dense") return dense(x, i("units"), weight.data(), param("bias"));
     if (op == "conv2d") {
         return conv2d(x, i("filters"), i("kernel"), i("stride"), i("pad"), i("dilation"),
-                      param("weight"), param("bias"));
+                      weight.data(), param("bias"));
+    }
+    if (op == "fractional_maxpool") {
+        return fractional_maxpool(x, i("kernel"), (int)node.shape.dims[1], (int)node.shape.dims[2],
+                                  train, rng_key, node.id);
     }
     if (op == "maxpool" || op == "avgpool") {
         int k = i("kernel"), s = a.has("stride") ? i("stride") : k;
@@ -388,6 +489,10 @@ Tensor apply(const Graph &, const ParamLayout &layout, const float *params, cons
         return groupnorm(x, i("groups"), a.get_float("eps"), param("weight"), param("bias"));
     }
     if (op == "dropout") return dropout(x, train, a.get_float("p"), rng_key, node.id);
+    if (op == "stochastic_depth") {
+        return stochastic_depth(x, train, a.get_float("p"), a.get_enum("mode") == "row", rng_key,
+                                node.id);
+    }
     throw std::logic_error("reference: no reference for op " + op);
 }
 

@@ -10,6 +10,7 @@
 #include "compiler/ParamLayout.h"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace netc::reference {
@@ -51,12 +52,29 @@ struct Tensor {
 
 /// y[n, o] = b[o] + sum_i W[o, i] x[n, i]   (W [units, F])
 Tensor dense(const Tensor &in, int units, const float *weight, const float *bias);
+/// dense with double weights (DropConnect's masked weight, unrounded).
+Tensor dense(const Tensor &in, int units, const double *weight, const float *bias);
 /// y[n, f, oy, ox] = b[f] + sum_{c, ky, kx} W[f, c, ky, kx] x[n, c, oy*s + ky*d - p, ox*s + kx*d -
 /// p] with x = 0 outside the image   (W [filters, C, k, k])
 Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
               const float *weight, const float *bias);
+/// conv2d with double weights (DropConnect's masked weight, unrounded).
+Tensor conv2d(const Tensor &in, int filters, int kernel, int stride, int pad, int dilation,
+              const double *weight, const float *bias);
 /// The maximum over each k x k window; positions in the padding are skipped (never win).
 Tensor maxpool(const Tensor &in, int kernel, int stride, int pad);
+/// torch.nn.FractionalMaxPool2d's region starts along one axis of `in` pixels pooled to `out`
+/// regions of `kernel`, for the draw `u` (ATen's generate_intervals, in float as for float
+/// tensors): floor((i + u) * alpha) - floor(u * alpha), alpha = (in - kernel) / (out - 1), and
+/// in - kernel for the last.
+std::vector<int> fractional_intervals(float u, int in, int out, int kernel);
+/// The draws (u_x, u_y) of sample n of a fractional_maxpool layer: uniform(bits(rng_key,
+/// node_id), 2n) and (.., 2n + 1) in training, 0.5 and 0.5 in inference.
+std::pair<float, float> fractional_draws(bool train, uint32_t rng_key, int node_id, int n);
+/// The maximum over each kernel x kernel region of fractional_intervals, regions drawn per
+/// sample by fractional_draws and shared by its channels; out [C, out_h, out_w].
+Tensor fractional_maxpool(const Tensor &in, int kernel, int out_h, int out_w, bool train,
+                          uint32_t rng_key, int node_id);
 /// The sum over each k x k window divided by k*k (padding counts as zeros: count_include_pad).
 Tensor avgpool(const Tensor &in, int kernel, int stride, int pad);
 /// y[n, c] = mean over (y, x) of x[n, c, y, x]
@@ -94,6 +112,16 @@ Tensor groupnorm(const Tensor &in, int groups, double eps, const float *weight, 
 /// netc::random::uniform(netc::random::bits(rng_key, node_id), i) >= p; otherwise 0.
 /// Infer: the identity.
 Tensor dropout(const Tensor &in, bool train, double p, uint32_t rng_key, int node_id);
+/// torchvision.ops.stochastic_depth: train: sample n (row mode) or the whole batch (batch mode)
+/// is kept, scaled by 1/(1-p), iff netc::random::uniform(netc::random::bits(rng_key, node_id), n)
+/// (batch mode: index 0) >= p; otherwise 0. Infer: the identity.
+Tensor stochastic_depth(const Tensor &in, bool train, double p, bool row, uint32_t rng_key,
+                        int node_id);
+/// DropConnect's weight as a training step uses it: element i of the `count` weights (torch
+/// order) times 1/(1-p) iff netc::random::uniform(netc::random::bits(rng_key, node_id), i) >= p,
+/// else 0. In double, so finite differences of the weight see no rounding steps.
+std::vector<double> dropconnect(const float *weight, size_t count, double p, uint32_t rng_key,
+                                int node_id);
 
 /// Softmax over each row of (N, classes) logits.
 Tensor softmax(const Tensor &logits);

@@ -203,6 +203,7 @@ TEST_CASE("every op in the op table has a shape case") {
         {"dense", "  flatten\n  probe: dense(units=3) : 3"},
         {"conv2d", "  probe: conv2d(filters=2, kernel=3, stride=2, pad=1) : 2x2x2"},
         {"maxpool", "  probe: maxpool(kernel=3, stride=1) : 6x2x2"},
+        {"fractional_maxpool", "  probe: fractional_maxpool(ratio=0.5) : 6x2x2"},
         {"avgpool", "  probe: avgpool(kernel=2) : 6x2x2"},
         {"global_avgpool", "  probe: global_avgpool : 6"},
         {"flatten", "  probe: flatten : 96"},
@@ -221,6 +222,7 @@ TEST_CASE("every op in the op table has a shape case") {
         {"layernorm", "  probe: layernorm : 6x4x4"},
         {"groupnorm", "  probe: groupnorm(groups=2) : 6x4x4"},
         {"dropout", "  probe: dropout : 6x4x4"},
+        {"stochastic_depth", "  probe: stochastic_depth(p=0.2, mode=batch) : 6x4x4"},
     };
     std::set<std::string> covered;
     for (const auto &[op, line] : cases) {
