@@ -28,8 +28,10 @@ std::string upper(std::string s) {
     return s;
 }
 
-void check_model(const std::string &example, int batch) {
-    std::string path = std::string(NETC_SOURCE_DIR) + "/examples/" + example + ".net";
+/// The model at `path` (relative to the source tree).
+void check_model(const std::string &file, int batch) {
+    std::string path = std::string(NETC_SOURCE_DIR) + "/" + file;
+    std::string example = fs::path(file).stem().string();
     std::string read_error;
     netc::Frontend f = netc::load_model_file(path, read_error);
     REQUIRE(f.ok());
@@ -112,8 +114,16 @@ void check_model(const std::string &example, int batch) {
 
 }  // namespace
 
-TEST_CASE("AOT object linked by plain cc matches the JIT: MLP") { check_model("fashion_mlp", 3); }
-TEST_CASE("AOT object linked by plain cc matches the JIT: CNN") { check_model("fashion_cnn", 5); }
+TEST_CASE("AOT object linked by plain cc matches the JIT: MLP") {
+    check_model("examples/fashion_mlp.net", 3);
+}
+TEST_CASE("AOT object linked by plain cc matches the JIT: CNN") {
+    check_model("examples/fashion_cnn.net", 5);
+}
+TEST_CASE("AOT object linked by plain cc matches the JIT: DropConnect, fractional max pooling "
+          "and stochastic depth, their draws over 20 steps") {
+    check_model("tests/torch/regularizers.net", 4);
+}
 
 TEST_CASE("netc rejects an invalid target and an unwritable output without leaving files") {
     std::string model = std::string(NETC_SOURCE_DIR) + "/examples/fashion_linear.net";

@@ -359,3 +359,55 @@ TEST_CASE("a run killed with SIGKILL and resumed ends as an uninterrupted one, b
     CHECK(names_in(dir / "run") ==
           std::vector<std::string>{"best.safetensors", "last.safetensors", "metrics.jsonl"});
 }
+
+TEST_CASE("DropConnect, fractional max pooling and stochastic depth: a resumed run ends as an "
+          "uninterrupted one, bit for bit") {
+    // Their masks and regions are drawn from (seed, step, layer, ...): a resumed run that drew
+    // them from any other step would train on other masks and end elsewhere.
+    TempDir dir;
+    const std::string model = dir / "regularized.net";
+    std::ofstream(model) << R"(model regularized {
+  input 1x28x28
+  classes 10
+  conv2d(filters=4, kernel=3, pad=1, dropconnect=0.3)
+  relu
+  fractional_maxpool(ratio=0.7)
+  stem: conv2d(filters=4, kernel=3, pad=1)
+  relu
+  conv2d(filters=4, kernel=3, pad=1)
+  stochastic_depth(p=0.3)
+  b1: add(stem)
+  conv2d(filters=4, kernel=3, pad=1)
+  stochastic_depth(p=0.4, mode=batch)
+  add(b1)
+  flatten
+  dense(units=10, dropconnect=0.2)
+}
+train {
+  optimizer adam(lr=1e-3)
+  batch 32
+  epochs 2
+  seed 3
+  validation 0.1
+}
+)";
+    std::string common = model + " --limit 1000 --out ";
+    Run whole = run_netc("train " + common + dir / "whole");
+    INFO(whole.output);
+    REQUIRE(whole.status == 0);
+    Run half = run_netc("train " + common + dir / "parts --steps 20");
+    INFO(half.output);
+    REQUIRE(half.status == 0);
+    CHECK(half.output.find("stopped at step 20") != std::string::npos);
+    Run rest = run_netc("train " + common + dir / "parts --resume");
+    INFO(rest.output);
+    REQUIRE(rest.status == 0);
+    CHECK(netc::test::read_bytes(dir / "whole/last.safetensors") ==
+          netc::test::read_bytes(dir / "parts/last.safetensors"));
+    CHECK(netc::test::read_bytes(dir / "whole/best.safetensors") ==
+          netc::test::read_bytes(dir / "parts/best.safetensors"));
+    // The loss still falls with every regularizer on.
+    std::vector<double> l = losses(dir / "whole/metrics.jsonl");
+    REQUIRE(l.size() >= 2);
+    CHECK(l.back() < l.front());
+}
