@@ -128,8 +128,9 @@ void schedule_none(LoweredPipeline &p, const Target &target) {
     for (auto &[name, function] : all) {
         Func f(function);
         f.compute_root();
+        const std::string &n = name;  // clang 14 cannot capture a structured binding
         bool output = std::any_of(p.outputs.begin(), p.outputs.end(),
-                                  [&](const Func &o) { return o.name() == name; });
+                                  [&](const Func &o) { return o.name() == n; });
         if (f.dimensions() > 0 && !output) {
             f.vectorize(f.args()[0], width, TailStrategy::GuardWithIf);
         }

@@ -102,7 +102,8 @@ int64_t Tensor::elements() const { return runtime::elements(shape); }
 std::vector<float> Tensor::floats() const {
     if (dtype != DType::F32) return {};
     std::vector<float> out(data.size() / sizeof(float));
-    std::memcpy(out.data(), data.data(), out.size() * sizeof(float));
+    // An empty tensor has no data: memcpy may not be given its null pointer.
+    if (!out.empty()) std::memcpy(out.data(), data.data(), out.size() * sizeof(float));
     return out;
 }
 

@@ -225,7 +225,8 @@ TEST_CASE("every op in the op table has a shape case") {
         {"stochastic_depth", "  probe: stochastic_depth(p=0.2, mode=batch) : 6x4x4"},
     };
     std::set<std::string> covered;
-    for (const auto &[op, line] : cases) {
+    for (const auto &[op, text] : cases) {
+        const std::string line = text;  // clang 14 cannot capture a structured binding
         CAPTURE(line);
         size_t colon = line.rfind(" : ");
         Probe r = probe("6x4x4", line.substr(0, colon));

@@ -202,7 +202,8 @@ TEST_CASE("docs/language.md documents every op with its attributes") {
         const netc::OpDef *op = netc::find_op(name);
         if (!op) continue;
         check_section(name, text, op->attrs, {});
-        CAPTURE(name);
+        const std::string op_name = name;  // clang 14 cannot capture a structured binding
+        CAPTURE(op_name);
         CHECK(text.find("Shape:") != std::string::npos);
         CHECK(text.find("Parameters:") != std::string::npos);
         // Each op keeps its place for the backward rule.
@@ -221,7 +222,8 @@ TEST_CASE("docs/language.md documents every loss, regularizer, optimizer, schedu
         {netc::ChoiceKind::Augmentation, "Augmentations"},
         {netc::ChoiceKind::EarlyStopping, "Early stopping"},
     };
-    for (const auto &[kind, chapter] : kinds) {
+    for (const auto &[kind, chapter_name] : kinds) {
+        const std::string chapter = chapter_name;  // clang 14 cannot capture a structured binding
         CAPTURE(chapter);
         const Sections &sections = chapters[chapter];
         std::string expected;

@@ -148,9 +148,9 @@ TEST_CASE("safetensors layout agrees with an independent reader and writer") {
 
     // A file laid out the way the reference serializer lays it out.
     const std::string theirs = dir / "theirs.safetensors";
-    const auto [write_output, write_status] =
+    const std::pair<std::string, int> written =
         run(std::string(python) + " " + script + " write " + theirs);
-    REQUIRE_MESSAGE(write_status == 0, write_output);
+    REQUIRE_MESSAGE(written.second == 0, written.first);
     auto file = read_safetensors(theirs);
     REQUIRE_MESSAGE(file.ok(), file.message());
     CHECK(file->metadata ==

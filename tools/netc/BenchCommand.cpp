@@ -216,8 +216,9 @@ void time_pipelines(JitModel &model, const Graph &graph, int batch, int steps, d
         out["steps_timed"] = times.size();
     }
     model.init(1, params.data());  // predict on initialized weights, not on trained ones
-    for (auto [n, reps, key] : {std::tuple{predict_batch, predict_reps, "predict_s"},
-                                std::tuple{1, latency_reps, "latency_s"}}) {
+    for (auto [batch, reps, key] : {std::tuple{predict_batch, predict_reps, "predict_s"},
+                                    std::tuple{1, latency_reps, "latency_s"}}) {
+        const int n = batch;  // clang 14 cannot capture a structured binding
         SyntheticData data(graph, n, 2);
         std::vector<float> probs((size_t)n * graph.classes);
         std::vector<double> times;
