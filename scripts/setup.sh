@@ -2,8 +2,12 @@
 # Installs every Debian package that building, testing and running the examples need.
 # Idempotent: when everything is present it only asks dpkg and returns within a second.
 #
-#   scripts/setup.sh          what netc, its tests and the main job need
-#   scripts/setup.sh bench    ... and PyTorch for /usr/bin/python3, the benchmarks' baseline
+#   scripts/setup.sh            what netc, its tests and the main job need
+#   scripts/setup.sh bench      ... and PyTorch for /usr/bin/python3: the benchmarks' baseline and
+#                               the oracle of tests/torch
+#   scripts/setup.sh sanitize   ... and clang 14 with its sanitizer and libFuzzer runtimes
+#                               (scripts/test.sh --sanitize, scripts/fuzz.sh)
+# Modes combine: scripts/setup.sh bench sanitize.
 set -euo pipefail
 
 packages=(
@@ -16,12 +20,22 @@ packages=(
   libstb-dev          # PNG/JPEG decoding
   nlohmann-json3-dev  # safetensors headers, metrics
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin  # optional for netc itself: data-parallel training (mpirun -np N)
 )
-if [ "${1:-}" = bench ]; then
-  # Without an optimized BLAS, Debian's torch falls back to the reference BLAS (measured here:
-  # a 128x784x256 matmul at 3 GFLOP/s instead of OpenBLAS's 100): no baseline worth the name.
-  packages+=(python3-torch python3-numpy libopenblas0-pthread)
-fi
+for mode in "$@"; do
+  case "$mode" in
+    bench)
+      # Without an optimized BLAS, Debian's torch falls back to the reference BLAS (measured here:
+      # a 128x784x256 matmul at 3 GFLOP/s instead of OpenBLAS's 100): no baseline worth the name.
+      packages+=(python3-torch python3-numpy libopenblas0-pthread) ;;
+    sanitize)
+      # llvm-14 for llvm-symbolizer: sanitizer reports with file:line.
+      packages+=(clang-14 libclang-rt-14-dev llvm-14) ;;
+    *)
+      echo "setup: unknown mode '$mode' (expected bench or sanitize)" >&2
+      exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
