@@ -7,6 +7,7 @@
 // Pixels are floats in [0, 1] (byte / 255), laid out NCHW like PyTorch. Normalization and
 // augmentation happen later, per batch (runtime/Batcher.h, runtime/Augment.h).
 
+#include "runtime/ImageDecode.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -116,7 +117,7 @@ struct ImageFolderOptions {
     int channels = 0, height = 0, width = 0;  // every image must decode to this shape
     /// Channel counts are converted, not rejected: a grayscale image loaded for a 3-channel model
     /// has its gray value copied to R, G and B, and a colour image loaded for a 1-channel model
-    /// becomes its luma (stb_image: (77 R + 150 G + 29 B) / 256); alpha is dropped. False rejects
+    /// becomes its luma (77 R + 150 G + 29 B) >> 8; alpha is dropped. False rejects
     /// an image whose channel count differs, with a message saying so. Height and width are never
     /// resized: an image of another size is an error.
     bool convert_channels = true;
@@ -132,6 +133,10 @@ Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptio
 /// One PNG/JPEG file decoded to (channels, height, width) floats in [0, 1], converted as
 /// `options` says: the input of `netc predict`.
 Result<std::vector<float>> read_image(const std::string &path, const ImageFolderOptions &options);
+
+/// The channel count (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA), height and width a PNG/JPEG file
+/// declares, without decoding its pixels.
+Result<ImageShape> read_image_shape(const std::string &path);
 
 // ---- any of the above ----
 

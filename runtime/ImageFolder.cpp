@@ -1,25 +1,13 @@
-// A folder of PNG/JPEG images, one sub-folder per class, decoded with stb_image (Debian's
-// libstb-dev). This file holds stb_image's implementation for the whole runtime.
+// A folder of PNG/JPEG images, one sub-folder per class, decoded by runtime/ImageDecode.h.
 
 #include "runtime/Dataset.h"
 #include "runtime/Files.h"
+#include "runtime/ImageDecode.h"
 #include "runtime/Memory.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_FAILURE_USERMSG
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
 
 namespace netc::runtime {
 
@@ -78,37 +66,44 @@ Status check_options(const std::string &where, const ImageFolderOptions &options
     return Status();
 }
 
+std::string cannot_decode(const std::string &path, const Status &why) {
+    return path + ": cannot decode as PNG or JPEG: " + why.message();
+}
+
+Result<ImageShape> probe_file(const std::string &path, const std::vector<uint8_t> &bytes) {
+    auto shape = probe_image(bytes.data(), bytes.size());
+    if (!shape) return Result<ImageShape>::error(cannot_decode(path, shape.status()));
+    return shape;
+}
+
 /// Decodes into `out` (channels, height, width).
-Status decode_image(const std::string &path, const ImageFolderOptions &options, float *out) {
-    int width = 0, height = 0, channels = 0;
-    if (!stbi_info(path.c_str(), &width, &height, &channels)) {
-        if (!is_regular_file(path)) return Status::error(path + ": cannot open: no such file");
-        return Status::error(path + ": cannot decode as PNG or JPEG: " + stbi_failure_reason());
-    }
-    if (height != options.height || width != options.width) {
-        return Status::error(path + ": image is " + std::to_string(height) + "x" +
-                             std::to_string(width) + " (height x width) but " +
+Status decode_file(const std::string &path, const ImageFolderOptions &options, float *out) {
+    if (!is_regular_file(path)) return Status::error(path + ": cannot open: no such file");
+    auto bytes = read_file(path);
+    if (!bytes) return bytes.status();
+    auto shape = probe_file(path, bytes.value());
+    if (!shape) return shape.status();
+    if (shape->height != options.height || shape->width != options.width) {
+        return Status::error(path + ": image is " + std::to_string(shape->height) + "x" +
+                             std::to_string(shape->width) + " (height x width) but " +
                              std::to_string(options.height) + "x" + std::to_string(options.width) +
                              " is expected; images are not resized");
     }
-    if (channels != options.channels && !options.convert_channels) {
-        return Status::error(path + ": image has " + channel_count(channels) + " but " +
+    if (shape->channels != options.channels && !options.convert_channels) {
+        return Status::error(path + ": image has " + channel_count(shape->channels) + " but " +
                              channel_count(options.channels) +
                              " are expected (channel conversion is off)");
     }
-    // stb_image converts to the requested count: gray is replicated, colour becomes luma
-    // (77 R + 150 G + 29 B) >> 8, alpha is dropped or set opaque.
-    std::unique_ptr<stbi_uc, void (*)(void *)> pixels(
-        stbi_load(path.c_str(), &width, &height, &channels, options.channels), stbi_image_free);
-    if (!pixels)
-        return Status::error(path + ": cannot decode as PNG or JPEG: " + stbi_failure_reason());
+    auto decoded = decode_image(bytes->data(), bytes->size(), shape.value());
+    if (!decoded) return Status::error(cannot_decode(path, decoded.status()));
+    const std::vector<uint8_t> pixels =
+        convert_channels(decoded.value(), shape.value(), options.channels);
     const int c_count = options.channels;
-    const int64_t plane = (int64_t)height * width;
-    // stb_image is interleaved HWC; the data set is CHW.
+    const int64_t plane = (int64_t)options.height * options.width;
+    // Decoded pixels are interleaved HWC; the data set is CHW.
     for (int c = 0; c < c_count; c++) {
-        for (int64_t p = 0; p < plane; p++) {
-            out[c * plane + p] = (float)pixels.get()[p * c_count + c] / 255.0f;
-        }
+        for (int64_t p = 0; p < plane; p++)
+            out[c * plane + p] = (float)pixels[p * c_count + c] / 255.0f;
     }
     return Status();
 }
@@ -118,8 +113,16 @@ Status decode_image(const std::string &path, const ImageFolderOptions &options, 
 Result<std::vector<float>> read_image(const std::string &path, const ImageFolderOptions &options) {
     if (Status status = check_options(path, options); !status) return status;
     std::vector<float> image((size_t)options.channels * options.height * options.width);
-    if (Status status = decode_image(path, options, image.data()); !status) return status;
+    if (Status status = decode_file(path, options, image.data()); !status) return status;
     return image;
+}
+
+Result<ImageShape> read_image_shape(const std::string &path) {
+    if (!is_regular_file(path))
+        return Result<ImageShape>::error(path + ": cannot open: no such file");
+    auto bytes = read_file(path);
+    if (!bytes) return bytes.status();
+    return probe_file(path, bytes.value());
 }
 
 Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptions &options) {
@@ -191,7 +194,7 @@ Result<Dataset> load_image_folder(const std::string &dir, const ImageFolderOptio
     data.sources.reserve(files.size());
     for (int64_t i = 0; i < data.count; i++) {
         const auto &[path, label] = files[(size_t)i];
-        if (Status status = decode_image(path, options, data.image(i)); !status) return status;
+        if (Status status = decode_file(path, options, data.image(i)); !status) return status;
         data.labels[(size_t)i] = label;
         data.sources.push_back({path, path, i, 1, 0});
     }

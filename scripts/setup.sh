@@ -17,7 +17,8 @@ packages=(
   libcli11-dev        # command-line parsing
   doctest-dev
   zlib1g-dev          # gzip'd IDX data sets
-  libstb-dev          # PNG/JPEG decoding
+  libpng-dev libturbojpeg0-dev  # PNG/JPEG decoding
+  libstb-dev          # PNG writing (netc plot)
   nlohmann-json3-dev  # safetensors headers, metrics
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin  # optional for netc itself: data-parallel training (mpirun -np N)

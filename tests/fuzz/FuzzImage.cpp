@@ -1,12 +1,11 @@
-// The image decoder path of `netc predict` and image-folder data sets (runtime/ImageFolder.cpp,
-// stb_image for PNG and JPEG) on arbitrary bytes. The file is read twice: for a 28x28 grayscale
-// model, as a user's stray file would be, and for the size its own header claims (when that is
-// small enough to decode in a fuzzing run), so the decoder itself runs, with each channel count.
+// The image decoder path of `netc predict` and image-folder data sets (runtime/ImageFolder.cpp and
+// runtime/ImageDecode.h: libpng and TurboJPEG) on arbitrary bytes. The file is read twice: for a
+// 28x28 grayscale model, as a user's stray file would be, and for the size its own header claims
+// (when that is small enough to decode in a fuzzing run), so the decoder itself runs, with each
+// channel count.
 
 #include "runtime/Dataset.h"
 #include "tests/fuzz/FuzzInput.h"
-
-#include <stb/stb_image.h>  // declarations only: netc_runtime holds the implementation
 
 using namespace netc::runtime;
 
@@ -29,10 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const bool convert = data[0] & 1;
     const std::string path = netc::fuzz::write_scratch(data, size, ".png");
     read_as(path, {1, 28, 28, convert});
-    int width = 0, height = 0, channels = 0;
-    if (stbi_info_from_memory(data, (int)size, &width, &height, &channels) &&
-        (int64_t)width * height <= 1 << 20) {
-        for (int c = 1; c <= 4; c++) read_as(path, {c, height, width, convert});
+    Result<ImageShape> shape = read_image_shape(path);
+    netc::fuzz::expect_message(shape.ok(), shape.message());
+    if (shape && (int64_t)shape->width * shape->height <= 1 << 20) {
+        for (int c = 1; c <= 4; c++) read_as(path, {c, shape->height, shape->width, convert});
     }
     return 0;
 }

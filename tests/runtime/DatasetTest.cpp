@@ -3,6 +3,7 @@
 
 #include "runtime/Dataset.h"
 #include "runtime/Batcher.h"
+#include "runtime/Files.h"
 #include "runtime/Memory.h"
 #include "tests/runtime/TestFiles.h"
 
@@ -543,9 +544,29 @@ TEST_CASE("image folder errors") {
     }
     SUBCASE("not an image") {
         write_bytes(dir / "a/x.png", {'n', 'o', 't', ' ', 'p', 'n', 'g'});
-        const std::string message = load_image_folder(dir.path(), {3, 3, 4}).message();
-        CHECK_MESSAGE(starts_with(message, dir / "a/x.png" + ": cannot decode as PNG or JPEG: "),
-                      message);
+        CHECK(load_image_folder(dir.path(), {3, 3, 4}).message() ==
+              dir / "a/x.png" +
+                  ": cannot decode as PNG or JPEG: it starts with neither PNG's signature (89 50 "
+                  "4E 47 0D 0A 1A 0A) nor JPEG's start of image (FF D8 FF)");
+    }
+    SUBCASE("a damaged PNG is refused, not decoded in part") {
+        write_png(dir / "a/x.png", 3, 4, 3, 0);
+        std::vector<uint8_t> bytes = read_file(dir / "a/x.png").value();
+        SUBCASE("truncated") {
+            bytes.resize(bytes.size() - 20);  // into the image data: IEND and IDAT's end are lost
+            write_bytes(dir / "a/x.png", bytes);
+            CHECK(read_image(dir / "a/x.png", {3, 3, 4}).message() ==
+                  dir / "a/x.png" +
+                      ": cannot decode as PNG or JPEG: PNG: the file ends inside the image");
+        }
+        SUBCASE("a flipped bit in the image data") {
+            bytes[bytes.size() - 16] ^= 1;  // IDAT's checksum no longer matches
+            write_bytes(dir / "a/x.png", bytes);
+            const std::string message = read_image(dir / "a/x.png", {3, 3, 4}).message();
+            CHECK_MESSAGE(
+                starts_with(message, dir / "a/x.png" + ": cannot decode as PNG or JPEG: PNG: "),
+                message);
+        }
     }
     SUBCASE("no class folders") {
         CHECK(load_image_folder(dir.path(), {3, 3, 4}).message() ==
@@ -564,6 +585,36 @@ TEST_CASE("image folder errors") {
         auto image = read_image(dir / "a/x.jpg", {3, 8, 8});
         REQUIRE_MESSAGE(image.ok(), image.message());
         for (float v : image.value()) CHECK(std::fabs(v - 200.0f / 255.0f) < 3.0f / 255.0f);
+        CHECK(read_image_shape(dir / "a/x.jpg").value().channels == 3);
+
+        // Cut short, the decoder's warning is an error: no gray rows where the data ran out.
+        std::vector<uint8_t> bytes = read_file(dir / "a/x.jpg").value();
+        bytes.resize(bytes.size() / 2);
+        write_bytes(dir / "a/x.jpg", bytes);
+        const std::string message = read_image(dir / "a/x.jpg", {3, 8, 8}).message();
+        CHECK_MESSAGE(
+            starts_with(message, dir / "a/x.jpg" + ": cannot decode as PNG or JPEG: JPEG: "),
+            message);
+    }
+}
+
+TEST_CASE("channel conversion, every count to every count") {
+    // One pixel per source kind: gray 90; gray 90 with alpha 7; RGB (10, 200, 30); RGBA + alpha 7.
+    const int r = 10, g = 200, b = 30, luma = (r * 77 + g * 150 + b * 29) >> 8;
+    const std::vector<std::vector<uint8_t>> sources = {{90}, {90, 7}, {r, g, b}, {r, g, b, 7}};
+    const std::vector<std::vector<std::vector<uint8_t>>> expected = {
+        // to 1, 2, 3 and 4 channels
+        {{90}, {90, 255}, {90, 90, 90}, {90, 90, 90, 255}},
+        {{90}, {90, 7}, {90, 90, 90}, {90, 90, 90, 7}},
+        {{(uint8_t)luma}, {(uint8_t)luma, 255}, {r, g, b}, {r, g, b, 255}},
+        {{(uint8_t)luma}, {(uint8_t)luma, 7}, {r, g, b}, {r, g, b, 7}},
+    };
+    for (int from = 1; from <= 4; from++) {
+        for (int to = 1; to <= 4; to++) {
+            INFO("from " << from << " to " << to);
+            CHECK(convert_channels(sources[from - 1], {from, 1, 1}, to) ==
+                  expected[from - 1][to - 1]);
+        }
     }
 }
 

@@ -1,17 +1,10 @@
 // `netc plot` end to end through the built binary (NETC_BINARY): the PNG it writes, decoded with
-// stb_image; the steps a resumed run writes twice; and every kind of bad input.
+// the runtime's PNG reader; the steps a resumed run writes twice; and every kind of bad input.
 
+#include "runtime/Dataset.h"
 #include "runtime/TestFiles.h"
 
 #include <doctest/doctest.h>
-
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cmath>
@@ -103,13 +96,21 @@ struct Image {
 };
 
 Image decode_png(const std::string &path) {
+    auto shape = netc::runtime::read_image_shape(path);
+    REQUIRE_MESSAGE(shape.ok(), shape.message());
+    CHECK(shape->channels == 3);
     Image image;
-    int channels = 0;
-    std::unique_ptr<stbi_uc, void (*)(void *)> pixels(
-        stbi_load(path.c_str(), &image.width, &image.height, &channels, 3), stbi_image_free);
-    REQUIRE_MESSAGE(pixels, path << ": " << stbi_failure_reason());
-    CHECK(channels == 3);
-    image.rgb.assign(pixels.get(), pixels.get() + (size_t)image.width * image.height * 3);
+    image.height = shape->height;
+    image.width = shape->width;
+    auto planes = netc::runtime::read_image(path, {3, image.height, image.width});
+    REQUIRE_MESSAGE(planes.ok(), planes.message());
+    // (channels, height, width) floats back to interleaved bytes.
+    const size_t plane = (size_t)image.height * image.width;
+    image.rgb.resize(plane * 3);
+    for (size_t p = 0; p < plane; p++) {
+        for (size_t c = 0; c < 3; c++)
+            image.rgb[p * 3 + c] = (uint8_t)std::lround(planes.value()[c * plane + p] * 255.0f);
+    }
     return image;
 }
 
