@@ -178,6 +178,8 @@ TrainCommands::TrainCommands(CLI::App &app) {
     predict_->add_option("--top", top_, "classes shown per image")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    predict_->add_flag("--json", json_,
+                       "print one JSON object with every class's probability for each input");
     predict_->add_flag("--allow-nonfinite", allow_nonfinite_,
                        "load a checkpoint holding NaN or infinite values (refused otherwise)");
     for (CLI::App *command : {train_, eval_, predict_}) {
@@ -436,6 +438,25 @@ int TrainCommands::run_predict() {
         runtime::Status s = m->jit->predict(ckpt->params.data(), images.data() + first * image_size,
                                             n, probs.data() + first * k);
         if (!s) return fail(s.message());
+    }
+    if (json_) {
+        // Every probability with the 9 significant digits that read back to the same float.
+        std::string out = "{\"model\": " + json_string(m->front.graph->model) +
+                          ", \"weights\": " + json_string(weights_) + ", \"class_names\": [";
+        for (int c = 0; c < k; c++) out += (c ? ", " : "") + json_string(ckpt->class_names[c]);
+        out += "], \"predictions\": [";
+        for (int64_t i = 0; i < count; i++) {
+            out += (i ? ", " : "") + std::string("{\"input\": ") + json_string(labels[i]) +
+                   ", \"probabilities\": [";
+            for (int c = 0; c < k; c++) {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%.9g", probs[(size_t)(i * k + c)]);
+                out += (c ? ", " : "") + std::string(buf);
+            }
+            out += "]}";
+        }
+        std::cout << out << "]}\n";
+        return 0;
     }
     int top = std::min(top_, k);
     for (int64_t i = 0; i < count; i++) {
