@@ -20,6 +20,8 @@ packages=(
   libpng-dev libturbojpeg0-dev  # PNG/JPEG decoding
   libstb-dev          # PNG writing (netc plot)
   nlohmann-json3-dev  # safetensors headers, metrics
+  libprotobuf-dev protobuf-compiler libonnx-dev  # ONNX export: protoc compiles libonnx-dev's onnx.proto
+  python3-onnx python3-opencv  # tests only: the ONNX checker, and OpenCV's DNN running the exports
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin  # optional for netc itself: data-parallel training (mpirun -np N)
 )

@@ -1,6 +1,7 @@
 // add: elementwise sum of two or more values of one shape (residual connections).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -42,6 +43,15 @@ double add_flops(const Graph &, const Node &node, int64_t batch) {
     return (double)(node.inputs.size() - 1) * (double)batch * (double)node.shape.elements();
 }
 
+// y = x_1 + x_2 + ...: a chain of Add
+void onnx_add(OnnxCtx &ctx) {
+    std::string total = ctx.x(0);
+    for (int i = 1; i < ctx.input_count(); i++) {
+        bool last = i == ctx.input_count() - 1;
+        total = ctx.emit("Add", {total, ctx.x(i)}, {}, last ? "" : "sum" + std::to_string(i));
+    }
+}
+
 }  // namespace
 
 const OpDef &op_add() {
@@ -56,6 +66,7 @@ const OpDef &op_add() {
         .schedule = schedule_elementwise,
         .backward = backward_add,
         .flops = add_flops,
+        .onnx = onnx_add,
     };
     return def;
 }

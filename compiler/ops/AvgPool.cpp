@@ -1,6 +1,7 @@
 // avgpool: the mean over each window (torch.nn.AvgPool2d, count_include_pad=True).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -69,6 +70,16 @@ void backward_avgpool(BackwardCtx &ctx) {
     ctx.set_input_grad(0, ctx.emit(op_avgpool_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
 }
 
+// AveragePool(x) over k x k windows, padding counted in the divisor as here
+void onnx_avgpool(OnnxCtx &ctx) {
+    const Attrs &a = ctx.node().attrs;
+    int64_t k = a.get_int("kernel"), p = a.get_int("pad");
+    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    ctx.emit("AveragePool", {ctx.x()},
+             {OnnxAttr::ints("kernel_shape", {k, k}), OnnxAttr::ints("strides", {s, s}),
+              OnnxAttr::ints("pads", {p, p, p, p}), OnnxAttr::i("count_include_pad", 1)});
+}
+
 }  // namespace
 
 const OpDef &op_avgpool() {
@@ -81,6 +92,7 @@ const OpDef &op_avgpool() {
         .schedule = schedule_avgpool,
         .backward = backward_avgpool,
         .flops = pool_window_flops,
+        .onnx = onnx_avgpool,
     };
     return def;
 }

@@ -3,6 +3,7 @@
 // running = (1 - momentum) * running + momentum * batch_statistic, as PyTorch does.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -204,6 +205,20 @@ void backward_batchnorm(BackwardCtx &ctx) {
     }
 }
 
+// BatchNormalization(x, w, b, running_mean, running_var) in inference form; without affine
+// parameters w = 1 and b = 0
+void onnx_batchnorm(OnnxCtx &ctx) {
+    bool affine = ctx.node().attrs.get_bool("affine");
+    int64_t c = channels_of(ctx.node().shape);
+    std::string w =
+        affine ? ctx.param("weight") : ctx.constant("ones", std::vector<float>(c, 1), {c});
+    std::string b =
+        affine ? ctx.param("bias") : ctx.constant("zeros", std::vector<float>(c, 0), {c});
+    ctx.emit("BatchNormalization",
+             {ctx.x(), w, b, ctx.param("running_mean"), ctx.param("running_var")},
+             {OnnxAttr::f("epsilon", (float)ctx.node().attrs.get_float("eps"))});
+}
+
 }  // namespace
 
 const OpDef &op_batchnorm() {
@@ -223,6 +238,7 @@ const OpDef &op_batchnorm() {
         .schedule = schedule_batchnorm,
         .backward = backward_batchnorm,
         .flops = per_element_flops<5>,
+        .onnx = onnx_batchnorm,
     };
     return def;
 }

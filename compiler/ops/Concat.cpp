@@ -1,6 +1,7 @@
 // concat: joins values along the channel axis (torch.cat(xs, dim=1)).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 #include <algorithm>
 
@@ -88,6 +89,13 @@ void backward_concat(BackwardCtx &ctx) {
     }
 }
 
+// Concat(x_1, x_2, ...) along the channels, axis 1 of [N, C, ...]
+void onnx_concat(OnnxCtx &ctx) {
+    std::vector<std::string> inputs;
+    for (int i = 0; i < ctx.input_count(); i++) inputs.push_back(ctx.x(i));
+    ctx.emit("Concat", inputs, {OnnxAttr::i("axis", 1)});
+}
+
 }  // namespace
 
 const OpDef &op_concat() {
@@ -101,6 +109,7 @@ const OpDef &op_concat() {
         .schedule = schedule_concat,
         .backward = backward_concat,
         .flops = no_flops,
+        .onnx = onnx_concat,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // `dropconnect=p`, W is masked while training (compiler/ops/DropConnect.h).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 #include "compiler/ops/DropConnect.h"
 
 namespace netc {
@@ -231,6 +232,19 @@ void backward_conv2d(BackwardCtx &ctx) {
     if (ctx.node().attrs.get_bool("bias")) ctx.emit_param_grad(op_bias_grad(), {ctx.dy()}, "bias");
 }
 
+// Conv(x, W, b): W [filters, C, k, k] as torch has it; DropConnect is training only
+void onnx_conv2d(OnnxCtx &ctx) {
+    const Attrs &a = ctx.node().attrs;
+    int64_t k = a.get_int("kernel"), s = a.get_int("stride"), p = a.get_int("pad");
+    int64_t d = a.get_int("dilation");
+    std::vector<std::string> inputs = {ctx.x(), ctx.param("weight")};
+    if (a.get_bool("bias")) inputs.push_back(ctx.param("bias"));
+    ctx.emit("Conv", inputs,
+             {OnnxAttr::ints("kernel_shape", {k, k}), OnnxAttr::ints("strides", {s, s}),
+              OnnxAttr::ints("pads", {p, p, p, p}), OnnxAttr::ints("dilations", {d, d}),
+              OnnxAttr::i("group", 1)});
+}
+
 }  // namespace
 
 const OpDef &op_conv2d() {
@@ -252,6 +266,7 @@ const OpDef &op_conv2d() {
         .schedule = schedule_conv2d,
         .backward = backward_conv2d,
         .flops = conv2d_flops,
+        .onnx = onnx_conv2d,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // masked while training (compiler/ops/DropConnect.h).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 #include "compiler/ops/DropConnect.h"
 
 namespace netc {
@@ -167,6 +168,13 @@ void backward_dense(BackwardCtx &ctx) {
     if (ctx.node().attrs.get_bool("bias")) ctx.emit_param_grad(op_bias_grad(), {ctx.dy()}, "bias");
 }
 
+// Gemm(x, W, b, transB=1): x [N, F], W [units, F] as torch has it; DropConnect is training only
+void onnx_dense(OnnxCtx &ctx) {
+    std::vector<std::string> inputs = {ctx.x(), ctx.param("weight")};
+    if (ctx.node().attrs.get_bool("bias")) inputs.push_back(ctx.param("bias"));
+    ctx.emit("Gemm", inputs, {OnnxAttr::i("transB", 1)});
+}
+
 }  // namespace
 
 const OpDef &op_dense() {
@@ -184,6 +192,7 @@ const OpDef &op_dense() {
         .schedule = schedule_dense,
         .backward = backward_dense,
         .flops = dense_flops,
+        .onnx = onnx_dense,
     };
     return def;
 }

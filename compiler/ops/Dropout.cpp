@@ -2,6 +2,7 @@
 // 1 / (1 - p) (inverted dropout, torch.nn.Dropout); the identity in inference.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -61,6 +62,7 @@ const OpDef &op_dropout() {
         .schedule = schedule_elementwise,
         .backward = backward_dropout,
         .flops = per_element_flops<1>,
+        .onnx = onnx_identity,
     };
     return def;
 }

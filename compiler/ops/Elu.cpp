@@ -1,6 +1,7 @@
 // elu: y = x > 0 ? x : alpha * (exp(x) - 1), elementwise (torch.nn.ELU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -30,6 +31,10 @@ const OpDef &op_elu_grad() {
 
 void backward_elu(BackwardCtx &ctx) { backward_pointwise(ctx, op_elu_grad()); }
 
+void onnx_elu(OnnxCtx &ctx) {
+    onnx_unary(ctx, "Elu", {OnnxAttr::f("alpha", (float)ctx.node().attrs.get_float("alpha"))});
+}
+
 }  // namespace
 
 const OpDef &op_elu() {
@@ -44,6 +49,7 @@ const OpDef &op_elu() {
         .schedule = schedule_elementwise,
         .backward = backward_elu,
         .flops = per_element_flops<1>,
+        .onnx = onnx_elu,
     };
     return def;
 }

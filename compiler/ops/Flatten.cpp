@@ -2,6 +2,7 @@
 // transfer to and from PyTorch unchanged.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -62,6 +63,12 @@ void backward_flatten(BackwardCtx &ctx) {
     ctx.set_input_grad(0, ctx.emit(op_flatten_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
 }
 
+// Flatten(x, axis=1): [N, C, H, W] -> [N, C*H*W] in the same order; a flat value is unchanged
+void onnx_flatten(OnnxCtx &ctx) {
+    if (ctx.x_shape().rank() == 1) return ctx.set_value(ctx.x());
+    onnx_unary(ctx, "Flatten", {OnnxAttr::i("axis", 1)});
+}
+
 }  // namespace
 
 const OpDef &op_flatten() {
@@ -73,6 +80,7 @@ const OpDef &op_flatten() {
         .schedule = schedule_flatten,
         .backward = backward_flatten,
         .flops = no_flops,
+        .onnx = onnx_flatten,
     };
     return def;
 }

@@ -12,6 +12,7 @@
 // fixed regions, the middle of the draw's range.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 #include <cmath>
 
@@ -99,6 +100,12 @@ Expr region_start(const Axis &a, const Expr &i, const Expr &u) {
     Expr start =
         cast<int>(strict_float((cast<float>(i) + u) * alpha)) - cast<int>(strict_float(u * alpha));
     return select(i == a.out - 1, a.in - a.k, start);
+}
+
+/// region_start for a draw u fixed at compile time (inference's 0.5), in the same float arithmetic.
+int64_t region_start_value(const Axis &a, int i, float u) {
+    if (a.out == 1 || i == a.out - 1) return a.in - a.k;
+    return (int64_t)(int)(((float)i + u) * a.alpha) - (int64_t)(int)(u * a.alpha);
 }
 
 /// The region starts of every output column (x) and row (y) of every sample, (i, n).
@@ -194,6 +201,27 @@ void backward_fractional_maxpool(BackwardCtx &ctx) {
                        ctx.emit(op_fractional_maxpool_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
 }
 
+// MaxPool(x, kernel k, stride 1) holds the maximum of the k x k window at every start; Gather
+// along the rows (axis 2) and the columns (axis 3) keeps inference's regions (u = 0.5), the
+// starts computed as the lowering computes them
+void onnx_fractional_maxpool(OnnxCtx &ctx) {
+    const Shape &in = ctx.x_shape(), &out = ctx.node().shape;
+    int64_t k = ctx.node().attrs.get_int("kernel");
+    auto starts = [&](int axis) {  // 1: rows (y), 2: columns (x)
+        Axis a = axis_of((int)in.dims[axis], (int)out.dims[axis], (int)k);
+        std::vector<int64_t> s;
+        for (int i = 0; i < a.out; i++) s.push_back(region_start_value(a, i, 0.5f));
+        return s;
+    };
+    std::string windows = ctx.emit(
+        "MaxPool", {ctx.x()},
+        {OnnxAttr::ints("kernel_shape", {k, k}), OnnxAttr::ints("strides", {1, 1})}, "windows");
+    std::string rows_at = ctx.constant_ints("row_starts", starts(1), {out.dims[1]});
+    std::string rows = ctx.emit("Gather", {windows, rows_at}, {OnnxAttr::i("axis", 2)}, "rows");
+    std::string columns_at = ctx.constant_ints("column_starts", starts(2), {out.dims[2]});
+    ctx.emit("Gather", {rows, columns_at}, {OnnxAttr::i("axis", 3)});
+}
+
 }  // namespace
 
 const OpDef &op_fractional_maxpool() {
@@ -214,6 +242,7 @@ const OpDef &op_fractional_maxpool() {
         .schedule = schedule_fractional_maxpool,
         .backward = backward_fractional_maxpool,
         .flops = pool_window_flops,
+        .onnx = onnx_fractional_maxpool,
     };
     return def;
 }

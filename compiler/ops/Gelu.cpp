@@ -1,6 +1,7 @@
 // gelu: y = x * Phi(x), the Gaussian error linear unit (torch.nn.GELU), exact or tanh form.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -41,6 +42,31 @@ const OpDef &op_gelu_grad() {
 
 void backward_gelu(BackwardCtx &ctx) { backward_pointwise(ctx, op_gelu_grad()); }
 
+// exact: x/2 * (1 + Erf(x / sqrt(2)));  tanh: x/2 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+// (ONNX has Gelu only from opset 20)
+void onnx_gelu(OnnxCtx &ctx) {
+    bool exact = ctx.node().attrs.get_enum("approximate") == "none";
+    auto scalar = [&](const char *what, float v) { return ctx.constant(what, {v}, {}); };
+    std::string phi;  // 1 + erf(...) or 1 + tanh(...)
+    if (exact) {
+        std::string u =
+            ctx.emit("Mul", {ctx.x(), scalar("inv_sqrt2", 0.70710678118654752f)}, {}, "u");
+        std::string e = ctx.emit("Erf", {u}, {}, "erf");
+        phi = ctx.emit("Add", {e, scalar("one", 1.0f)}, {}, "phi");
+    } else {
+        std::string x2 = ctx.emit("Mul", {ctx.x(), ctx.x()}, {}, "x2");
+        std::string x3 = ctx.emit("Mul", {x2, ctx.x()}, {}, "x3");
+        std::string c3 = ctx.emit("Mul", {x3, scalar("c", 0.044715f)}, {}, "cx3");
+        std::string inner = ctx.emit("Add", {ctx.x(), c3}, {}, "inner");
+        std::string u =
+            ctx.emit("Mul", {inner, scalar("sqrt_2_over_pi", 0.79788456080286536f)}, {}, "u");
+        std::string t = ctx.emit("Tanh", {u}, {}, "tanh");
+        phi = ctx.emit("Add", {t, scalar("one", 1.0f)}, {}, "phi");
+    }
+    std::string half = ctx.emit("Mul", {ctx.x(), scalar("half", 0.5f)}, {}, "half_x");
+    ctx.emit("Mul", {half, phi});
+}
+
 }  // namespace
 
 const OpDef &op_gelu() {
@@ -55,6 +81,7 @@ const OpDef &op_gelu() {
         .schedule = schedule_elementwise,
         .backward = backward_gelu,
         .flops = per_element_flops<1>,
+        .onnx = onnx_gelu,
     };
     return def;
 }

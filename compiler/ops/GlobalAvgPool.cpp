@@ -1,6 +1,7 @@
 // global_avgpool: the mean of each channel over all pixels, [C, H, W] -> [C].
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -55,6 +56,12 @@ void backward_global_avgpool(BackwardCtx &ctx) {
     ctx.set_input_grad(0, ctx.emit(op_global_avgpool_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
 }
 
+// GlobalAveragePool(x) [N, C, 1, 1], then Flatten to [N, C]
+void onnx_global_avgpool(OnnxCtx &ctx) {
+    std::string pooled = ctx.emit("GlobalAveragePool", {ctx.x()}, {}, "pooled");
+    ctx.emit("Flatten", {pooled}, {OnnxAttr::i("axis", 1)});
+}
+
 }  // namespace
 
 const OpDef &op_global_avgpool() {
@@ -66,6 +73,7 @@ const OpDef &op_global_avgpool() {
         .schedule = schedule_global_avgpool,
         .backward = backward_global_avgpool,
         .flops = per_input_element_flops<1>,
+        .onnx = onnx_global_avgpool,
     };
     return def;
 }

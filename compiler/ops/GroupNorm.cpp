@@ -2,6 +2,7 @@
 // shifts per channel (torch.nn.GroupNorm).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -205,6 +206,22 @@ void backward_groupnorm(BackwardCtx &ctx) {
     }
 }
 
+// each group of channels as a row normalized (onnx_normalize_rows), then * w + b, w and b [C] as
+// torch has them, Reshaped to [C, 1, 1] on an image
+void onnx_groupnorm(OnnxCtx &ctx) {
+    const Shape &in = ctx.x_shape();
+    std::string normalized = onnx_normalize_rows(ctx, ctx.node().attrs.get_int("groups"));
+    if (!ctx.node().attrs.get_bool("affine")) return;
+    std::string w = ctx.param("weight"), b = ctx.param("bias");
+    if (in.rank() == 3) {
+        std::string per_channel = ctx.constant_ints("channel_shape", {in.dims[0], 1, 1}, {3});
+        w = ctx.emit("Reshape", {w, per_channel}, {}, "weight");
+        b = ctx.emit("Reshape", {b, per_channel}, {}, "bias");
+    }
+    std::string scaled = ctx.emit("Mul", {normalized, w}, {}, "scaled");
+    ctx.emit("Add", {scaled, b});
+}
+
 }  // namespace
 
 const OpDef &op_groupnorm() {
@@ -223,6 +240,7 @@ const OpDef &op_groupnorm() {
         .schedule = schedule_groupnorm,
         .backward = backward_groupnorm,
         .flops = per_element_flops<5>,
+        .onnx = onnx_groupnorm,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // and shift of the sample's shape (torch.nn.LayerNorm(normalized_shape = per-sample shape)).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -228,6 +229,15 @@ void backward_layernorm(BackwardCtx &ctx) {
     }
 }
 
+// the sample as one row normalized (onnx_normalize_rows), then * w + b, w and b [C, H, W] (or
+// [F]) as torch has them, broadcast over the batch
+void onnx_layernorm(OnnxCtx &ctx) {
+    std::string normalized = onnx_normalize_rows(ctx, 1);
+    if (!ctx.node().attrs.get_bool("affine")) return;
+    std::string scaled = ctx.emit("Mul", {normalized, ctx.param("weight")}, {}, "scaled");
+    ctx.emit("Add", {scaled, ctx.param("bias")});
+}
+
 }  // namespace
 
 const OpDef &op_layernorm() {
@@ -245,6 +255,7 @@ const OpDef &op_layernorm() {
         .schedule = schedule_layernorm,
         .backward = backward_layernorm,
         .flops = per_element_flops<5>,
+        .onnx = onnx_layernorm,
     };
     return def;
 }

@@ -1,6 +1,7 @@
 // leaky_relu: y = x > 0 ? x : alpha * x, elementwise (torch.nn.LeakyReLU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -30,6 +31,11 @@ const OpDef &op_leaky_relu_grad() {
 
 void backward_leaky_relu(BackwardCtx &ctx) { backward_pointwise(ctx, op_leaky_relu_grad()); }
 
+void onnx_leaky_relu(OnnxCtx &ctx) {
+    onnx_unary(ctx, "LeakyRelu",
+               {OnnxAttr::f("alpha", (float)ctx.node().attrs.get_float("alpha"))});
+}
+
 }  // namespace
 
 const OpDef &op_leaky_relu() {
@@ -43,6 +49,7 @@ const OpDef &op_leaky_relu() {
         .schedule = schedule_elementwise,
         .backward = backward_leaky_relu,
         .flops = per_element_flops<1>,
+        .onnx = onnx_leaky_relu,
     };
     return def;
 }

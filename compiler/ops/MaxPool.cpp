@@ -1,6 +1,7 @@
 // maxpool: the maximum over each window (torch.nn.MaxPool2d); padding never wins.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -79,6 +80,16 @@ void backward_maxpool(BackwardCtx &ctx) {
     ctx.set_input_grad(0, ctx.emit(op_maxpool_grad(), {ctx.dy()}, ctx.x_shape(), "input"));
 }
 
+// MaxPool(x) over k x k windows; ONNX pads never win a maximum either
+void onnx_maxpool(OnnxCtx &ctx) {
+    const Attrs &a = ctx.node().attrs;
+    int64_t k = a.get_int("kernel"), p = a.get_int("pad");
+    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    ctx.emit("MaxPool", {ctx.x()},
+             {OnnxAttr::ints("kernel_shape", {k, k}), OnnxAttr::ints("strides", {s, s}),
+              OnnxAttr::ints("pads", {p, p, p, p})});
+}
+
 }  // namespace
 
 const OpDef &op_maxpool() {
@@ -91,6 +102,7 @@ const OpDef &op_maxpool() {
         .schedule = schedule_maxpool,
         .backward = backward_maxpool,
         .flops = pool_window_flops,
+        .onnx = onnx_maxpool,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // channels (Goodfellow et al. 2013); C channels become C / pieces.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -93,6 +94,22 @@ void backward_maxout(BackwardCtx &ctx) {
     ctx.set_input_grad(0, ctx.emit(op_maxout_grad(), {ctx.dy(), ctx.x()}, ctx.x_shape(), "input"));
 }
 
+// Reshape [N, C, ...] to [N, C/pieces, pieces, ...], ReduceMax over the pieces (axis 2, kept as
+// 1: OpenCV 4.6 loses the rank of a ReduceMax that drops it), and Reshape to [N, C/pieces, ...]
+void onnx_maxout(OnnxCtx &ctx) {
+    int64_t pieces = ctx.node().attrs.get_int("pieces");
+    const Shape &in = ctx.x_shape();
+    std::vector<int64_t> grouped = {0, in.dims[0] / pieces, pieces};  // 0: N as it is
+    grouped.insert(grouped.end(), in.dims.begin() + 1, in.dims.end());
+    std::string shape = ctx.constant_ints("groups_shape", grouped, {(int64_t)grouped.size()});
+    std::string groups = ctx.emit("Reshape", {ctx.x(), shape}, {}, "groups");
+    std::string best = ctx.emit("ReduceMax", {groups},
+                                {OnnxAttr::ints("axes", {2}), OnnxAttr::i("keepdims", 1)}, "max");
+    std::vector<int64_t> dims = {0};
+    dims.insert(dims.end(), ctx.node().shape.dims.begin(), ctx.node().shape.dims.end());
+    ctx.emit("Reshape", {best, ctx.constant_ints("value_shape", dims, {(int64_t)dims.size()})});
+}
+
 }  // namespace
 
 const OpDef &op_maxout() {
@@ -105,6 +122,7 @@ const OpDef &op_maxout() {
         .schedule = schedule_maxout,
         .backward = backward_maxout,
         .flops = per_input_element_flops<1>,
+        .onnx = onnx_maxout,
     };
     return def;
 }

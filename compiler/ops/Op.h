@@ -1,6 +1,6 @@
 #pragma once
 // What the compiler knows about one op, gathered in one place: its attributes, shape rule
-// and parameters, its lowering, backward rule, schedule hint and FLOP count. Each op
+// and parameters, its lowering, backward rule, schedule hint, FLOP count and ONNX mapping. Each op
 // defines one OpDef in its own file under compiler/ops/; OpTable lists them all once.
 
 #include "compiler/Attr.h"
@@ -54,6 +54,9 @@ using BackwardRule = void (*)(BackwardCtx &ctx);
 /// window tap for pooling; a small fixed count per element for normalization and the loss, as
 /// each rule says; 0 for ops that only move data.
 using FlopRule = double (*)(const Graph &graph, const Node &node, int64_t batch);
+class OnnxCtx;
+/// Emits the op's inference form as ONNX nodes (compiler/Onnx.h).
+using OnnxRule = void (*)(OnnxCtx &ctx);
 
 struct OpDef {
     const char *name = "";
@@ -69,6 +72,7 @@ struct OpDef {
     ScheduleRule schedule = nullptr;
     BackwardRule backward = nullptr;
     FlopRule flops = nullptr;  // every op has one; count_flops fails loudly on one without
+    OnnxRule onnx = nullptr;   // null: export_onnx refuses the op, naming the layer
 };
 
 // FLOP-rule helpers shared by the op files.

@@ -1,6 +1,7 @@
 // prelu: y = x > 0 ? x : a_c * x with a learned slope per channel (torch.nn.PReLU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -89,6 +90,18 @@ void backward_prelu(BackwardCtx &ctx) {
     ctx.emit_param_grad(op_prelu_grad_weight(), {ctx.dy(), ctx.x()}, "weight");
 }
 
+// PRelu(x, a): the slope [C] (or [1] shared) as torch has it, reshaped to [C, 1, 1] on an image
+// so that it broadcasts over the channels
+void onnx_prelu(OnnxCtx &ctx) {
+    std::string slope = ctx.param("weight");
+    if (ctx.x_shape().rank() == 3 && !ctx.node().attrs.get_bool("shared")) {
+        int64_t c = ctx.x_shape().dims[0];
+        std::string shape = ctx.constant_ints("slope_shape", {c, 1, 1}, {3});
+        slope = ctx.emit("Reshape", {slope, shape}, {}, "slope");
+    }
+    ctx.emit("PRelu", {ctx.x(), slope});
+}
+
 }  // namespace
 
 const OpDef &op_prelu() {
@@ -107,6 +120,7 @@ const OpDef &op_prelu() {
         .schedule = schedule_elementwise,
         .backward = backward_prelu,
         .flops = per_element_flops<1>,
+        .onnx = onnx_prelu,
     };
     return def;
 }

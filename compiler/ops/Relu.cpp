@@ -1,6 +1,7 @@
 // relu: y = max(x, 0), elementwise.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -27,6 +28,8 @@ const OpDef &op_relu_grad() {
 
 void backward_relu(BackwardCtx &ctx) { backward_pointwise(ctx, op_relu_grad()); }
 
+void onnx_relu(OnnxCtx &ctx) { onnx_unary(ctx, "Relu"); }
+
 }  // namespace
 
 const OpDef &op_relu() {
@@ -39,6 +42,7 @@ const OpDef &op_relu() {
         .schedule = schedule_elementwise,
         .backward = backward_relu,
         .flops = per_element_flops<1>,
+        .onnx = onnx_relu,
     };
     return def;
 }

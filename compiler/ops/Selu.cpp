@@ -2,6 +2,7 @@
 // (torch.nn.SELU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -35,6 +36,10 @@ const OpDef &op_selu_grad() {
 
 void backward_selu(BackwardCtx &ctx) { backward_pointwise(ctx, op_selu_grad()); }
 
+void onnx_selu(OnnxCtx &ctx) {
+    onnx_unary(ctx, "Selu", {OnnxAttr::f("alpha", selu_alpha), OnnxAttr::f("gamma", selu_scale)});
+}
+
 }  // namespace
 
 const OpDef &op_selu() {
@@ -47,6 +52,7 @@ const OpDef &op_selu() {
         .schedule = schedule_elementwise,
         .backward = backward_selu,
         .flops = per_element_flops<1>,
+        .onnx = onnx_selu,
     };
     return def;
 }

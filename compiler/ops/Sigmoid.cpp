@@ -1,6 +1,7 @@
 // sigmoid: y = 1 / (1 + exp(-x)), elementwise.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -27,6 +28,8 @@ const OpDef &op_sigmoid_grad() {
 
 void backward_sigmoid(BackwardCtx &ctx) { backward_pointwise(ctx, op_sigmoid_grad()); }
 
+void onnx_sigmoid(OnnxCtx &ctx) { onnx_unary(ctx, "Sigmoid"); }
+
 }  // namespace
 
 const OpDef &op_sigmoid() {
@@ -39,6 +42,7 @@ const OpDef &op_sigmoid() {
         .schedule = schedule_elementwise,
         .backward = backward_sigmoid,
         .flops = per_element_flops<1>,
+        .onnx = onnx_sigmoid,
     };
     return def;
 }

@@ -4,6 +4,7 @@
 // identity in inference. Written on the branch before the `add` that joins it to the shortcut.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -66,6 +67,7 @@ const OpDef &op_stochastic_depth() {
         .schedule = schedule_elementwise,
         .backward = backward_stochastic_depth,
         .flops = per_element_flops<1>,
+        .onnx = onnx_identity,
     };
     return def;
 }

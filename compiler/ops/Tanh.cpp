@@ -1,6 +1,7 @@
 // tanh: y = tanh(x), elementwise.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -26,6 +27,8 @@ const OpDef &op_tanh_grad() {
 
 void backward_tanh(BackwardCtx &ctx) { backward_pointwise(ctx, op_tanh_grad()); }
 
+void onnx_tanh(OnnxCtx &ctx) { onnx_unary(ctx, "Tanh"); }
+
 }  // namespace
 
 const OpDef &op_tanh() {
@@ -38,6 +41,7 @@ const OpDef &op_tanh() {
         .schedule = schedule_elementwise,
         .backward = backward_tanh,
         .flops = per_element_flops<1>,
+        .onnx = onnx_tanh,
     };
     return def;
 }

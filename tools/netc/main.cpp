@@ -2,14 +2,16 @@
 // unreadable file), 70 an internal error (a bug in netc).
 
 #include "compiler/Aot.h"
+#include "compiler/DeriveBackward.h"
+#include "compiler/ExportOnnx.h"
 #include "compiler/Frontend.h"
 #include "compiler/GradCheck.h"
-#include "compiler/DeriveBackward.h"
 #include "compiler/Program.h"
 #include "compiler/Schedule.h"
 #include "compiler/Summary.h"
 #include "compiler/Target.h"
 #include "dsl/Error.h"
+#include "runtime/Files.h"
 #include "tools/netc/BenchCommand.h"
 #include "tools/netc/Plot.h"
 #include "tools/netc/TrainCommands.h"
@@ -17,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 namespace {
@@ -76,7 +79,7 @@ int run(int argc, char **argv) {
     std::vector<std::string> emit;
     std::string output;
     std::string target = "host";
-    std::vector<std::string> emit_kinds = {"ast", "graph", "params", "backward", "program"};
+    std::vector<std::string> emit_kinds = {"ast", "graph", "params", "backward", "program", "onnx"};
     for (const auto &[kind, suffix] : netc::aot_output_kinds()) emit_kinds.push_back(kind);
     app.add_option("FILE", file, "model file (.net) to compile");
     app.add_option("-o,--output", output,
@@ -104,7 +107,8 @@ int run(int argc, char **argv) {
                    "what to produce, comma-separated: ast, graph, params, backward (the graph "
                    "with its derived backward nodes) or program (the pipelines) print an "
                    "intermediate form; object, header, static-library, assembly, stmt-html are "
-                   "written next to -o (default: object,header)")
+                   "written next to -o (default: object,header); onnx writes the inference "
+                   "graph with --weights as an ONNX model to -o")
         ->delimiter(',')
         ->allow_extra_args(false)  // `--emit=graph FILE`: FILE is the model, not a second kind
         ->check(CLI::IsMember(emit_kinds));
@@ -200,7 +204,45 @@ int run(int argc, char **argv) {
         std::cout << netc::ast::dump(f.ast);
         return f.ok() ? 0 : exit_user_error;
     }
+    if (std::find(emit.begin(), emit.end(), "onnx") != emit.end()) {
+        if (emit.size() != 1) {
+            std::cerr << "netc: --emit=onnx writes one ONNX model and goes alone\n";
+            return exit_user_error;
+        }
+        if (weights.empty() || output.empty()) {
+            std::cerr << "netc: --emit=onnx needs the trained weights and the file to write: "
+                         "netc FILE --weights CKPT --emit=onnx -o model.onnx\n";
+            return exit_user_error;
+        }
+    }
     if (!load(file, f)) return exit_user_error;
+    if (!emit.empty() && emit[0] == "onnx") {
+        netc::EmbeddedWeights embedded;
+        std::string weights_error;
+        if (!netc::load_weights(weights, *f.graph, f.layout, embedded, weights_error,
+                                allow_nonfinite)) {
+            std::cerr << "netc: error: " << weights_error << "\n";
+            return exit_user_error;
+        }
+        netc::Diagnostics export_diags(*f.source);  // the front end's were printed by load()
+        std::optional<std::string> model =
+            netc::export_onnx(*f.graph, f.layout, embedded, export_diags);
+        if (!model) {
+            export_diags.print(std::cerr);
+            int n = export_diags.error_count();
+            std::cerr << n << " error" << (n == 1 ? "" : "s") << " in " << file << "\n";
+            return exit_user_error;
+        }
+        netc::runtime::Status written =
+            netc::runtime::write_file_atomically(output, [&](const netc::runtime::ByteSink &sink) {
+                sink(model->data(), model->size());
+            });
+        if (!written.ok()) {
+            std::cerr << "netc: error: " << written.message() << "\n";
+            return exit_user_error;
+        }
+        return 0;
+    }
     if (what == "graph") {
         std::cout << netc::dump(*f.graph);
         return 0;
