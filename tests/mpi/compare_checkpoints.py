@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """Compares two netc checkpoints tensor by tensor, with the standard library only.
 
-  compare_checkpoints.py A B [--rtol R] [--prefix P]
+  compare_checkpoints.py A B [--rtol R] [--atol T] [--prefix P]
 
 Every tensor of A (or those whose names start with P) must be in B with the same shape, and
-differ from it by at most R relative to the tensor's largest magnitude:
-max|a - b| <= R * max(max|b|, 1e-12). Prints the worst tensor; exits 1 when any exceeds R.
+differ from it by at most R relative to the tensor's largest magnitude, plus T:
+max|a - b| <= R * max(max|b|, 1e-12) + T. Prints the worst tensor; exits 1 when any exceeds that.
 The metadata keys named by --same must hold equal values in both (step, best accuracy, ...).
 """
 import argparse
@@ -38,6 +38,7 @@ def main():
     parser.add_argument("a")
     parser.add_argument("b")
     parser.add_argument("--rtol", type=float, default=1e-5)
+    parser.add_argument("--atol", type=float, default=0.0)
     parser.add_argument("--prefix", default="")
     parser.add_argument("--same", action="append", default=[])
     args = parser.parse_args()
@@ -63,7 +64,7 @@ def main():
         compared += 1
         if diff / scale > worst:
             worst_name, worst = name, diff / scale
-        if diff / scale > args.rtol:
+        if diff > args.rtol * scale + args.atol:
             print(f"{name}: max |a - b| = {diff:.3g}, {diff / scale:.3g} of its scale {scale:.3g}")
             failed = True
     if compared == 0:

@@ -12,6 +12,10 @@
 #   mpi_train.sh NETC MPIRUN DATA killed MODEL           rank 1 killed mid-run: the run ends
 #                                                        within 60 s, non-zero, saying so, and
 #                                                        last.safetensors is whole
+#   mpi_train.sh NETC MPIRUN DATA batchnorm MODEL        a model whose first batchnorm is
+#                                                        `bn1`: 2 processes average the shards'
+#                                                        statistics into the running ones, and
+#                                                        train on, rank 0 alone writing
 set -u
 netc=$1 mpirun=$2 data=$3 what=$4 model=$5
 shift 5
@@ -140,6 +144,25 @@ n = struct.unpack("<Q", d[:8])[0]
 print(json.loads(d[8:8 + n])["__metadata__"]["step"])' "$work/run/last.safetensors") + 1)) ||
         fail "the checkpoint left behind does not resume"
     ! ls "$work/run" | grep -q '\.tmp\.' || fail "temporary files were left"
+    ;;
+batchnorm)
+    # Each rank normalizes its shard by the shard's own statistics, so the trained parameters
+    # are not one process's (tests/mpi/mpi_aot.sh shows what they equal). The running
+    # statistics average the shards': after one step, bn1's running mean (a tenth of the mean
+    # of the shards' means: the global batch's) is one process's to float32 rounding of a mean
+    # over 64 x 28 x 28 values (seen: 1.2e-6; rank 0's shard alone is 8.9e-3 off). Its running
+    # variance is not: the shards' variances leave out the spread between their means.
+    train 0 one --steps 1 || fail "the single process failed"
+    train 2 np2 --steps 1 || fail "2 processes failed"
+    compare "$work/one/last.safetensors" "$work/np2/last.safetensors" \
+        --prefix bn1.running_mean --rtol 0 --atol 1e-5
+    # Training goes on past an epoch's end and its validation (on the running statistics), rank
+    # 0 alone writing; a non-finite loss would have stopped it with an error.
+    train 2 np2 --steps 16 --resume || fail "2 processes did not train on"
+    grep -q "data parallel: 2 processes" "$work/np2.log" || fail "not 2 processes"
+    epoch_lines "$work/np2.log" | grep -q '^epoch 1/' || fail "no figures for the first epoch"
+    [ "$(ls "$work/np2" | tr '\n' ' ')" = "best.safetensors last.safetensors metrics.jsonl " ] ||
+        fail "other files were written: $(ls "$work/np2")"
     ;;
 *)
     fail "unknown test $what"
