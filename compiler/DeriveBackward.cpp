@@ -88,9 +88,17 @@ int sum_contributions(Graph &g, int value, const std::vector<int> &parts) {
 
 const OpDef *op_without_backward(const Graph &forward) {
     for (int i = 1; i < forward.forward_count; i++) {
-        if (!forward.nodes[i].op->backward) return forward.nodes[i].op;
+        const OpDef *op = forward.nodes[i].op;
+        if (!op->backward && op->input_gradient) return op;
     }
     return nullptr;
+}
+
+bool has_image_gradient(const Graph &forward) {
+    for (int i = 1; i < forward.forward_count; i++) {
+        if (!forward.nodes[i].op->input_gradient) return false;
+    }
+    return true;
 }
 
 Graph derive_backward(const Graph &forward, bool input_grad) {
@@ -111,7 +119,11 @@ Graph derive_backward(const Graph &forward, bool input_grad) {
                 has_params |= p.role != ParamRole::Buffer;
         }
         needs[i] = has_params;
-        for (int id : n.inputs) needs[i] = needs[i] || needs[id];
+        // A feature op passes no gradient back, so what comes before it needs none through it
+        // (the front end made sure nothing before it is trained).
+        if (n.op->input_gradient) {
+            for (int id : n.inputs) needs[i] = needs[i] || needs[id];
+        }
     }
     // Contributions to each value's gradient, summed when there are several.
     std::vector<std::vector<int>> contributions(count);

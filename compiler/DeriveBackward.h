@@ -10,12 +10,16 @@
 
 namespace netc {
 
-/// The first op of the graph without a backward rule, or null when every op has one.
+/// The first op of the graph that would need a backward rule and has none, or null when the
+/// model can be trained. Feature ops (OpDef::input_gradient false) need none.
 const OpDef *op_without_backward(const Graph &forward);
+
+/// False when a feature op reads the image, so no gradient with respect to the image exists.
+bool has_image_gradient(const Graph &forward);
 
 /// A copy of `forward` with backward nodes appended and Graph::param_grads filled for every
 /// trainable tensor. With `input_grad`, the image's gradient is derived too (for gradient
-/// checks) and recorded in Graph::input_grad.
+/// checks) and recorded in Graph::input_grad, where has_image_gradient says it exists.
 Graph derive_backward(const Graph &forward, bool input_grad = false);
 
 }  // namespace netc

@@ -95,6 +95,9 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
     graph.nodes[0].shape = graph.input;
     BatchLimits limits(graph, diags);
     if (!limits.add(graph.nodes[0])) return false;
+    // The first trained layer each value depends on (-1: none), for feature ops, which pass no
+    // gradient back.
+    std::vector<int> trained_before(graph.nodes.size(), -1);
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         Node &node = graph.nodes[i];
         std::vector<Shape> inputs;
@@ -116,6 +119,18 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
         }
         node.shape = *shape;
         if (!limits.add(node)) return false;
+        for (int id : node.inputs) {
+            if (trained_before[i] < 0) trained_before[i] = trained_before[id];
+        }
+        if (!node.op->input_gradient && trained_before[i] >= 0) {
+            const Node &trained = graph.nodes[trained_before[i]];
+            diags.error(node.loc, "layer '" + node.name + "' (" + node.op->name +
+                                      ") passes no gradient to its input, but '" + trained.name +
+                                      "' (" + trained.op->name +
+                                      ") before it has trained parameters; compute features "
+                                      "from the input or from layers without parameters");
+            return false;
+        }
         for (const ParamSpec &p :
              node.op->params ? node.op->params(node, inputs) : std::vector<ParamSpec>{}) {
             if (saturating_elements(p.shape) > max_elements) {
@@ -124,6 +139,7 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
                                           ", more than 2^30 elements");
                 return false;
             }
+            if (p.role != ParamRole::Buffer && trained_before[i] < 0) trained_before[i] = (int)i;
         }
     }
     const Node &out = graph.output();

@@ -173,8 +173,11 @@ void lower_training(LoweredPipeline &p, const Program &program, const Graph &for
         case Role::ImageGradient: {
             const Dims &d = dims();
             Func image_grad("image_grad");  // NCHW, like the images
+            // Where a feature op reads the image no gradient reaches it (has_image_gradient):
+            // the output is defined as 0 and gradient checks skip it.
             image_grad(d.x, d.y, d.c, d.n) =
-                g.graph.values[train->input_grad].out(d.c, d.x, d.y, d.n);
+                train->input_grad >= 0 ? g.graph.values[train->input_grad].out(d.c, d.x, d.y, d.n)
+                                       : Expr(0.0f);
             const Shape &in = forward.input;
             image_grad.set_estimates({{0, (int)in.dims[2]},
                                       {0, (int)in.dims[1]},

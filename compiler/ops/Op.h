@@ -71,6 +71,9 @@ struct OpDef {
     LowerRule lower = nullptr;
     ScheduleRule schedule = nullptr;
     BackwardRule backward = nullptr;
+    // False for fixed feature extractors (hog, color_histogram): no gradient reaches their
+    // inputs and they need no backward rule; the front end refuses a trained layer before them.
+    bool input_gradient = true;
     FlopRule flops = nullptr;  // every op has one; count_flops fails loudly on one without
     OnnxRule onnx = nullptr;   // null: export_onnx refuses the op, naming the layer
 };

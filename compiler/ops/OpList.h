@@ -27,4 +27,6 @@
     X(layernorm)                                                                                   \
     X(groupnorm)                                                                                   \
     X(dropout)                                                                                     \
-    X(stochastic_depth)
+    X(stochastic_depth)                                                                            \
+    X(hog)                                                                                         \
+    X(color_histogram)

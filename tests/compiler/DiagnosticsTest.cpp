@@ -355,6 +355,30 @@ const std::vector<Case> &cases() {
                "  flatten\n"
                "  dense(units=10)"),
          {"4:3: error: layer 'avgpool_1' (avgpool): pad 2 is more than half the kernel 2"}},
+        {"hog with fewer cells than a block",
+         model("  hog(cell=10, block=3)\n"
+               "  dense(units=10)"),
+         {"4:3: error: layer 'hog_1' (hog): a 28x28 image holds 2x2 cells of 10x10 pixels, fewer "
+          "than one block of 3x3 cells; use a smaller cell or block"}},
+        {"hog of a flat vector",
+         model("  flatten\n"
+               "  hog\n"
+               "  dense(units=10)"),
+         {"5:3: error: layer 'hog_1' (hog): hog expects an image input CxHxW, got 784 (a flat "
+          "vector; did the model flatten too early?)"}},
+        {"features after a trained layer",
+         model("  stem: conv2d(filters=4)\n"
+               "  relu\n"
+               "  hog(cell=4)\n"
+               "  dense(units=10)"),
+         {"6:3: error: layer 'hog_1' (hog) passes no gradient to its input, but 'stem' (conv2d) "
+          "before it has trained parameters; compute features from the input or from layers "
+          "without parameters"}},
+        {"color_histogram with an empty range",
+         model("  color_histogram(low=1, high=1)\n"
+               "  dense(units=10)"),
+         {"4:3: error: layer 'color_histogram_1' (color_histogram): the range [low, high] = [1, "
+          "1] is empty: high must be above low"}},
         {"fractional_maxpool with neither output nor ratio",
          model("  fractional_maxpool(kernel=2)\n"
                "  flatten\n"

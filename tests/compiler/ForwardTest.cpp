@@ -458,3 +458,64 @@ TEST_CASE("stochastic_depth: a draw per sample (row) or per batch, scaled by 1/(
     CHECK(kept_batches > 20);                               // about 28 of 40 at p = 0.3
     CHECK(kept_batches < 36);
 }
+
+TEST_CASE("hog: Dalal and Triggs' histograms against the reference, colour and gray, every norm") {
+    // 20x17: the last 1 to 2 columns and rows lie outside every whole cell.
+    ForwardHarness h(model_source("3x20x17", 2, R"(
+  default: hog(input, cell=4)
+  single: hog(input, cell=5, block=1, norm=l2)
+  wide: hog(input, cell=3, block=3, bins=6, norm=l1)
+  fine: hog(input, cell=4, bins=12, norm=l1sqrt)
+  concat(default, single, wide, fine)
+  dense(units=2))"));
+    for (const char *name : {"default", "single", "wide", "fine"}) h.check(name);
+    // 5x4 cells of 4 pixels, 4x3 blocks of 2x2 cells, 9 bins each.
+    CHECK(h.graph().nodes[h.node("default")].shape == Shape{{4 * 3 * 4 * 9}});
+    CHECK(h.graph().nodes[h.node("wide")].shape == Shape{{4 * 3 * 9 * 6}});
+
+    ForwardHarness gray(model_source("1x28x28", 2, R"(
+  features: hog(cell=4)
+  dense(units=2))"));
+    gray.check("features");
+}
+
+TEST_CASE("hog of a horizontal ramp, worked by hand") {
+    // I(y, x) = x / 10: gx = 0.2 inside, 0.1 at the edges (repeated), gy = 0: every angle is 0,
+    // which lies halfway between the centres of bin 0 (10 degrees) and bin 8 (170 degrees).
+    ForwardHarness h(model_source("1x8x8", 2, R"(
+  features: hog(cell=8, block=1, norm=l1)
+  dense(units=2))"));
+    std::vector<float> ramp(64);
+    for (int y = 0; y < 8; y++) {
+        for (int x = 0; x < 8; x++) ramp[y * 8 + x] = (float)x / 10.0f;
+    }
+    std::vector<float> out =
+        h.model().evaluate(h.node("features"), Mode::Infer, h.params().data(), ramp.data(), 1, 0);
+    REQUIRE(out.size() == 9);
+    // l1: the two bins share the whole mass equally (eps = 1e-5 against a total of 11.2).
+    CHECK(out[0] == doctest::Approx(0.5).epsilon(1e-5));
+    CHECK(out[8] == doctest::Approx(0.5).epsilon(1e-5));
+    for (int b = 1; b < 8; b++) CHECK(out[b] == 0.0f);
+}
+
+TEST_CASE("color_histogram against the reference, values outside the range in the edge bins") {
+    ForwardHarness h(model_source("3x7x5", 2, R"(
+  default: color_histogram(input)
+  coarse: color_histogram(input, bins=3)
+  shifted: color_histogram(input, bins=5, low=-0.1, high=0.9)
+  concat(default, coarse, shifted)
+  dense(units=2))"),
+                     -0.2f, 1.2f);
+    for (const char *name : {"default", "coarse", "shifted"}) h.check(name);
+    CHECK(h.graph().nodes[h.node("default")].shape == Shape{{48}});
+
+    // Each channel's fractions sum to 1.
+    std::vector<float> out = h.model().evaluate(h.node("coarse"), Mode::Infer, h.params().data(),
+                                                h.images(3).data(), 3, 0);
+    for (int n = 0; n < 3; n++) {
+        for (int c = 0; c < 3; c++) {
+            CHECK(out[n * 9 + c * 3] + out[n * 9 + c * 3 + 1] + out[n * 9 + c * 3 + 2] ==
+                  doctest::Approx(1.0).epsilon(1e-6));
+        }
+    }
+}

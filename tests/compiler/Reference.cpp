@@ -213,6 +213,89 @@ Tensor global_avgpool(const Tensor &in) {
     return out;
 }
 
+Tensor hog(const Tensor &in, int cell, int block, int bins, const std::string &norm) {
+    const int h = in.height(), w = in.width();
+    const int cells_y = h / cell, cells_x = w / cell;
+    const int blocks_y = cells_y - block + 1, blocks_x = cells_x - block + 1;
+    const int per_block = block * block * bins;
+    Tensor out(Shape{{(int64_t)blocks_y * blocks_x * per_block}}, in.batch);
+    const double eps = 1e-5;
+    for (int n = 0; n < in.batch; n++) {
+        // hist[(cy * cells_x + cx) * bins + b]
+        std::vector<double> hist((size_t)cells_y * cells_x * bins, 0.0);
+        for (int y = 0; y < cells_y * cell; y++) {
+            for (int x = 0; x < cells_x * cell; x++) {
+                double gx = 0, gy = 0, strongest = -1;
+                for (int c = 0; c < in.channels(); c++) {
+                    double dx =
+                        in.at(n, c, y, std::min(x + 1, w - 1)) - in.at(n, c, y, std::max(x - 1, 0));
+                    double dy =
+                        in.at(n, c, std::min(y + 1, h - 1), x) - in.at(n, c, std::max(y - 1, 0), x);
+                    if (dx * dx + dy * dy > strongest) {
+                        strongest = dx * dx + dy * dy;
+                        gx = dx, gy = dy;
+                    }
+                }
+                double angle = std::atan2(gy, gx) * 180.0 / M_PI;  // (-180, 180]
+                if (angle < 0) angle += 180;
+                if (angle >= 180) angle -= 180;
+                const double position = angle / (180.0 / bins) - 0.5;  // bin centres at b + 1/2
+                const int below = (int)std::floor(position);
+                const double frac = position - below;
+                const double magnitude = std::sqrt(gx * gx + gy * gy);
+                double *cell_hist = &hist[((size_t)(y / cell) * cells_x + x / cell) * bins];
+                cell_hist[(below + bins) % bins] += magnitude * (1 - frac);
+                cell_hist[(below + 1) % bins] += magnitude * frac;
+            }
+        }
+        for (int by = 0; by < blocks_y; by++) {
+            for (int bx = 0; bx < blocks_x; bx++) {
+                std::vector<double> v;
+                for (int j = 0; j < block; j++) {
+                    for (int i = 0; i < block; i++) {
+                        const double *cell_hist =
+                            &hist[((size_t)(by + j) * cells_x + (bx + i)) * bins];
+                        v.insert(v.end(), cell_hist, cell_hist + bins);
+                    }
+                }
+                auto l2 = [&] {
+                    double s = 0;
+                    for (double e : v) s += e * e;
+                    for (double &e : v) e /= std::sqrt(s + eps * eps);
+                };
+                if (norm == "l1" || norm == "l1sqrt") {
+                    double s = 0;
+                    for (double e : v) s += std::fabs(e);
+                    for (double &e : v) e = norm == "l1" ? e / (s + eps) : std::sqrt(e / (s + eps));
+                } else {
+                    l2();
+                    if (norm == "l2hys") {
+                        for (double &e : v) e = std::min(e, 0.2);
+                        l2();
+                    }
+                }
+                for (int k = 0; k < per_block; k++)
+                    out.at(n, (by * blocks_x + bx) * per_block + k) = v[k];
+            }
+        }
+    }
+    return out;
+}
+
+Tensor color_histogram(const Tensor &in, int bins, double low, double high) {
+    Tensor out(Shape{{(int64_t)in.channels() * bins}}, in.batch);
+    for (int n = 0; n < in.batch; n++) {
+        for (int c = 0; c < in.channels(); c++) {
+            for (int p = 0; p < in.pixels(); p++) {
+                int b = (int)std::floor((in.at(n, c, p) - low) * bins / (high - low));
+                b = std::clamp(b, 0, bins - 1);
+                out.at(n, c * bins + b) += 1.0 / in.pixels();
+            }
+        }
+    }
+    return out;
+}
+
 Tensor flatten(const Tensor &in) {
     // NCHW is already row-major over (C, H, W) per sample: only the shape changes.
     Tensor out = in;
@@ -469,6 +552,10 @@ Tensor apply(const Graph &, const ParamLayout &layout, const float *params, cons
     }
     if (op == "global_avgpool") return global_avgpool(x);
     if (op == "flatten") return flatten(x);
+    if (op == "hog") return hog(x, i("cell"), i("block"), i("bins"), a.get_enum("norm"));
+    if (op == "color_histogram") {
+        return color_histogram(x, i("bins"), a.get_float("low"), a.get_float("high"));
+    }
     if (op == "add") return add(inputs);
     if (op == "concat") return concat(inputs);
     if (op == "sigmoid") return sigmoid(x);

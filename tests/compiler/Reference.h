@@ -10,6 +10,7 @@
 #include "compiler/ParamLayout.h"
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -124,6 +125,16 @@ std::vector<double> dropconnect(const float *weight, size_t count, double p, uin
                                 int node_id);
 
 /// Softmax over each row of (N, classes) logits.
+/// Histograms of oriented gradients as Dalal and Triggs define them (docs/language.md, `hog`):
+/// centred differences with repeated edges, the strongest channel per pixel, unsigned
+/// orientations voting linearly into the two nearest bins, cell histograms, overlapping blocks
+/// normalized by `norm` ("l2hys", "l2", "l1", "l1sqrt"). Out [blocks_y * blocks_x * block^2 *
+/// bins].
+Tensor hog(const Tensor &in, int cell, int block, int bins, const std::string &norm);
+
+/// Per channel, the fraction of pixels in each of `bins` bins over [low, high]; out [C * bins].
+Tensor color_histogram(const Tensor &in, int bins, double low, double high);
+
 Tensor softmax(const Tensor &logits);
 
 /// One node's value from its inputs' values (in node.inputs order), its parameters read from

@@ -223,6 +223,8 @@ TEST_CASE("every op in the op table has a shape case") {
         {"groupnorm", "  probe: groupnorm(groups=2) : 6x4x4"},
         {"dropout", "  probe: dropout : 6x4x4"},
         {"stochastic_depth", "  probe: stochastic_depth(p=0.2, mode=batch) : 6x4x4"},
+        {"hog", "  probe: hog(cell=2) : 36"},
+        {"color_histogram", "  probe: color_histogram(bins=4) : 24"},
     };
     std::set<std::string> covered;
     for (const auto &[op, text] : cases) {
