@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <set>
 #include <sstream>
 
 namespace {
@@ -160,10 +161,17 @@ TEST_CASE("the training normalization is a leading Sub and Div over the channels
 }
 
 TEST_CASE("an op without an ONNX mapping is an error at the layer, naming it and the op") {
+    SUBCASE("hog, which has none") {
+        netc::Frontend f = frontend("m.net", "model m {\n  input 1x8x8\n  classes 2\n"
+                                             "  features: hog(cell=4)\n  dense(units=2)\n}\n");
+        CHECK(!netc::export_onnx(*f.graph, f.layout, weights_for(f.layout), *f.diags));
+        CHECK(f.diags->render().find("m.net:4:3: error: layer 'features' (hog): op 'hog' has no "
+                                     "ONNX mapping") != std::string::npos);
+    }
     netc::Frontend f = frontend("m.net", "model m {\n  input 1x8x8\n  classes 2\n  flatten\n"
                                          "  hidden: dense(units=4)\n  relu\n"
                                          "  dense(units=2)\n}\n");
-    // The same op without its rule: every op of the table has one.
+    // The same op without its rule.
     netc::OpDef unmapped = *f.graph->nodes[2].op;
     unmapped.onnx = nullptr;
     f.graph->nodes[2].op = &unmapped;
@@ -175,9 +183,12 @@ TEST_CASE("an op without an ONNX mapping is an error at the layer, naming it and
                                  "ONNX mapping") != std::string::npos);
 }
 
-TEST_CASE("every op of the table has an ONNX rule") {
+TEST_CASE("every op of the table has an ONNX rule, but the feature ops") {
+    // hog needs atan2 and a per-pixel choice of channel, which ONNX lacks; color_histogram's
+    // mapping (Floor, Equal, ReduceMean) is not written yet. docs/export.md says so.
+    const std::set<std::string> unmapped = {"hog", "color_histogram"};
     for (const netc::OpDef *op : netc::all_ops()) {
         CAPTURE(op->name);
-        if (op->user_visible) CHECK(bool(op->onnx));
+        if (op->user_visible) CHECK(bool(op->onnx) == (unmapped.count(op->name) == 0));
     }
 }
