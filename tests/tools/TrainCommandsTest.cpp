@@ -156,14 +156,18 @@ TEST_CASE("train the MLP on 4000 samples for 2 epochs: the loss falls, eval and 
     CHECK(read_text(dir / "run/last.safetensors") == last);
 }
 
-TEST_CASE("train N steps at once equals N/2, --resume, N/2 (bit for bit)") {
-    TempDir dir;
-    std::string common = example("fashion_linear") + " --limit 2000 --epochs 2 --out ";
-    REQUIRE(run_netc("train " + common + dir / "whole").status == 0);
-    Run half = run_netc("train " + common + dir / "parts --steps 15");
+namespace {
+
+/// `netc train <common>DIR/whole` in one go, and `<common>DIR/parts` stopped after `steps` steps
+/// then resumed: both runs' last and best checkpoints must be equal, byte for byte.
+void check_resume_equals_whole(const TempDir &dir, const std::string &common, int steps) {
+    Run whole = run_netc("train " + common + dir / "whole");
+    INFO(whole.output);
+    REQUIRE(whole.status == 0);
+    Run half = run_netc("train " + common + dir / "parts --steps " + std::to_string(steps));
     INFO(half.output);
     REQUIRE(half.status == 0);
-    CHECK(half.output.find("stopped at step 15") != std::string::npos);
+    CHECK(half.output.find("stopped at step " + std::to_string(steps)) != std::string::npos);
     Run rest = run_netc("train " + common + dir / "parts --resume");
     INFO(rest.output);
     REQUIRE(rest.status == 0);
@@ -171,6 +175,14 @@ TEST_CASE("train N steps at once equals N/2, --resume, N/2 (bit for bit)") {
           netc::test::read_bytes(dir / "parts/last.safetensors"));
     CHECK(netc::test::read_bytes(dir / "whole/best.safetensors") ==
           netc::test::read_bytes(dir / "parts/best.safetensors"));
+}
+
+}  // namespace
+
+TEST_CASE("train N steps at once equals N/2, --resume, N/2 (bit for bit)") {
+    TempDir dir;
+    std::string common = example("fashion_linear") + " --limit 2000 --epochs 2 --out ";
+    check_resume_equals_whole(dir, common, 15);
 
     // A fresh run would overwrite the checkpoint: refused, the file untouched.
     std::vector<uint8_t> before = netc::test::read_bytes(dir / "whole/last.safetensors");
@@ -391,21 +403,7 @@ train {
   validation 0.1
 }
 )";
-    std::string common = model + " --limit 1000 --out ";
-    Run whole = run_netc("train " + common + dir / "whole");
-    INFO(whole.output);
-    REQUIRE(whole.status == 0);
-    Run half = run_netc("train " + common + dir / "parts --steps 20");
-    INFO(half.output);
-    REQUIRE(half.status == 0);
-    CHECK(half.output.find("stopped at step 20") != std::string::npos);
-    Run rest = run_netc("train " + common + dir / "parts --resume");
-    INFO(rest.output);
-    REQUIRE(rest.status == 0);
-    CHECK(netc::test::read_bytes(dir / "whole/last.safetensors") ==
-          netc::test::read_bytes(dir / "parts/last.safetensors"));
-    CHECK(netc::test::read_bytes(dir / "whole/best.safetensors") ==
-          netc::test::read_bytes(dir / "parts/best.safetensors"));
+    check_resume_equals_whole(dir, model + " --limit 1000 --out ", 20);
     // The loss still falls with every regularizer on.
     std::vector<double> l = losses(dir / "whole/metrics.jsonl");
     REQUIRE(l.size() >= 2);
