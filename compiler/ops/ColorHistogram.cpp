@@ -1,7 +1,9 @@
 // color_histogram: per channel, the fraction of pixels in each of `bins` equal bins over
 // [low, high], as a fixed feature extractor: [C, H, W] -> [C * bins] (channel-major). A value
 // v falls in bin floor((v - low) * bins / (high - low)); values below low or at and above high
-// count in the first or last bin. On a 1-channel image it is an intensity histogram.
+// count in the first or last bin. On a 1-channel image it is an intensity histogram. The op sees
+// the model's input as training feeds it, normalized per channel ((pixel - mean) / std of the
+// training set), hence the default range of two standard deviations either side of the mean.
 #include "compiler/Lower.h"
 
 namespace netc {
@@ -58,8 +60,8 @@ const OpDef &op_color_histogram() {
         .attrs =
             {
                 int_attr("bins", 16, Range::closed(1, 4096), "bins per channel"),
-                float_attr("low", 0.0, Range::any(), "the first bin's lower edge"),
-                float_attr("high", 1.0, Range::any(), "the last bin's upper edge"),
+                float_attr("low", -2.0, Range::any(), "the first bin's lower edge"),
+                float_attr("high", 2.0, Range::any(), "the last bin's upper edge"),
             },
         .infer_shape = color_histogram_shape,
         .lower = lower_color_histogram,
