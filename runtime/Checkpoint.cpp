@@ -152,12 +152,75 @@ Result<RunShape> read_run_shape(const std::string &path) {
     return parse_run_shape(*read);
 }
 
+std::vector<std::string> torch_only_tensors(const std::vector<std::string> &names) {
+    const std::string running_mean = ".running_mean";
+    std::vector<std::string> extra;
+    for (const std::string &name : names) {
+        if (name.size() > running_mean.size() &&
+            name.compare(name.size() - running_mean.size(), running_mean.size(), running_mean) == 0)
+            extra.push_back(name.substr(0, name.size() - running_mean.size()) +
+                            ".num_batches_tracked");
+    }
+    return extra;
+}
+
+namespace {
+
+/// A safetensors file of the model's tensors under their torch names and nothing of netc's
+/// metadata: a PyTorch state_dict.
+Result<Checkpoint> load_foreign(const SafetensorsFile &file, const TrainableModel &model,
+                                bool allow_nonfinite) {
+    const ModelInfo &info = model.info();
+    std::vector<ExpectedTensor> expected;
+    std::vector<std::string> names;
+    for (const ArenaTensor &t : info.tensors) {
+        expected.push_back({t.name, t.shape, DType::F32});
+        names.push_back(t.name);
+    }
+    Status tensors = check_tensors(file, expected, torch_only_tensors(names));
+    if (!tensors) {
+        return Result<Checkpoint>::error(tensors.message() + "\n" + file.path +
+                                         ": the weights (a file without netc's metadata, read as "
+                                         "a PyTorch state_dict) do not fit model '" +
+                                         info.name + "'");
+    }
+    if (!allow_nonfinite) {
+        if (Status finite = check_finite(file); !finite) {
+            return Result<Checkpoint>::error(
+                finite.message() + "; refused (netc's --allow-nonfinite loads it anyway)");
+        }
+    }
+    Checkpoint ckpt;
+    ckpt.foreign = true;
+    ckpt.model = info.name;
+    for (int c = 0; c < info.data.classes; c++) ckpt.class_names.push_back(std::to_string(c));
+    ckpt.normalization.mean.assign((size_t)info.data.channels, 0.0f);
+    ckpt.normalization.stddev.assign((size_t)info.data.channels, 1.0f);
+    ckpt.params.assign((size_t)model.param_count(), 0.0f);
+    for (const ArenaTensor &t : info.tensors) {
+        std::vector<float> values = file.find(t.name)->floats();
+        std::copy(values.begin(), values.end(), ckpt.params.begin() + t.offset);
+    }
+    return ckpt;
+}
+
+}  // namespace
+
 Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
                                    bool with_optimizer, bool allow_nonfinite) {
     Result<SafetensorsFile> read = read_safetensors(path);
     if (!read) return read.status();
     const SafetensorsFile &file = *read;
     const ModelInfo &info = model.info();
+    if (file.metadata.count("format") == 0) {
+        if (with_optimizer) {
+            return Result<Checkpoint>::error(
+                path + ": not a netc checkpoint (no 'format' in __metadata__): weights from "
+                       "elsewhere, such as a PyTorch state_dict, can be evaluated, predicted "
+                       "with and compiled in, but hold no optimizer state or step to resume");
+        }
+        return load_foreign(file, model, allow_nonfinite);
+    }
 
     Result<std::string> format = metadata(file, "format");
     if (!format) return format.status();

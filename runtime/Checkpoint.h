@@ -54,6 +54,10 @@ struct RunShape {
 };
 
 struct Checkpoint {
+    /// A weights file without netc's metadata, as a PyTorch state_dict saved with safetensors
+    /// is: its class names are "0", "1", ..., its model is fed unnormalized pixels in [0, 1]
+    /// (mean 0, std 1) and its progress is zero.
+    bool foreign = false;
     std::string model;
     std::vector<std::string> class_names;
     Normalization normalization;
@@ -76,11 +80,18 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
 /// checking it against a model: what `netc train --resume` needs to load the run's data.
 Result<RunShape> read_run_shape(const std::string &path);
 
+/// The tensors a PyTorch state_dict of the model holds beside netc's, which readers ignore: each
+/// batchnorm's int64 counter `<layer>.num_batches_tracked`, one per tensor named
+/// `<layer>.running_mean` in `names`.
+std::vector<std::string> torch_only_tensors(const std::vector<std::string> &names);
+
 /// Reads a checkpoint for `model`: its tensors must be exactly the model's (every difference is
 /// named, runtime/Safetensors.h check_tensors), its metadata complete, and every tensor finite
 /// (a NaN or an infinity is refused, naming the tensor and its first bad index, unless
 /// `allow_nonfinite`). With `with_optimizer`, the optimizer state must be there too and is
-/// returned.
+/// returned. A file with no `format` in its metadata is read as a foreign state_dict
+/// (Checkpoint::foreign; torch_only_tensors ignored), except with `with_optimizer`: it cannot
+/// resume a run.
 Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
                                    bool with_optimizer, bool allow_nonfinite = false);
 

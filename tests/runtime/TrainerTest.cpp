@@ -602,3 +602,49 @@ TEST_CASE("resuming a run that stopped early trains no further") {
     CHECK(netc::test::read_bytes(dir / "last.safetensors") == last);
     CHECK(read_text(dir / "metrics.jsonl") == metrics);
 }
+
+TEST_CASE("weights without netc's metadata load as a PyTorch state_dict, for use, not to resume") {
+    TempDir dir;
+    TinyLinear model("tiny", 3, 4);
+    std::vector<float> weight(3 * 16), bias = {0.5f, -1.0f, 2.0f};
+    for (size_t i = 0; i < weight.size(); i++) weight[i] = 0.01f * (float)i;
+    const int64_t counter = 12;
+    const std::string path = dir / "state_dict.safetensors";
+    auto write = [&](std::vector<TensorView> views) {
+        REQUIRE(write_safetensors(path, views, {}).ok());
+    };
+    write({{"fc.weight", DType::F32, {3, 16}, weight.data()},
+           {"fc.bias", DType::F32, {3}, bias.data()}});
+    Result<Checkpoint> ckpt = load_checkpoint(path, model, false);
+    REQUIRE_MESSAGE(ckpt.ok(), ckpt.message());
+    CHECK(ckpt->foreign);
+    CHECK(ckpt->class_names == std::vector<std::string>{"0", "1", "2"});
+    CHECK(ckpt->normalization.mean == std::vector<float>{0.0f});
+    CHECK(ckpt->normalization.stddev == std::vector<float>{1.0f});
+    CHECK(ckpt->params[5] == weight[5]);
+    CHECK(ckpt->params[48 + 2] == 2.0f);
+
+    // Nothing to resume from.
+    CHECK(load_checkpoint(path, model, true).message() ==
+          path + ": not a netc checkpoint (no 'format' in __metadata__): weights from elsewhere, "
+                 "such as a PyTorch state_dict, can be evaluated, predicted with and compiled in, "
+                 "but hold no optimizer state or step to resume");
+
+    // Every difference from the model is listed, what was expected beside what was found.
+    write({{"fc.weight", DType::F32, {16, 3}, weight.data()},
+           {"head.bias", DType::F32, {3}, bias.data()},
+           {"bn.num_batches_tracked", DType::I64, {}, &counter}});
+    CHECK(load_checkpoint(path, model, false).message() ==
+          path + ": tensor 'fc.weight' has shape [16, 3] but the model expects [3, 16]\n" + path +
+              ": missing tensor 'fc.bias' (the model expects F32 [3])\n" + path +
+              ": unexpected tensor 'head.bias' F32 [3]: the model has no such tensor\n" + path +
+              ": unexpected tensor 'bn.num_batches_tracked' I64 []: the model has no such "
+              "tensor\n" +
+              path +
+              ": the weights (a file without netc's metadata, read as a PyTorch state_dict) do "
+              "not fit model 'tiny'");
+
+    // A batchnorm's counter, which torch saves beside its running statistics, is ignored.
+    CHECK(torch_only_tensors({"bn1.weight", "bn1.running_mean", "bn1.running_var", "fc.weight"}) ==
+          std::vector<std::string>{"bn1.num_batches_tracked"});
+}

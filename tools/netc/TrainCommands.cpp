@@ -344,7 +344,10 @@ int TrainCommands::run_eval() {
                           ckpt->normalization, m->front.graph->train.batch);
     if (!e) return fail(e.message());
 
-    const std::vector<std::string> &names = ckpt->class_names;
+    // Weights from elsewhere name no classes: the data set's names serve.
+    const std::vector<std::string> &names =
+        ckpt->foreign && data->class_names.size() == ckpt->class_names.size() ? data->class_names
+                                                                              : ckpt->class_names;
     size_t k = names.size();
     std::vector<std::vector<int64_t>> confusion(k,
                                                 std::vector<int64_t>(k, 0));  // [true][predicted]

@@ -1,6 +1,7 @@
 #include "tools/netc/Weights.h"
 
 #include "runtime/Batcher.h"
+#include "runtime/Checkpoint.h"
 #include "runtime/Safetensors.h"
 
 #include <algorithm>
@@ -15,10 +16,16 @@ bool load_weights(const std::string &path, const Graph &graph, const ParamLayout
         return false;
     }
     std::vector<runtime::ExpectedTensor> expected;
-    for (const ParamEntry &e : layout.entries) expected.push_back({e.name, e.shape.dims});
-    // A checkpoint also carries the optimizer state and the step; only the arena is compiled in.
-    runtime::Status matches =
-        runtime::check_tensors(*file, expected, {"optimizer.", "step", "epoch"});
+    std::vector<std::string> names;
+    for (const ParamEntry &e : layout.entries) {
+        expected.push_back({e.name, e.shape.dims});
+        names.push_back(e.name);
+    }
+    // A checkpoint also carries the optimizer state, a PyTorch state_dict batchnorm's counters;
+    // only the arena is compiled in.
+    std::vector<std::string> ignored = runtime::torch_only_tensors(names);
+    ignored.insert(ignored.end(), {"optimizer.", "step", "epoch"});
+    runtime::Status matches = runtime::check_tensors(*file, expected, ignored);
     if (!matches.ok()) {
         error = matches.message();
         return false;
