@@ -178,8 +178,9 @@ Result<SafetensorsFile> parse_safetensors(const std::vector<uint8_t> &bytes,
     json header;
     try {
         header = json::parse(text, text + header_length);
-    } catch (const json::parse_error &e) {
-        // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 9: ...".
+    } catch (const json::exception &e) {
+        // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 9: ...",
+        // or "[json.exception.out_of_range.406] number overflow parsing '1e999'".
         std::string what = e.what();
         const size_t pos = what.find("] ");
         if (pos != std::string::npos) what = what.substr(pos + 2);

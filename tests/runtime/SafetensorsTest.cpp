@@ -191,6 +191,11 @@ TEST_CASE("corrupt safetensors files: each error names the file and the tensor")
         starts_with(bad_json, "ckpt: bad JSON in the header: parse error at line 1, column 23: "),
         bad_json);
 
+    // A number beyond a double: an error like any bad JSON (the fuzzer found it thrown past the
+    // reader as nlohmann's out_of_range).
+    CHECK(parse_error(R"({"a": 1e999})", 0) ==
+          "ckpt: bad JSON in the header: number overflow parsing '1e999'");
+
     // Entries of the wrong form.
     CHECK(parse_error(R"({"a": 3})", 0) == "ckpt: tensor 'a': its entry must be an object, not 3");
     CHECK(parse_error(R"({"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", 4) ==

@@ -230,6 +230,13 @@ TEST_CASE("bad metrics: a line that is not JSON, with its column and the JSON pa
     CHECK(r.status == 1);
     CHECK(starts_with(r.err, "metrics.jsonl:2: error: not JSON at column 1: syntax error"));
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+
+    // A number no double holds (found by the metrics fuzzer: it ended netc with terminate()).
+    write_text(dir / "metrics.jsonl", good + R"({"step": 20, "loss": 1e999})" + "\n");
+    Run overflow = netc_in(dir.path(), "plot metrics.jsonl");
+    CHECK(overflow.status == 1);
+    CHECK(overflow.err ==
+          "metrics.jsonl:2: error: not JSON: number overflow parsing '1e999'\n");
 }
 
 TEST_CASE("bad metrics: of many bad lines, the first 10 and a count") {

@@ -52,6 +52,13 @@ std::optional<std::string> parse_line(std::string_view text, Lines &lines) {
         size_t colon = reason.find(": ", reason.find("column"));
         if (colon != std::string::npos) reason = reason.substr(colon + 2);
         return "not JSON at column " + std::to_string(e.byte) + ": " + reason;
+    } catch (const json::out_of_range &e) {
+        // A number beyond a double ("1e999"): "[json.exception.out_of_range.406] number overflow
+        // parsing '1e999'".
+        std::string reason = e.what();
+        const size_t pos = reason.find("] ");
+        if (pos != std::string::npos) reason = reason.substr(pos + 2);
+        return "not JSON: " + reason;
     }
     if (!j.is_object()) {
         return "expected a JSON object such as {\"step\": 50, \"loss\": 1.79}, not " +
