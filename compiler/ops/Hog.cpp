@@ -72,7 +72,7 @@ OpLowering lower_hog(const LowerCtx &ctx) {
     gxc(d.c, x, y, n) = image(d.c, x + 1, y, n) - image(d.c, x - 1, y, n);
     gyc(d.c, x, y, n) = image(d.c, x, y + 1, n) - image(d.c, x, y - 1, n);
     Expr gx = gxc(0, x, y, n), gy = gyc(0, x, y, n);
-    Func dominant(ctx.name("dominant"));
+    Func dominant(ctx.name("dominant"));  // the strongest channel per pixel, where C > 1
     if (channels > 1) {
         RDom rc(0, channels, ctx.name("rc"));
         Expr strength = gxc(rc, x, y, n) * gxc(rc, x, y, n) + gyc(rc, x, y, n) * gyc(rc, x, y, n);
@@ -80,8 +80,6 @@ OpLowering lower_hog(const LowerCtx &ctx) {
         Expr strongest = clamp(dominant(x, y, n), 0, channels - 1);  // bounds for Halide
         gx = gxc(strongest, x, y, n);
         gy = gyc(strongest, x, y, n);
-    } else {
-        dominant(x, y, n) = 0;
     }
 
     // Magnitude and the two bins it votes into: position p = angle / width - 1/2.
