@@ -94,6 +94,14 @@ private:
                 if (once(s, have_loss) && one_operand(s, "a loss such as softmax_cross_entropy")) {
                     bind_choice(ChoiceKind::Loss, s.operands[0], diags_, graph_.loss);
                 }
+            } else if (s.head == "classify" && s.label.empty()) {
+                bool seen = graph_.classifier.has_value();
+                if (once(s, seen) && one_operand(s, "a classifier such as knn(k=5)")) {
+                    Choice classifier;
+                    if (bind_choice(ChoiceKind::Classifier, s.operands[0], diags_, classifier)) {
+                        graph_.classifier = std::move(classifier);
+                    }
+                }
             } else if (s.head == "regularize" && s.label.empty()) {
                 bool seen = graph_.regularizer.has_value();
                 if (once(s, seen) && one_operand(s, "a regularizer such as l2(5e-4)")) {
@@ -121,12 +129,28 @@ private:
                              "' does not say how many classes it has; add a line such as "
                              "'classes 10'");
         }
-        if (!have_loss) graph_.loss = default_choice(ChoiceKind::Loss, "softmax_cross_entropy");
-        if (graph_.nodes.size() <= 1 && have_input && !diags_.has_errors()) {
+        if (graph_.classifier) {
+            refuse_training_of_knn(have_loss);
+        } else if (!have_loss) {
+            graph_.loss = default_choice(ChoiceKind::Loss, "softmax_cross_entropy");
+        }
+        // A kNN model may compare the (normalized) images themselves.
+        if (graph_.nodes.size() <= 1 && have_input && !graph_.classifier && !diags_.has_errors()) {
             diags_.error(block.loc, "model '" + block.name + "' has no layers");
         }
         warn_unused_values();
         warn_lone_layer_regularize();
+    }
+
+    /// A kNN model has nothing to train: a loss or a regularizer is a mistake, not a no-op.
+    void refuse_training_of_knn(bool have_loss) {
+        const std::string why = ", but a kNN model trains nothing: 'classify " +
+                                graph_.classifier->name +
+                                "' compares features with the stored training set's";
+        if (have_loss) diags_.error(graph_.loss.loc, "the model has a loss" + why);
+        if (graph_.regularizer) {
+            diags_.error(graph_.regularizer->loc, "the model has a regularizer" + why);
+        }
     }
 
     /// A per-layer `regularize=` scales the model's regularizer; without one it does nothing.
@@ -367,8 +391,8 @@ private:
     }
 
     static const std::set<std::string> &reserved_names() {
-        static const std::set<std::string> names = {"input",      "classes", "loss",
-                                                    "regularize", "model",   "train"};
+        static const std::set<std::string> names = {"input", "classes", "loss",    "regularize",
+                                                    "model", "train",   "classify"};
         return names;
     }
 
@@ -386,6 +410,12 @@ private:
         static const std::set<std::string> names = {"optimizer", "schedule",      "batch",
                                                     "epochs",    "seed",          "validation",
                                                     "augment",   "early_stopping"};
+        return names;
+    }
+
+    /// The train settings a kNN model uses: `batch` is the queries per pipeline call.
+    static const std::set<std::string> &settings_of_knn() {
+        static const std::set<std::string> names = {"batch", "seed", "validation"};
         return names;
     }
 
@@ -421,6 +451,12 @@ private:
             }
             if (s.head != "augment" && !seen.insert(s.head).second) {
                 diags_.error(s.head_loc, "'" + s.head + "' is given twice");
+                continue;
+            }
+            if (graph_.is_knn() && !settings_of_knn().count(s.head)) {
+                diags_.error(s.head_loc, "'" + s.head +
+                                             "' does not apply: a kNN model trains nothing (its "
+                                             "train block takes batch, seed and validation)");
                 continue;
             }
             int64_t n = 0;

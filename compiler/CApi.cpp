@@ -1,5 +1,7 @@
 #include "compiler/CApi.h"
 
+#include "compiler/Knn.h"
+
 #include "compiler/LrSchedule.h"
 #include "compiler/Optimizer.h"
 #include "dsl/Error.h"
@@ -40,13 +42,21 @@ std::string c_param(const PipelineSpec &p, Role r) {
     case Role::Gradient: return p.has_output(r) ? "float *grad" : "const float *grad";
     case Role::Losses: return "float losses[3]";
     case Role::Probs: return "float *probs";
+    case Role::Features: return "float *features";
+    case Role::Reference: return "const float *reference";
+    case Role::ReferenceLabels: return "const int32_t *reference_labels";
+    case Role::ReferenceCount: return "int32_t reference_count";
+    case Role::Neighbors: return "int32_t *neighbors";
+    case Role::Distances: return "float *distances";
     default: return "";  // not a C parameter
     }
 }
 
 bool is_pointer(Role r) {
     return r == Role::Params || r == Role::OptState || r == Role::Images || r == Role::Labels ||
-           r == Role::Gradient || r == Role::Losses || r == Role::Probs;
+           r == Role::Gradient || r == Role::Losses || r == Role::Probs || r == Role::Features ||
+           r == Role::Reference || r == Role::ReferenceLabels || r == Role::Neighbors ||
+           r == Role::Distances;
 }
 
 std::string signature(const Names &n, const PipelineSpec &p) {
@@ -100,7 +110,30 @@ std::string documentation(const Names &n, const PipelineSpec &p) {
         lines.push_back("losses receives the data loss (batch mean), the regularization and the "
                         "learning rate.");
     }
-    if (p.has_output(Role::Probs)) lines.push_back("probs receives batch x " + M + "_CLASSES.");
+    if (p.has_output(Role::Probs)) {
+        lines.push_back("probs receives batch x " + M + "_CLASSES" +
+                        (has(Role::Reference) ? ": each class's share of the k votes." : "."));
+    }
+    if (has(Role::Features)) {
+        lines.push_back("features receives batch x " + M +
+                        "_FEATURES floats: a row of the reference set per image.");
+    }
+    if (has(Role::Reference)) {
+        lines.push_back("reference: reference_count x " + M +
+                        "_FEATURES floats, the features of the stored training samples (as "
+                        "<model>_features gives them, or the checkpoint's reference.features); "
+                        "fewer than " +
+                        M + "_K samples give NETC_ERROR_BAD_REFERENCE.");
+    }
+    if (has(Role::ReferenceLabels)) {
+        lines.push_back("reference_labels: the class of each reference sample; one outside [0, " +
+                        M + "_CLASSES) gives NETC_ERROR_BAD_LABEL.");
+    }
+    if (has(Role::Neighbors)) {
+        lines.push_back("neighbors and distances receive batch x " + M +
+                        "_K: the reference indices of the nearest samples, nearest first, and "
+                        "their distances.");
+    }
     std::string out = "/* ";
     size_t column = 3;
     for (const std::string &line : lines) {
@@ -165,6 +198,18 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
                         "0 || labels[n] >= {}_CLASSES) return NETC_ERROR_BAD_LABEL;\n    }}\n",
                         n.M);
     }
+    if (p.has_input(Role::Reference)) {
+        checks += fmt::format("    if (reference_count < {0}_K || !netc_batch_ok(reference_count, "
+                              "{0}_FEATURES)) return NETC_ERROR_BAD_REFERENCE;\n",
+                              n.M);
+    }
+    if (p.has_input(Role::ReferenceLabels)) {
+        checks +=
+            fmt::format("    for (int32_t r = 0; r < reference_count; r++) {{\n        if "
+                        "(reference_labels[r] < 0 || reference_labels[r] >= {}_CLASSES) return "
+                        "NETC_ERROR_BAD_LABEL;\n    }}\n",
+                        n.M);
+    }
     if (p.has_input(Role::Step)) checks += "    if (step < 0) return NETC_ERROR_BAD_STEP;\n";
     if (p.has_input(Role::SampleOffset)) {
         checks += "    if (sample_offset < 0) return NETC_ERROR_BAD_SAMPLE_OFFSET;\n";
@@ -208,6 +253,18 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
         case Role::Losses: return one("b_losses", "losses", "halide_type_float", 1, "3");
         case Role::Probs:
             return one("b_probs", "probs", "halide_type_float", 2, n.M + "_CLASSES, batch");
+        case Role::Features:
+            return one("b_features", "features", "halide_type_float", 2, n.M + "_FEATURES, batch");
+        case Role::Reference:
+            return one("b_reference", "reference", "halide_type_float", 2,
+                       n.M + "_FEATURES, reference_count");
+        case Role::ReferenceLabels:
+            return one("b_reference_labels", "reference_labels", "halide_type_int", 1,
+                       "reference_count");
+        case Role::Neighbors:
+            return one("b_neighbors", "neighbors", "halide_type_int", 2, n.M + "_K, batch");
+        case Role::Distances:
+            return one("b_distances", "distances", "halide_type_float", 2, n.M + "_K, batch");
         default: internal_error(std::string("role ") + role_name(r) + " has no buffer");
         }
     };
@@ -261,6 +318,12 @@ std::string model_entries(const Names &n, const Program &program) {
     out += program.trainable ? fmt::format("    {}_set_total_steps,\n", n.m) : "    NULL,\n";
     const PipelineSpec *embedded = program.find("predict_embedded");
     out += fmt::format("    {},\n", embedded ? n.m + "_predict_embedded" : "NULL");
+    const bool knn = n.graph.is_knn();
+    out += fmt::format("    {}, {},\n", knn ? knn_feature_count(n.graph) : 0,
+                       knn ? knn_k(n.graph) : 0);
+    for (const char *entry : {"features", "classify", "neighbors"}) {
+        out += fmt::format("    {},\n", program.find(entry) ? n.m + "_" + entry : "NULL");
+    }
     return out;
 }
 
@@ -278,6 +341,19 @@ std::vector<std::string> raw_argument_names(const PipelineSpec &spec, Role role,
     for (int k = 0; k < slots; k++) names.push_back("opt_state" + std::to_string(k) + suffix);
     return names;
 }
+
+namespace {
+
+/// A kNN model's sizes: features per sample and k.
+std::string knn_macros(const Graph &graph) {
+    if (!graph.is_knn()) return "";
+    const std::string M = upper(graph.model);
+    return fmt::format("#define {0}_FEATURES      {1}  /* floats of features per sample */\n"
+                       "#define {0}_K             {2}  /* neighbours that vote */\n",
+                       M, knn_feature_count(graph), knn_k(graph));
+}
+
+}  // namespace
 
 std::string c_header(const Graph &graph, const ParamLayout &layout, const Program &program,
                      const std::string &raw_declarations, int64_t total_steps) {
@@ -327,7 +403,7 @@ std::string c_header(const Graph &graph, const ParamLayout &layout, const Progra
 #define {M}_PARAM_TENSORS {tensors}
 #define {M}_OPT_STATE_COUNT {state}  /* floats of optimizer state ({slots} x {M}_PARAM_COUNT) */
 #define {M}_HAS_TRAIN_STEP {has_train}  /* 0 when an op of the model has no backward rule yet */
-
+{knn_macros}
 {model_api}
 {workspace}
 #ifdef __cplusplus
@@ -357,7 +433,7 @@ struct halide_buffer_t;
         fmt::arg("raw", raw_declarations), fmt::arg("has_train", program.trainable ? 1 : 0),
         fmt::arg("state", n.slots * layout.total), fmt::arg("slots", n.slots),
         fmt::arg("model_api", model_api_text), fmt::arg("workspace", workspace_header_text),
-        fmt::arg("api", api));
+        fmt::arg("api", api), fmt::arg("knn_macros", knn_macros(graph)));
     out += fmt::format("\n#endif /* NETC_MODEL_{}_H */\n", M);
     return out;
 }

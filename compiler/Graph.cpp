@@ -49,13 +49,22 @@ std::string dump(const Graph &graph) {
     for (const auto &[tensor, id] : graph.param_grads) {
         out << "  grad " << tensor << " = %" << id << "\n";
     }
-    out << "  loss " << choice_string(ChoiceKind::Loss, graph.loss) << "\n";
+    if (graph.is_knn()) {
+        out << "  classify " << choice_string(ChoiceKind::Classifier, *graph.classifier) << "\n";
+    } else {
+        out << "  loss " << choice_string(ChoiceKind::Loss, graph.loss) << "\n";
+    }
     if (graph.regularizer) {
         out << "  regularize " << choice_string(ChoiceKind::Regularizer, *graph.regularizer)
             << "\n";
     }
     const TrainSettings &t = graph.train;
     out << "train\n";
+    if (graph.is_knn()) {
+        out << "  batch " << t.batch << " seed " << t.seed << " validation "
+            << format_number(t.validation) << "\n";
+        return out.str();
+    }
     out << "  optimizer " << choice_string(ChoiceKind::Optimizer, t.optimizer) << "\n";
     out << "  schedule " << choice_string(ChoiceKind::Schedule, t.schedule) << "\n";
     out << "  batch " << t.batch << " epochs " << t.epochs << " seed " << t.seed << " validation "

@@ -63,10 +63,14 @@ struct Graph {
     int input_grad = -1;                     // the image's gradient, when derived
     Choice loss;
     std::optional<Choice> regularizer;
+    std::optional<Choice> classifier;  // `classify knn(...)`: no loss, nothing trained
     TrainSettings train;
 
-    /// The logits: the value of the last forward node.
+    /// The logits: the value of the last forward node (of a kNN model, its features).
     const Node &output() const { return nodes[forward_count - 1]; }
+    /// A nearest-neighbour model: its layers compute features, `classifier` compares them with
+    /// the stored training set's (compiler/Knn.h).
+    bool is_knn() const { return classifier.has_value(); }
     bool has_backward() const { return (int)nodes.size() > forward_count; }
     /// Ids of the nodes that consume node `id`'s value.
     std::vector<int> users(int id) const;

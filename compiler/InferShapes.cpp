@@ -140,8 +140,17 @@ bool infer_shapes(Graph &graph, Diagnostics &diags) {
                 return false;
             }
             if (p.role != ParamRole::Buffer && trained_before[i] < 0) trained_before[i] = (int)i;
+            if (graph.is_knn()) {
+                diags.error(node.loc, "layer '" + node.name + "' (" + node.op->name +
+                                          ") has parameters, but a kNN model trains nothing: "
+                                          "its layers compute fixed features, such as flatten, "
+                                          "avgpool, hog or color_histogram");
+                diags.note(graph.classifier->loc, "the model classifies by neighbours here");
+                return false;
+            }
         }
     }
+    if (graph.is_knn()) return true;  // any feature shape: compiler/Knn.h flattens it
     const Node &out = graph.output();
     if (out.shape != Shape{{graph.classes}}) {
         diags.error(

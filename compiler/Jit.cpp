@@ -1,5 +1,6 @@
 #include "compiler/Jit.h"
 
+#include "compiler/Knn.h"
 #include "compiler/Optimizer.h"
 #include "dsl/Error.h"
 #include "runtime/Workspace.h"
@@ -85,6 +86,20 @@ void JitModel::run(const std::string &name, const Call &call) {
             }
         }
     }
+    if (spec->has_input(Role::ReferenceLabels)) {
+        for (int r = 0; r < call.reference_count; r++) {
+            if (call.reference_labels[r] < 0 || call.reference_labels[r] >= graph_.classes) {
+                throw std::invalid_argument(
+                    "label " + std::to_string(call.reference_labels[r]) + " of reference sample " +
+                    std::to_string(r) + " is outside [0, " + std::to_string(graph_.classes) + ")");
+            }
+        }
+    }
+    if (spec->has_input(Role::Reference) && call.reference_count < knn_k(graph_)) {
+        throw std::invalid_argument("the reference set holds " +
+                                    std::to_string(call.reference_count) +
+                                    " samples, fewer than k = " + std::to_string(knn_k(graph_)));
+    }
     if (spec->has_input(Role::Step) && call.step < 0) {
         throw std::invalid_argument("step " + std::to_string(call.step) + " is negative");
     }
@@ -105,6 +120,8 @@ void JitModel::run(const std::string &name, const Call &call) {
     LoweredPipeline &p = compiled(*spec).lowered;
     int total = (int)layout_.total;
     int slots = (int)p.state.size();
+    const int features = graph_.is_knn() ? (int)knn_feature_count(graph_) : 0;
+    const int k = graph_.is_knn() ? knn_k(graph_) : 0;
     // In place: the update reads each parameter only at its own index, after every other stage.
     for (Role r : spec->inputs) {
         switch (r) {
@@ -125,6 +142,13 @@ void JitModel::run(const std::string &name, const Call &call) {
         case Role::SampleOffset: p.sample_offset.set(call.sample_offset); break;
         case Role::TotalSteps: p.total_steps.set(total_steps_); break;
         case Role::Gradient: p.grad.set(wrap(call.grad, {total})); break;
+        case Role::Reference:
+            p.reference.set(wrap(call.reference, {features, call.reference_count}));
+            break;
+        case Role::ReferenceLabels:
+            p.reference_labels.set(Buffer<int32_t>(const_cast<int32_t *>(call.reference_labels),
+                                                   call.reference_count));
+            break;
         default: internal_error(std::string("unexpected input ") + role_name(r));
         }
     }
@@ -145,6 +169,15 @@ void JitModel::run(const std::string &name, const Call &call) {
         case Role::ImageGradient:
             outputs.push_back(
                 Buffer<float>(call.image_grad, image_extents(graph_.input, call.batch)));
+            break;
+        case Role::Features:
+            outputs.push_back(Buffer<float>(call.features, features, call.batch));
+            break;
+        case Role::Neighbors:
+            outputs.push_back(Buffer<int32_t>(call.neighbors, k, call.batch));
+            break;
+        case Role::Distances:
+            outputs.push_back(Buffer<float>(call.distances, k, call.batch));
             break;
         default: internal_error(std::string("unexpected output ") + role_name(r));
         }

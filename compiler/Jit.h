@@ -47,9 +47,17 @@ public:
         float *losses = nullptr;      // (3)
         float *probs = nullptr;       // (batch, classes)
         float *image_grad = nullptr;  // (batch, C, H, W)
+        // kNN models (compiler/Knn.h):
+        float *features = nullptr;                  // (batch, features)
+        const float *reference = nullptr;           // (reference_count, features)
+        const int32_t *reference_labels = nullptr;  // (reference_count)
+        int reference_count = 0;
+        int32_t *neighbors = nullptr;  // (batch, k)
+        float *distances = nullptr;    // (batch, k)
     };
     /// Runs the pipeline called `name` (compiling it on first use). Throws std::invalid_argument
-    /// on a label outside [0, classes) or a negative step (nothing is changed then).
+    /// on a label (or reference label) outside [0, classes), a negative step, or a reference set
+    /// of fewer than k samples (nothing is changed then).
     void run(const std::string &name, const Call &call);
 
     /// Compiles the named pipelines now rather than on first use. Throws StrategyError when the

@@ -32,6 +32,7 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, 
         fwd.values.push_back(node.op->lower(ctx));
     }
     fwd.logits = fwd.values[graph.forward_count - 1].out;
+    if (graph.is_knn()) return fwd;  // features, not scores: no softmax (compiler/Knn.h)
     Var c = d.c, n = d.n;
     RDom k(0, (int)graph.classes, "k");
     Func max_logit("max_logit"), exps("exps"), total("total");

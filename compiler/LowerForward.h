@@ -16,7 +16,7 @@ namespace netc {
 struct Forward {
     std::vector<OpLowering> values;  // per node id; values[0].out is the input in (c, x, y, n)
     Halide::Func logits;             // (c, n): the last node's value
-    Halide::Func probs;              // (c, n): softmax over classes
+    Halide::Func probs;              // (c, n): softmax over classes (none in a kNN model)
 };
 
 /// Lowers every node. `params` is the flat arena (i); `images` the NCHW input (x, y, c, n);

@@ -60,14 +60,31 @@ void make_arguments(LoweredPipeline &p, const Graph &graph, const ParamLayout &l
         case Role::SampleOffset: p.arguments.push_back(p.sample_offset); break;
         case Role::TotalSteps: p.arguments.push_back(p.total_steps); break;
         case Role::Gradient: p.arguments.push_back(p.grad); break;
+        case Role::Reference: p.arguments.push_back(p.reference); break;
+        case Role::ReferenceLabels: p.arguments.push_back(p.reference_labels); break;
         default: internal_error(std::string("role ") + role_name(r) + " is no pipeline input");
         }
     }
 }
 
+/// The reference set: rows of the model's features, a label for each, at least k of them.
+void constrain_reference(LoweredPipeline &p, const Graph &graph) {
+    const int features = (int)knn_feature_count(graph);
+    p.reference.dim(0).set_bounds(0, features);
+    p.reference.dim(1).set_min(0).set_stride(features);
+    p.reference.set_estimates({{0, features}, {0, 60000}});
+    p.reference_labels.dim(0).set_bounds(0, p.reference.dim(1).extent());
+    p.reference_labels.set_estimates({{0, 60000}});
+}
+
 /// The requirements on scalar arguments, checked by the generated code itself, so a raw entry
 /// point called directly refuses them as the C wrappers do.
 void add_requirements(LoweredPipeline &p, const Graph &graph) {
+    if (p.spec->has_input(Role::Reference)) {
+        p.pipeline.add_requirement(
+            p.reference.dim(1).extent() >= knn_k(graph),
+            "the reference set must hold at least k samples, k =", knn_k(graph));
+    }
     if (p.spec->has_input(Role::Step)) {
         p.pipeline.add_requirement(p.step >= 0, "step must be >= 0, got", p.step);
     }
@@ -223,6 +240,51 @@ void lower_apply_update(LoweredPipeline &p, const Program &program, const ParamL
     p.outputs = {output_arena(u.update, layout)};
 }
 
+/// An output of `rows` values per sample, (rows, batch) as C has it (batch, rows).
+Func output_rows(Func f, int rows, int batch_estimate) {
+    f.output_buffer().dim(0).set_bounds(0, rows);
+    f.output_buffer().dim(1).set_min(0).set_stride(rows);
+    f.set_estimates({{0, rows}, {0, batch_estimate}});
+    return f;
+}
+
+/// features, classify and neighbors of a kNN model (compiler/Knn.h).
+void lower_knn_pipeline(LoweredPipeline &p, const Graph &graph, const ParamLayout &layout,
+                        const LowerOptions &options) {
+    const PipelineSpec &spec = *p.spec;
+    KnnInputs in;
+    in.images = p.images;
+    in.batch = p.images.dim(3).extent();
+    if (spec.has_input(Role::Reference)) {
+        constrain_reference(p, graph);
+        in.reference = p.reference;
+        in.reference_count = p.reference.dim(1).extent();
+    }
+    if (spec.has_input(Role::ReferenceLabels)) in.reference_labels = p.reference_labels;
+    p.graph = &graph;
+    p.knn = std::make_shared<KnnFuncs>(lower_knn(graph, layout, in));
+    p.forward = p.knn->forward;
+    const int k = knn_k(graph), batch = options.batch_estimate;
+    for (Role r : spec.outputs) {
+        switch (r) {
+        case Role::Features:
+            p.outputs.push_back(
+                output_rows(p.knn->stages.at("features"), (int)knn_feature_count(graph), batch));
+            break;
+        case Role::Probs:
+            p.outputs.push_back(output_rows(p.knn->stages.at("probs"), (int)graph.classes, batch));
+            break;
+        case Role::Neighbors:
+            p.outputs.push_back(output_rows(p.knn->stages.at("neighbors"), k, batch));
+            break;
+        case Role::Distances:
+            p.outputs.push_back(output_rows(p.knn->stages.at("distances"), k, batch));
+            break;
+        default: internal_error(std::string("role ") + role_name(r) + " is no kNN output");
+        }
+    }
+}
+
 }  // namespace
 
 LoweredPipeline lower_pipeline(const Program &program, const Graph &forward,
@@ -234,7 +296,9 @@ LoweredPipeline lower_pipeline(const Program &program, const Graph &forward,
     p.layout = &layout;
     make_arguments(p, forward, layout, options.batch_estimate);
     const std::string &name = spec.name;
-    if (name == "init") {
+    if (forward.is_knn()) {
+        lower_knn_pipeline(p, forward, layout, options);
+    } else if (name == "init") {
         lower_init_pipeline(p, layout);
     } else if (name == "predict" || name == "predict_embedded") {
         lower_predict(p, forward, layout, options);

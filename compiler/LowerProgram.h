@@ -9,6 +9,7 @@
 // the step (>= 0) and, where the schedule needs it, the run's length (>= 1).
 
 #include "compiler/Graph.h"
+#include "compiler/Knn.h"
 #include "compiler/LowerForward.h"
 #include "compiler/ParamLayout.h"
 #include "compiler/Program.h"
@@ -47,6 +48,8 @@ struct LoweredPipeline {
     Halide::Param<int64_t> step{"step"};
     Halide::Param<int32_t> sample_offset{"sample_offset"};
     Halide::Param<int64_t> total_steps{"total_steps"};
+    Halide::ImageParam reference{Halide::Float(32), 2, "reference"};              // kNN: (f, r)
+    Halide::ImageParam reference_labels{Halide::Int(32), 1, "reference_labels"};  // (r)
     std::vector<Halide::Argument> arguments;  // in spec->inputs order, slots expanded
 
     // The algorithm.
@@ -57,6 +60,7 @@ struct LoweredPipeline {
     std::map<std::string, std::vector<Halide::RDom>> ranges;  // per layout entry, the domains
                                                               // of "init", "gradient", "update"
     Halide::Pipeline pipeline;                                // over `outputs`
+    std::shared_ptr<KnnFuncs> knn;  // a kNN model's pipelines: their stages (compiler/Knn.h)
 };
 
 struct LowerOptions {

@@ -22,6 +22,12 @@ const char *role_name(Role role) {
     case Role::Losses: return "losses";
     case Role::Probs: return "probs";
     case Role::ImageGradient: return "image_grad";
+    case Role::Features: return "features";
+    case Role::Reference: return "reference";
+    case Role::ReferenceLabels: return "reference_labels";
+    case Role::ReferenceCount: return "reference_count";
+    case Role::Neighbors: return "neighbors";
+    case Role::Distances: return "distances";
     }
     return "?";
 }
@@ -41,10 +47,39 @@ const PipelineSpec *Program::find(const std::string &name) const {
     return nullptr;
 }
 
+namespace {
+
+void add_knn_pipelines(Program &p) {
+    using R = Role;
+    p.pipelines.push_back({"features",
+                           "the features neighbours are compared by: the layers' value",
+                           {R::Images},
+                           {R::Features},
+                           {R::Images, R::Batch, R::Features}});
+    p.pipelines.push_back(
+        {"classify",
+         "the vote of the k nearest reference samples: probs are vote shares",
+         {R::Reference, R::ReferenceLabels, R::Images},
+         {R::Probs},
+         {R::Reference, R::ReferenceLabels, R::ReferenceCount, R::Images, R::Batch, R::Probs}});
+    p.pipelines.push_back(
+        {"neighbors",
+         "the k nearest reference samples and their distances, nearest first",
+         {R::Reference, R::Images},
+         {R::Neighbors, R::Distances},
+         {R::Reference, R::ReferenceCount, R::Images, R::Batch, R::Neighbors, R::Distances}});
+}
+
+}  // namespace
+
 Program build_program(const Graph &forward, const ProgramOptions &options) {
     using R = Role;
     Program p;
     p.model = forward.model;
+    if (forward.is_knn()) {
+        add_knn_pipelines(p);
+        return p;
+    }
     p.trainable = op_without_backward(forward) == nullptr;
     p.pipelines.push_back({"init",
                            "fills the parameter arena from the declared initializers",

@@ -19,6 +19,15 @@
 //   predict_embedded  images -> probs                         trained weights in the object
 //   loss, gradient_check                                      JIT only: tests and gradcheck
 //
+// A kNN model (Graph::is_knn, compiler/Knn.h) has nothing to train and these instead:
+//
+//   features          images -> features                     the layers' value per sample
+//   classify          reference, reference_labels, images -> probs     the k nearest's vote
+//   neighbors         reference, images -> neighbors, distances        the k nearest
+//
+// where the reference set is the features of the stored training samples, as `features` gives
+// them, one row per sample, passed in by the caller.
+//
 // Data-parallel training all-reduces the gradient arena between `gradient` and `apply_update`:
 // each process calls `gradient` on its shard of the global batch, at the shard's sample_offset.
 
@@ -50,6 +59,13 @@ enum class Role {
     Losses,         // 3 floats: data loss (batch mean), regularization, learning rate
     Probs,          // (batch, classes) softmax probabilities
     ImageGradient,  // dL/dimages, NCHW
+    // kNN models:
+    Features,         // (batch, features) floats
+    Reference,        // (reference_count, features) floats: the stored training set's features
+    ReferenceLabels,  // int32 class of each reference sample (reference_count)
+    ReferenceCount,   // the reference set's samples (no Halide argument: its extent)
+    Neighbors,        // int32 (batch, k): reference indices of the k nearest, nearest first
+    Distances,        // (batch, k) their distances
 };
 
 /// "params", "opt_state", ...: the role's argument name in the C API and the dumps.

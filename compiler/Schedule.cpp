@@ -1,5 +1,6 @@
 #include "compiler/Schedule.h"
 
+#include "compiler/Knn.h"
 #include "compiler/LowerProgram.h"
 #include "compiler/ParamLayout.h"
 #include "compiler/ops/Op.h"
@@ -101,6 +102,10 @@ void schedule_arena(Func f, const std::vector<RDom> &ranges, const ParamLayout &
 
 /// The hand schedules: each node's op hint, then the pipeline's own stages.
 void schedule_netc(LoweredPipeline &p, const ParamLayout &layout, const Target &target) {
+    if (p.knn) {
+        schedule_knn(*p.graph, *p.knn, target);
+        return;
+    }
     int width = vector_width(target);
     if (!p.forward.values.empty()) schedule_nodes(*p.graph, p.forward, target, {});
     for (auto &[name, f] : p.stages) {

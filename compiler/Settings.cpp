@@ -190,6 +190,20 @@ std::vector<ChoiceSpec> make_early_stopping() {
     };
 }
 
+std::vector<ChoiceSpec> make_classifiers() {
+    return {
+        {"knn",
+         {"nearest_neighbors", "nearest_neighbours"},
+         {int_attr("k", 5, Range::at_least(1), "neighbours that vote"),
+          enum_attr("distance", "l2", {"l1", "l2", "cosine"},
+                    "sum of |x - y|, Euclidean, or 1 - cos(x, y)"),
+          enum_attr("vote", "majority", {"majority", "distance"},
+                    "one vote per neighbour, or votes weighted by 1 / distance")},
+         "k nearest neighbours: the training set's features are stored; a query takes the "
+         "class most of its k nearest training samples have"},
+    };
+}
+
 }  // namespace
 
 const char *choice_kind_name(ChoiceKind kind) {
@@ -200,6 +214,7 @@ const char *choice_kind_name(ChoiceKind kind) {
     case ChoiceKind::Schedule: return "schedule";
     case ChoiceKind::Augmentation: return "augmentation";
     case ChoiceKind::EarlyStopping: return "early stopping";
+    case ChoiceKind::Classifier: return "classifier";
     }
     internal_error("unhandled choice kind");
 }
@@ -211,6 +226,7 @@ const std::vector<ChoiceSpec> &choice_table(ChoiceKind kind) {
     static const std::vector<ChoiceSpec> schedules = make_schedules();
     static const std::vector<ChoiceSpec> augmentations = make_augmentations();
     static const std::vector<ChoiceSpec> early = make_early_stopping();
+    static const std::vector<ChoiceSpec> classifiers = make_classifiers();
     switch (kind) {
     case ChoiceKind::Loss: return losses;
     case ChoiceKind::Regularizer: return regularizers;
@@ -218,6 +234,7 @@ const std::vector<ChoiceSpec> &choice_table(ChoiceKind kind) {
     case ChoiceKind::Schedule: return schedules;
     case ChoiceKind::Augmentation: return augmentations;
     case ChoiceKind::EarlyStopping: return early;
+    case ChoiceKind::Classifier: return classifiers;
     }
     internal_error("unhandled choice kind");
 }

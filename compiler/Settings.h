@@ -1,6 +1,7 @@
 #pragma once
 // The tables of choices a model file configures outside its layers: losses, regularizers,
-// optimizers, learning-rate schedules, augmentations and early stopping. Each entry names its
+// optimizers, learning-rate schedules, augmentations, early stopping and classifiers other than
+// trained scores (kNN). Each entry names its
 // attributes with defaults and ranges, exactly as ops do, so the parser, the diagnostics and
 // docs/language.md treat them alike.
 
@@ -20,7 +21,15 @@ struct ChoiceSpec {
 };
 
 /// One table per setting kind.
-enum class ChoiceKind { Loss, Regularizer, Optimizer, Schedule, Augmentation, EarlyStopping };
+enum class ChoiceKind {
+    Loss,
+    Regularizer,
+    Optimizer,
+    Schedule,
+    Augmentation,
+    EarlyStopping,
+    Classifier,  // `classify knn(k=5)`: a model that classifies without a loss
+};
 
 const std::vector<ChoiceSpec> &choice_table(ChoiceKind kind);
 const char *choice_kind_name(ChoiceKind kind);  // "loss", "optimizer", ...

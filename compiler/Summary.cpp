@@ -1,6 +1,7 @@
 #include "compiler/Summary.h"
 
 #include "compiler/Footprint.h"
+#include "compiler/Knn.h"
 #include "compiler/ops/Op.h"
 
 #include <fmt/format.h>
@@ -60,6 +61,16 @@ std::string summary_table(const Graph &graph, const ParamLayout &layout) {
     out += fmt::format("parameter arena: {} floats ({})\n", with_commas(layout.total),
                        bytes_string(layout.total * (int64_t)sizeof(float)));
     out += fmt::format("activations per sample: {}\n", bytes_string(activation_bytes));
+    if (graph.is_knn()) {
+        const Choice &knn = *graph.classifier;
+        const int64_t features = knn_feature_count(graph);
+        out += fmt::format("nearest neighbours: k = {}, {} distance, {} vote, over {} features "
+                           "per sample ({} per stored training sample)\n",
+                           knn.attrs.get_int("k"), knn.attrs.get_enum("distance"),
+                           knn.attrs.get_enum("vote"), with_commas(features),
+                           bytes_string(features * (int64_t)sizeof(float)));
+        return out;
+    }
     const int64_t batch = graph.train.batch;
     const TrainFootprint step = train_footprint(graph, layout, batch);
     out += fmt::format("training at batch {}: about {} ({} of arenas, {} of values)\n", batch,

@@ -117,21 +117,16 @@ Status save_checkpoint(const std::string &path, const TrainableModel &model, con
             }
         }
     }
-    std::map<std::string, std::string> meta = {
-        {"format", checkpoint_format},
-        {"format_version", checkpoint_version},
-        {"model", info.name},
+    std::map<std::string, std::string> meta = identity_metadata(info, class_names, normalization);
+    meta.insert({
         {"optimizer", info.optimizer},
-        {"class_names", nlohmann::json(class_names).dump()},
-        {"normalization_mean", format_floats(normalization.mean)},
-        {"normalization_std", format_floats(normalization.stddev)},
         {"step", std::to_string(progress.step)},
         {"epoch", std::to_string(progress.epoch)},
         {"best_accuracy", format_double(progress.best_accuracy)},
         {"best_epoch", std::to_string(progress.best_epoch)},
         {"stale_epochs", std::to_string(progress.stale_epochs)},
         {"seed", std::to_string(seed)},
-    };
+    });
     if (run.recorded()) {
         meta["epochs"] = std::to_string(run.epochs);
         meta["steps_per_epoch"] = std::to_string(run.steps_per_epoch);
@@ -206,6 +201,85 @@ Result<Checkpoint> load_foreign(const SafetensorsFile &file, const TrainableMode
 
 }  // namespace
 
+Status check_format(const SafetensorsFile &file) {
+    Result<std::string> format = metadata(file, "format");
+    if (!format) return format.status();
+    if (*format != checkpoint_format) {
+        return Status::error(file.path + ": not a netc checkpoint (format '" + *format + "')");
+    }
+    Result<std::string> version = metadata(file, "format_version");
+    if (!version) return version.status();
+    if (*version != checkpoint_version) {
+        return Status::error(file.path + ": checkpoint format version " + *version +
+                             " is not supported (this netc reads version " + checkpoint_version +
+                             ")");
+    }
+    return {};
+}
+
+Result<CheckpointIdentity> read_identity(const SafetensorsFile &file, const ModelInfo &info) {
+    CheckpointIdentity id;
+    Result<std::string> model_name = metadata(file, "model");
+    if (!model_name) return model_name.status();
+    id.model = *model_name;
+    if (id.model != info.name) {
+        return Result<CheckpointIdentity>::error(file.path + ": the checkpoint is of model '" +
+                                                 id.model + "', not '" + info.name + "'");
+    }
+    Result<std::string> classes = metadata(file, "class_names");
+    if (!classes) return classes.status();
+    try {
+        id.class_names = nlohmann::json::parse(*classes).get<std::vector<std::string>>();
+    } catch (const std::exception &) {
+        return Result<CheckpointIdentity>::error(
+            file.path +
+            ": __metadata__ 'class_names' is not a JSON array of "
+            "strings: " +
+            *classes);
+    }
+    if ((int)id.class_names.size() != info.data.classes) {
+        return Result<CheckpointIdentity>::error(
+            file.path + ": the checkpoint names " + std::to_string(id.class_names.size()) +
+            " classes but the model has " + std::to_string(info.data.classes));
+    }
+    for (const char *key : {"normalization_mean", "normalization_std"}) {
+        Result<std::string> text = metadata(file, key);
+        if (!text) return text.status();
+        Result<std::vector<float>> values =
+            parse_floats(*text, file.path + ": __metadata__ " + key);
+        if (!values) return values.status();
+        if ((int)values->size() != info.data.channels) {
+            return Result<CheckpointIdentity>::error(
+                file.path + ": __metadata__ " + key + " has " + std::to_string(values->size()) +
+                " values but the model's input has " + std::to_string(info.data.channels) +
+                " channels");
+        }
+        (std::string(key) == "normalization_mean" ? id.normalization.mean
+                                                  : id.normalization.stddev) = std::move(*values);
+    }
+    for (float s : id.normalization.stddev) {
+        if (!(s > 0)) {
+            return Result<CheckpointIdentity>::error(file.path +
+                                                     ": __metadata__ normalization_std holds " +
+                                                     std::to_string(s) + ", which must be > 0");
+        }
+    }
+    return id;
+}
+
+std::map<std::string, std::string> identity_metadata(const ModelInfo &info,
+                                                     const std::vector<std::string> &class_names,
+                                                     const Normalization &normalization) {
+    return {
+        {"format", checkpoint_format},
+        {"format_version", checkpoint_version},
+        {"model", info.name},
+        {"class_names", nlohmann::json(class_names).dump()},
+        {"normalization_mean", format_floats(normalization.mean)},
+        {"normalization_std", format_floats(normalization.stddev)},
+    };
+}
+
 Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel &model,
                                    bool with_optimizer, bool allow_nonfinite) {
     Result<SafetensorsFile> read = read_safetensors(path);
@@ -222,19 +296,7 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
         return load_foreign(file, model, allow_nonfinite);
     }
 
-    Result<std::string> format = metadata(file, "format");
-    if (!format) return format.status();
-    if (*format != checkpoint_format) {
-        return Result<Checkpoint>::error(path + ": not a netc checkpoint (format '" + *format +
-                                         "')");
-    }
-    Result<std::string> version = metadata(file, "format_version");
-    if (!version) return version.status();
-    if (*version != checkpoint_version) {
-        return Result<Checkpoint>::error(path + ": checkpoint format version " + *version +
-                                         " is not supported (this netc reads version " +
-                                         checkpoint_version + ")");
-    }
+    if (Status format = check_format(file); !format) return format;
 
     std::vector<ExpectedTensor> expected;
     for (const ArenaTensor &t : info.tensors) expected.push_back({t.name, t.shape, DType::F32});
@@ -259,48 +321,11 @@ Result<Checkpoint> load_checkpoint(const std::string &path, const TrainableModel
     }
 
     Checkpoint ckpt;
-    Result<std::string> model_name = metadata(file, "model");
-    if (!model_name) return model_name.status();
-    ckpt.model = *model_name;
-    if (ckpt.model != info.name) {
-        return Result<Checkpoint>::error(path + ": the checkpoint is of model '" + ckpt.model +
-                                         "', not '" + info.name + "'");
-    }
-    Result<std::string> classes = metadata(file, "class_names");
-    if (!classes) return classes.status();
-    try {
-        ckpt.class_names = nlohmann::json::parse(*classes).get<std::vector<std::string>>();
-    } catch (const std::exception &) {
-        return Result<Checkpoint>::error(path +
-                                         ": __metadata__ 'class_names' is not a JSON array of "
-                                         "strings: " +
-                                         *classes);
-    }
-    if ((int)ckpt.class_names.size() != info.data.classes) {
-        return Result<Checkpoint>::error(
-            path + ": the checkpoint names " + std::to_string(ckpt.class_names.size()) +
-            " classes but the model has " + std::to_string(info.data.classes));
-    }
-    for (const char *key : {"normalization_mean", "normalization_std"}) {
-        Result<std::string> text = metadata(file, key);
-        if (!text) return text.status();
-        Result<std::vector<float>> values = parse_floats(*text, path + ": __metadata__ " + key);
-        if (!values) return values.status();
-        if ((int)values->size() != info.data.channels) {
-            return Result<Checkpoint>::error(path + ": __metadata__ " + key + " has " +
-                                             std::to_string(values->size()) +
-                                             " values but the model's input has " +
-                                             std::to_string(info.data.channels) + " channels");
-        }
-        (std::string(key) == "normalization_mean" ? ckpt.normalization.mean
-                                                  : ckpt.normalization.stddev) = std::move(*values);
-    }
-    for (float s : ckpt.normalization.stddev) {
-        if (!(s > 0)) {
-            return Result<Checkpoint>::error(path + ": __metadata__ normalization_std holds " +
-                                             std::to_string(s) + ", which must be > 0");
-        }
-    }
+    Result<CheckpointIdentity> identity = read_identity(file, info);
+    if (!identity) return identity.status();
+    ckpt.model = identity->model;
+    ckpt.class_names = std::move(identity->class_names);
+    ckpt.normalization = std::move(identity->normalization);
 
     Result<int64_t> step = metadata_int(file, "step");
     Result<int64_t> epoch = metadata_int(file, "epoch");

@@ -17,10 +17,12 @@
 // Checkpoints written before the RunShape keys existed still load (their RunShape is empty).
 
 #include "runtime/Batcher.h"
+#include "runtime/Safetensors.h"
 #include "runtime/Status.h"
 #include "runtime/TrainableModel.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,23 @@ struct Checkpoint {
     std::vector<float> params;     // (param_count), padding zero
     std::vector<float> opt_state;  // (opt_state_count), empty unless asked for
 };
+
+/// What every netc checkpoint says of the model it holds (a kNN model's too, runtime/Knn.h).
+struct CheckpointIdentity {
+    std::string model;
+    std::vector<std::string> class_names;
+    Normalization normalization;
+};
+
+/// Checks that `file` is a netc checkpoint of a version this netc reads.
+Status check_format(const SafetensorsFile &file);
+/// Its identity, checked against `info`: the model's name, as many class names as it has
+/// classes, a normalization per input channel with std > 0.
+Result<CheckpointIdentity> read_identity(const SafetensorsFile &file, const ModelInfo &info);
+/// The metadata read_identity() reads, with the format and version.
+std::map<std::string, std::string> identity_metadata(const ModelInfo &info,
+                                                     const std::vector<std::string> &class_names,
+                                                     const Normalization &normalization);
 
 /// Writes a checkpoint of `model` atomically. `opt_state` may be null (then no optimizer.*
 /// tensors are written: a weights-only file, as `best.safetensors` is). A `run` that is not

@@ -19,6 +19,9 @@
 #define NETC_ERROR_NO_SCHEDULE_LENGTH 5 /* the schedule needs the run's length: set it first */
 #define NETC_ERROR_BAD_STEP 6           /* the step is negative */
 #define NETC_ERROR_BAD_SAMPLE_OFFSET 7  /* gradient's sample_offset is negative */
+#define NETC_ERROR_BAD_REFERENCE                                                                   \
+    8 /* a kNN reference set of fewer than k samples, or one                                       \
+         whose size overflows int32 */
 
 /* One tensor of a parameter arena. */
 typedef struct netc_param_info {
@@ -63,6 +66,16 @@ typedef struct netc_model {
                           const int32_t *labels, int32_t batch, int64_t step, float losses[3]);
     void (*set_total_steps)(int64_t steps);
     int32_t (*predict_embedded)(const float *images, int32_t batch, float *probs);
+    /* A nearest-neighbour model (`classify knn`) has none of the entry points above but these,
+     * NULL otherwise: the reference set is the features of the stored training samples, one
+     * row of feature_count floats each, with their labels. */
+    int32_t feature_count; /* floats per sample that `features` writes; 0 unless kNN */
+    int32_t k;             /* neighbours that vote */
+    int32_t (*features)(const float *images, int32_t batch, float *features);
+    int32_t (*classify)(const float *reference, const int32_t *reference_labels,
+                        int32_t reference_count, const float *images, int32_t batch, float *probs);
+    int32_t (*neighbors)(const float *reference, int32_t reference_count, const float *images,
+                         int32_t batch, int32_t *neighbors, float *distances);
 } netc_model;
 
 #endif /* NETC_MODEL_API_H */

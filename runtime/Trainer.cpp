@@ -476,6 +476,15 @@ void request_interrupt() { interrupted = 1; }
 Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Dataset &data,
                             const std::vector<int64_t> &indices, const Normalization &norm,
                             int64_t batch, Communicator *comm) {
+    PredictBatch predict = [&](const float *images, int64_t n, float *probs) {
+        return model.predict(params, images, n, probs);
+    };
+    return evaluate(predict, model.info().data.classes, data, indices, norm, batch, comm);
+}
+
+Result<Evaluation> evaluate(const PredictBatch &predict, int classes, const Dataset &data,
+                            const std::vector<int64_t> &indices, const Normalization &norm,
+                            int64_t batch, Communicator *comm) {
     Evaluation result;
     if (indices.empty()) return result;
     if (comm && comm->size() <= 1) comm = nullptr;
@@ -493,12 +502,13 @@ Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Da
                                              indices.begin() + shard.begin + shard.count),
                         options);
         batcher.start_epoch(0);
-        int classes = model.info().data.classes;
         std::vector<float> probs;
         Batch b;
         while (local && batcher.next(b)) {
             probs.resize((size_t)(b.size * classes));
-            local = model.predict(params, b.images.data(), b.size, probs.data());
+            const auto t0 = Clock::now();
+            local = predict(b.images.data(), b.size, probs.data());
+            result.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
             if (local)
                 correct +=
                     count_correct(probs, b.labels.data(), b.size, classes, &result.predicted);

@@ -48,6 +48,7 @@
 #include "runtime/TrainableModel.h"
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -124,8 +125,16 @@ void request_interrupt();
 struct Evaluation {
     double accuracy = 0;
     std::vector<int32_t> predicted;
+    double seconds = 0;  // in the model's predictions alone (not batching the data)
 };
 Result<Evaluation> evaluate(TrainableModel &model, const float *params, const Dataset &data,
+                            const std::vector<int64_t> &indices, const Normalization &norm,
+                            int64_t batch, Communicator *comm = nullptr);
+
+/// Predictions of one batch: images (batch, C, H, W), normalized -> probs (batch, classes).
+using PredictBatch = std::function<Status(const float *images, int64_t batch, float *probs)>;
+/// The same for any model that predicts: a kNN model's classify (runtime/Knn.h).
+Result<Evaluation> evaluate(const PredictBatch &predict, int classes, const Dataset &data,
                             const std::vector<int64_t> &indices, const Normalization &norm,
                             int64_t batch, Communicator *comm = nullptr);
 

@@ -601,4 +601,47 @@ Tensor predict(const Graph &graph, const ParamLayout &layout, const float *param
     return softmax(forward(graph, layout, params, images, batch, false, 0).back());
 }
 
+Neighbors knn(const std::vector<float> &queries, int count, const std::vector<float> &reference,
+              const std::vector<int32_t> &labels, int features, int k, int classes,
+              const std::string &distance, const std::string &vote) {
+    const int samples = (int)labels.size();
+    Neighbors out;
+    for (int q = 0; q < count; q++) {
+        const float *x = &queries[(size_t)q * features];
+        std::vector<std::pair<double, int>> all;
+        for (int r = 0; r < samples; r++) {
+            const float *y = &reference[(size_t)r * features];
+            double l1 = 0, l2 = 0, dot = 0, xx = 0, yy = 0;
+            for (int f = 0; f < features; f++) {
+                l1 += std::fabs((double)x[f] - y[f]);
+                l2 += ((double)x[f] - y[f]) * ((double)x[f] - y[f]);
+                dot += (double)x[f] * y[f];
+                xx += (double)x[f] * x[f];
+                yy += (double)y[f] * y[f];
+            }
+            double d = distance == "l1"   ? l1
+                       : distance == "l2" ? std::sqrt(l2)
+                       : xx > 0 && yy > 0 ? 1 - dot / std::sqrt(xx * yy)
+                                          : 1.0;
+            all.push_back({d, r});
+        }
+        std::stable_sort(all.begin(), all.end(),
+                         [](const auto &a, const auto &b) { return a.first < b.first; });
+        std::vector<double> votes(classes, 0.0);
+        const bool exact = all[0].first == 0;
+        double total = 0;
+        for (int i = 0; i < k; i++) {
+            out.index.push_back(all[i].second);
+            out.distance.push_back(all[i].first);
+            double w = vote == "majority" ? 1.0
+                       : exact            ? (all[i].first == 0 ? 1.0 : 0.0)
+                                          : 1.0 / all[i].first;
+            votes[labels[all[i].second]] += w;
+            total += w;
+        }
+        for (double v : votes) out.probs.push_back(v / total);
+    }
+    return out;
+}
+
 }  // namespace netc::reference

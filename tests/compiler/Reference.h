@@ -135,6 +135,18 @@ Tensor hog(const Tensor &in, int cell, int block, int bins, const std::string &n
 /// Per channel, the fraction of pixels in each of `bins` bins over [low, high]; out [C * bins].
 Tensor color_histogram(const Tensor &in, int bins, double low, double high);
 
+/// k nearest neighbours by brute force (docs/language.md, `classify knn`): every distance in
+/// double, the reference sorted stably by it (equal distances keep the lower index first);
+/// `distance` is "l1", "l2" (Euclidean) or "cosine" (1 - cos, 1 against a zero vector).
+struct Neighbors {
+    std::vector<int> index;        // (queries, k)
+    std::vector<double> distance;  // (queries, k)
+    std::vector<double> probs;     // (queries, classes): vote shares
+};
+Neighbors knn(const std::vector<float> &queries, int count, const std::vector<float> &reference,
+              const std::vector<int32_t> &labels, int features, int k, int classes,
+              const std::string &distance, const std::string &vote);
+
 Tensor softmax(const Tensor &logits);
 
 /// One node's value from its inputs' values (in node.inputs order), its parameters read from

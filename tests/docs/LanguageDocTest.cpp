@@ -212,7 +212,7 @@ TEST_CASE("docs/language.md documents every op with its attributes") {
 }
 
 TEST_CASE("docs/language.md documents every loss, regularizer, optimizer, schedule, "
-          "augmentation and early stopping") {
+          "augmentation, early stopping and classifier") {
     auto chapters = entry_sections(read_doc("language.md"));
     const std::pair<netc::ChoiceKind, const char *> kinds[] = {
         {netc::ChoiceKind::Loss, "Losses"},
@@ -221,6 +221,7 @@ TEST_CASE("docs/language.md documents every loss, regularizer, optimizer, schedu
         {netc::ChoiceKind::Schedule, "Learning-rate schedules"},
         {netc::ChoiceKind::Augmentation, "Augmentations"},
         {netc::ChoiceKind::EarlyStopping, "Early stopping"},
+        {netc::ChoiceKind::Classifier, "Classifiers"},
     };
     for (const auto &[kind, chapter_name] : kinds) {
         const std::string chapter = chapter_name;  // clang 14 cannot capture a structured binding

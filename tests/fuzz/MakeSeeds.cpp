@@ -161,11 +161,11 @@ void metrics_seeds(const fs::path &dir) {
 /// One libFuzzer dictionary entry per word and token the front end knows.
 void write_dictionary(const fs::path &path) {
     std::set<std::string> words = {
-        "model",    "train",   "input",   "classes", "loss",       "regularize", "optimizer",
-        "schedule", "batch",   "epochs",  "seed",    "validation", "augment",    "early_stopping",
-        "true",     "false",   "{",       "}",       "(",          ")",          "[",
-        "]",        ",",       ":",       "=",       ";",          "-",          "#",
-        "\"",       "1x28x28", "3x32x32", "1e-3",    "0.5"};
+        "model",    "train", "input",   "classes", "loss",       "regularize", "optimizer",
+        "schedule", "batch", "epochs",  "seed",    "validation", "augment",    "early_stopping",
+        "classify", "true",  "false",   "{",       "}",          "(",          ")",
+        "[",        "]",     ",",       ":",       "=",          ";",          "-",
+        "#",        "\"",    "1x28x28", "3x32x32", "1e-3",       "0.5"};
     auto add_attrs = [&](const std::vector<netc::AttrSpec> &attrs) {
         for (const netc::AttrSpec &attr : attrs) {
             words.insert(attr.name);
@@ -179,7 +179,7 @@ void write_dictionary(const fs::path &path) {
     for (netc::ChoiceKind kind :
          {netc::ChoiceKind::Loss, netc::ChoiceKind::Regularizer, netc::ChoiceKind::Optimizer,
           netc::ChoiceKind::Schedule, netc::ChoiceKind::Augmentation,
-          netc::ChoiceKind::EarlyStopping}) {
+          netc::ChoiceKind::EarlyStopping, netc::ChoiceKind::Classifier}) {
         for (const netc::ChoiceSpec &choice : netc::choice_table(kind)) {
             words.insert(choice.name);
             for (const std::string &alias : choice.aliases) words.insert(alias);

@@ -342,6 +342,12 @@ int BenchCommand::run_bench() {
         return exit_user_error;
     }
     const Graph &graph = *front.graph;
+    if (graph.is_knn()) {
+        std::cerr << "netc bench: " << file_
+                  << " is a kNN model, which has no train step or predict to time: netc eval "
+                     "reports its classification time (\"seconds\" in --json)\n";
+        return exit_user_error;
+    }
     int batch = (int)(batch_ > 0 ? batch_ : graph.train.batch);
     const OpDef *untrainable = op_without_backward(graph);
     // The parent counts and forks; it compiles nothing, so every child starts clean.

@@ -1,5 +1,6 @@
 #include "tools/netc/JitTrainable.h"
 
+#include "compiler/Knn.h"
 #include "compiler/Optimizer.h"
 #include "compiler/Settings.h"
 
@@ -8,20 +9,40 @@
 
 namespace netc {
 
-JitTrainable::JitTrainable(const Graph &graph, const ParamLayout &layout, Strategy strategy)
-    : jit_(graph, layout, default_jit_target(), strategy) {
-    info_.name = graph.model;
+namespace {
+
+runtime::ModelInfo model_info(const Graph &graph, const ParamLayout &layout) {
+    runtime::ModelInfo info;
+    info.name = graph.model;
     const std::vector<int64_t> &in = graph.input.dims;
-    info_.data.channels = in.size() == 3 ? (int)in[0] : 1;
-    info_.data.height = in.size() == 3 ? (int)in[1] : (int)(in.size() == 2 ? in[0] : 1);
-    info_.data.width = (int)(in.empty() ? 1 : in.back());
-    info_.data.classes = (int)graph.classes;
+    info.data.channels = in.size() == 3 ? (int)in[0] : 1;
+    info.data.height = in.size() == 3 ? (int)in[1] : (int)(in.size() == 2 ? in[0] : 1);
+    info.data.width = (int)(in.empty() ? 1 : in.back());
+    info.data.classes = (int)graph.classes;
     for (const ParamEntry &e : layout.entries) {
-        info_.tensors.push_back({e.name, e.shape.dims, e.offset, e.trainable()});
+        info.tensors.push_back({e.name, e.shape.dims, e.offset, e.trainable()});
     }
-    info_.optimizer = graph.train.optimizer.name;
-    info_.optimizer_slots = optimizer_slot_names(graph.train.optimizer);
+    if (!graph.is_knn()) {
+        info.optimizer = graph.train.optimizer.name;
+        info.optimizer_slots = optimizer_slot_names(graph.train.optimizer);
+    }
+    return info;
 }
+
+/// Runs `call`, turning the JIT's refusal of a bad argument into a Status.
+template <typename Call> runtime::Status refused_as_status(Call call) {
+    try {
+        call();
+    } catch (const std::invalid_argument &e) {
+        return runtime::Status::error(e.what());
+    }
+    return {};
+}
+
+}  // namespace
+
+JitTrainable::JitTrainable(const Graph &graph, const ParamLayout &layout, Strategy strategy)
+    : jit_(graph, layout, default_jit_target(), strategy), info_(model_info(graph, layout)) {}
 
 runtime::Status JitTrainable::predict(const float *params, const float *images, int64_t batch,
                                       float *probs) {
@@ -31,15 +52,11 @@ runtime::Status JitTrainable::predict(const float *params, const float *images, 
 
 namespace {
 
-/// Runs `call`, turning the JIT's refusal of a bad argument into a Status naming the step.
+/// refused_as_status, the message naming the step.
 template <typename Call> runtime::Status at_step(int64_t step, Call call) {
-    try {
-        call();
-    } catch (const std::invalid_argument &e) {
-        return runtime::Status::error(std::string("step ") + std::to_string(step) + ": " +
-                                      e.what());
-    }
-    return {};
+    runtime::Status s = refused_as_status(call);
+    if (s) return s;
+    return runtime::Status::error("step " + std::to_string(step) + ": " + s.message());
 }
 
 runtime::StepLosses losses_of(const JitModel::StepResult &r) {
@@ -72,6 +89,59 @@ runtime::Status JitTrainable::gradient(const float *params, const float *images,
 runtime::Status JitTrainable::apply_update(float *params, float *opt_state, const float *grad,
                                            int64_t step) {
     return at_step(step, [&] { jit_.apply_update(params, opt_state, grad, step); });
+}
+
+JitNeighbors::JitNeighbors(const Graph &graph, const ParamLayout &layout, Strategy strategy)
+    : jit_(graph, layout, default_jit_target(), strategy), info_(model_info(graph, layout)) {}
+
+int64_t JitNeighbors::feature_count() const { return knn_feature_count(jit_.graph()); }
+
+int JitNeighbors::k() const { return knn_k(jit_.graph()); }
+
+namespace {
+
+JitModel::Call knn_call(const runtime::ReferenceSet *reference, const float *images,
+                        int64_t batch) {
+    JitModel::Call c;
+    c.images = images;
+    c.batch = (int)batch;
+    if (reference) {
+        c.reference = reference->values.data();
+        c.reference_labels = reference->labels.data();
+        c.reference_count = (int)reference->count;
+    }
+    return c;
+}
+
+}  // namespace
+
+runtime::Status JitNeighbors::features(const float *images, int64_t batch, float *features) {
+    JitModel::Call c = knn_call(nullptr, images, batch);
+    c.features = features;
+    return refused_as_status([&] { jit_.run("features", c); });
+}
+
+runtime::Status JitNeighbors::classify(const runtime::ReferenceSet &reference, const float *images,
+                                       int64_t batch, float *probs) {
+    JitModel::Call c = knn_call(&reference, images, batch);
+    c.probs = probs;
+    return refused_as_status([&] { jit_.run("classify", c); });
+}
+
+runtime::Status JitNeighbors::neighbors(const runtime::ReferenceSet &reference, const float *images,
+                                        int64_t batch, int32_t *indices, float *distances) {
+    JitModel::Call c = knn_call(&reference, images, batch);
+    c.neighbors = indices;
+    c.distances = distances;
+    return refused_as_status([&] { jit_.run("neighbors", c); });
+}
+
+runtime::KnnConfig knn_config(const Graph &graph) {
+    runtime::KnnConfig c;
+    c.batch = graph.train.batch;
+    c.seed = graph.train.seed;
+    c.validation = graph.train.validation;
+    return c;
 }
 
 runtime::TrainConfig train_config(const Graph &graph) {

@@ -1,11 +1,12 @@
 #pragma once
-// The JIT-compiled model behind the runtime's TrainableModel interface, so `netc train`, `eval`
-// and `predict` drive compiler/Jit.h through the same loop an AOT application would use; and the
-// model's train block as the runtime's TrainConfig.
+// The JIT-compiled model behind the runtime's TrainableModel interface (a kNN model's behind
+// NeighborModel), so `netc train`, `eval` and `predict` drive compiler/Jit.h through the same
+// loop an AOT application would use; and the model's train block as the runtime's TrainConfig.
 
 #include "compiler/Graph.h"
 #include "compiler/Jit.h"
 #include "compiler/ParamLayout.h"
+#include "runtime/Knn.h"
 #include "runtime/TrainableModel.h"
 #include "runtime/Trainer.h"
 
@@ -35,6 +36,28 @@ private:
     JitModel jit_;
     runtime::ModelInfo info_;
 };
+
+/// A kNN model (Graph::is_knn) JIT-compiled behind the runtime's NeighborModel interface.
+class JitNeighbors : public runtime::NeighborModel {
+public:
+    JitNeighbors(const Graph &graph, const ParamLayout &layout, Strategy strategy = Strategy::Netc);
+
+    const runtime::ModelInfo &info() const override { return info_; }
+    int64_t feature_count() const override;
+    int k() const override;
+    runtime::Status features(const float *images, int64_t batch, float *features) override;
+    runtime::Status classify(const runtime::ReferenceSet &reference, const float *images,
+                             int64_t batch, float *probs) override;
+    runtime::Status neighbors(const runtime::ReferenceSet &reference, const float *images,
+                              int64_t batch, int32_t *indices, float *distances) override;
+
+private:
+    JitModel jit_;
+    runtime::ModelInfo info_;
+};
+
+/// The kNN model's train block (batch, seed, validation) as the runtime's KnnConfig.
+runtime::KnnConfig knn_config(const Graph &graph);
 
 /// The model's train block (batch, epochs, seed, validation, augment, early stopping) as the
 /// runtime's TrainConfig; the caller sets the output directory and what the command line says.

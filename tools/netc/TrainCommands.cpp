@@ -7,6 +7,7 @@
 #include "runtime/Checkpoint.h"
 #include "runtime/Communicator.h"
 #include "runtime/Dataset.h"
+#include "runtime/Knn.h"
 #include "runtime/Memory.h"
 #include "runtime/Trainer.h"
 #include "tools/netc/JitTrainable.h"
@@ -32,7 +33,9 @@ constexpr int exit_interrupted = 130;  // 128 + SIGINT, as shells report it
 
 struct Model {
     Frontend front;
-    std::unique_ptr<JitTrainable> jit;
+    std::unique_ptr<JitTrainable> jit;  // a trained model
+    std::unique_ptr<JitNeighbors> knn;  // or a kNN model
+    const runtime::ModelInfo &info() const { return knn ? knn->info() : jit->info(); }
 };
 
 /// Loads and checks `path`, printing diagnostics to `err`; null on a user error.
@@ -51,9 +54,55 @@ std::unique_ptr<Model> load_model(const std::string &path, const std::string &sc
         err << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
         return nullptr;
     }
-    m->jit = std::make_unique<JitTrainable>(*m->front.graph, m->front.layout,
-                                            *parse_strategy(schedule));  // checked by CLI11
+    const Strategy strategy = *parse_strategy(schedule);  // checked by CLI11
+    if (m->front.graph->is_knn()) {
+        m->knn = std::make_unique<JitNeighbors>(*m->front.graph, m->front.layout, strategy);
+    } else {
+        m->jit = std::make_unique<JitTrainable>(*m->front.graph, m->front.layout, strategy);
+    }
     return m;
+}
+
+/// A model's checkpoint, ready to predict with: its weights (or a kNN model's stored training
+/// set) and the normalization its images get.
+struct Predictor {
+    runtime::PredictBatch predict;
+    runtime::Normalization normalization;
+    std::vector<std::string> class_names;
+    bool foreign = false;  // weights from elsewhere (Checkpoint::foreign)
+    std::vector<float> params;
+    runtime::ReferenceSet reference;
+};
+
+runtime::Result<std::unique_ptr<Predictor>> load_predictor(Model &m, const std::string &weights,
+                                                           bool allow_nonfinite) {
+    auto p = std::make_unique<Predictor>();
+    Predictor *at = p.get();  // the lambdas' target: stays where it is when p moves
+    if (m.knn) {
+        runtime::Result<runtime::KnnCheckpoint> ckpt =
+            runtime::load_knn_checkpoint(weights, *m.knn, allow_nonfinite);
+        if (!ckpt) return ckpt.status();
+        p->normalization = std::move(ckpt->normalization);
+        p->class_names = std::move(ckpt->class_names);
+        p->reference = std::move(ckpt->reference);
+        JitNeighbors *knn = m.knn.get();
+        p->predict = [knn, at](const float *images, int64_t batch, float *probs) {
+            return knn->classify(at->reference, images, batch, probs);
+        };
+        return p;
+    }
+    runtime::Result<runtime::Checkpoint> ckpt =
+        runtime::load_checkpoint(weights, *m.jit, false, allow_nonfinite);
+    if (!ckpt) return ckpt.status();
+    p->normalization = std::move(ckpt->normalization);
+    p->class_names = std::move(ckpt->class_names);
+    p->foreign = ckpt->foreign;
+    p->params = std::move(ckpt->params);
+    JitTrainable *jit = m.jit.get();
+    p->predict = [jit, at](const float *images, int64_t batch, float *probs) {
+        return jit->predict(at->params.data(), images, batch, probs);
+    };
+    return p;
 }
 
 int fail(const std::string &message) {
@@ -218,6 +267,14 @@ int TrainCommands::run_train() {
     };
     std::unique_ptr<Model> m = load_model(file_, schedule_);
     if (!together(m != nullptr, "while loading " + file_)) return exit_user_error;
+    if (m->knn) {
+        if (ranks > 1) {
+            if (rank != 0) return exit_user_error;
+            return fail(file_ + ": a kNN model stores its training set once; it is not trained "
+                                "by several processes: run netc train without mpirun");
+        }
+        return run_train_knn(*m->front.graph, *m->knn);
+    }
     const Graph &graph = *m->front.graph;
     runtime::TrainConfig config = train_config(graph);
     config.comm = comm;
@@ -329,25 +386,82 @@ int TrainCommands::run_train() {
     return 0;
 }
 
+int TrainCommands::run_train_knn(const Graph &graph, runtime::NeighborModel &model) {
+    for (const char *option : {"--resume", "--epochs", "--steps"}) {
+        if (train_->get_option(option)->count() > 0) {
+            return fail(file_ + ": " + option +
+                        " does not apply to a kNN model: its training "
+                        "stores the training set's features, once");
+        }
+    }
+    runtime::KnnConfig config = knn_config(graph);
+    config.progress = &std::cerr;
+    const std::string out_dir = out_dir_.empty() ? "runs/" + graph.model : out_dir_;
+    runtime::Result<runtime::Dataset> data =
+        runtime::load_dataset(data_dir_, runtime::DataSplit::Train, model.info().data);
+    if (!data) return fail(data.message());
+    for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
+    if (limit_ > 0 && limit_ < data->count) {
+        std::vector<int64_t> first((size_t)limit_);
+        std::iota(first.begin(), first.end(), 0);
+        *data = runtime::subset(*data, first);
+    }
+    const int64_t bytes = data->count * model.feature_count() * (int64_t)sizeof(float);
+    if (runtime::Status fits = runtime::check_memory(
+            file_ + ": the features of " + std::to_string(data->count) + " training samples", bytes,
+            "", "use fewer samples (--limit) or smaller features");
+        !fits) {
+        return fail(fits.message());
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) return fail(out_dir + ": cannot create the output directory: " + ec.message());
+    const Choice &knn = *graph.classifier;
+    std::cerr << "fitting " << graph.model << " (k = " << knn.attrs.get_int("k") << ", "
+              << knn.attrs.get_enum("distance") << " distance, " << knn.attrs.get_enum("vote")
+              << " vote) on " << data->count << " samples from " << data_dir_ << "\n";
+    runtime::Result<runtime::KnnFit> fit = runtime::fit_knn(model, *data, config);
+    if (!fit) return fail(file_ + ": " + fit.message());
+    const std::string path = out_dir + "/best.safetensors";
+    if (runtime::Status s =
+            runtime::save_knn_checkpoint(path, model, *fit, data->class_names, config.seed);
+        !s) {
+        return fail(s.message());
+    }
+    std::cerr << "done: stored " << fit->reference.count << " samples";
+    if (fit->validation_accuracy >= 0) {
+        std::cerr << ", validation accuracy " << fixed(fit->validation_accuracy) << " on "
+                  << fit->validation_samples << " samples (classified in "
+                  << fixed(fit->validation_seconds, 3) << " s, "
+                  << fixed((double)fit->validation_samples /
+                               std::max(1e-9, fit->validation_seconds),
+                           0)
+                  << " img/s)";
+    }
+    std::cerr << "; wrote " << path << "\n";
+    return 0;
+}
+
 int TrainCommands::run_eval() {
     std::unique_ptr<Model> m = load_model(file_, schedule_);
     if (!m) return exit_user_error;
-    runtime::Result<runtime::Checkpoint> ckpt =
-        runtime::load_checkpoint(weights_, *m->jit, false, allow_nonfinite_);
+    runtime::Result<std::unique_ptr<Predictor>> ckpt =
+        load_predictor(*m, weights_, allow_nonfinite_);
     if (!ckpt) return fail(ckpt.message());
+    const Predictor &p = **ckpt;
     runtime::Result<runtime::Dataset> data =
-        runtime::load_dataset(data_dir_, runtime::DataSplit::Test, m->jit->info().data);
+        runtime::load_dataset(data_dir_, runtime::DataSplit::Test, m->info().data);
     if (!data) return fail(data.message());
     for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
-    runtime::Result<runtime::Evaluation> e =
-        runtime::evaluate(*m->jit, ckpt->params.data(), *data, runtime::all_indices(data->count),
-                          ckpt->normalization, m->front.graph->train.batch);
+    runtime::Result<runtime::Evaluation> e = runtime::evaluate(
+        p.predict, m->info().data.classes, *data, runtime::all_indices(data->count),
+        p.normalization, m->front.graph->train.batch);
     if (!e) return fail(e.message());
 
     // Weights from elsewhere name no classes: the data set's names serve.
     const std::vector<std::string> &names =
-        ckpt->foreign && data->class_names.size() == ckpt->class_names.size() ? data->class_names
-                                                                              : ckpt->class_names;
+        p.foreign && data->class_names.size() == p.class_names.size() ? data->class_names
+                                                                      : p.class_names;
     size_t k = names.size();
     std::vector<std::vector<int64_t>> confusion(k,
                                                 std::vector<int64_t>(k, 0));  // [true][predicted]
@@ -362,6 +476,7 @@ int TrainCommands::run_eval() {
         std::string out = "{\"model\": " + json_string(m->front.graph->model) +
                           ", \"weights\": " + json_string(weights_) +
                           ", \"samples\": " + std::to_string(data->count) +
+                          ", \"seconds\": " + fixed(e->seconds, 6) +
                           ", \"accuracy\": " + fixed(e->accuracy, 6) + ", \"class_names\": [";
         for (size_t c = 0; c < k; c++) out += (c ? ", " : "") + json_string(names[c]);
         out += "], \"per_class_accuracy\": [";
@@ -376,7 +491,10 @@ int TrainCommands::run_eval() {
         return 0;
     }
     std::cout << m->front.graph->model << " on " << data->count << " test samples from "
-              << data_dir_ << ": accuracy " << fixed(e->accuracy) << "\n\nper class:\n";
+              << data_dir_ << ": accuracy " << fixed(e->accuracy) << " (classified in "
+              << fixed(e->seconds, 3) << " s, "
+              << fixed(e->seconds > 0 ? (double)data->count / e->seconds : 0.0, 0)
+              << " img/s)\n\nper class:\n";
     size_t width = 5;
     for (const std::string &n : names) width = std::max(width, n.size());
     for (size_t c = 0; c < k; c++) {
@@ -398,10 +516,11 @@ int TrainCommands::run_eval() {
 int TrainCommands::run_predict() {
     std::unique_ptr<Model> m = load_model(file_, schedule_);
     if (!m) return exit_user_error;
-    runtime::Result<runtime::Checkpoint> ckpt =
-        runtime::load_checkpoint(weights_, *m->jit, false, allow_nonfinite_);
-    if (!ckpt) return fail(ckpt.message());
-    const runtime::DataSpec &spec = m->jit->info().data;
+    runtime::Result<std::unique_ptr<Predictor>> loaded =
+        load_predictor(*m, weights_, allow_nonfinite_);
+    if (!loaded) return fail(loaded.message());
+    const Predictor *ckpt = loaded->get();
+    const runtime::DataSpec &spec = m->info().data;
     const int64_t image_size = (int64_t)spec.channels * spec.height * spec.width;
 
     std::vector<float> images;
@@ -438,8 +557,8 @@ int TrainCommands::run_predict() {
     const int64_t batch = std::max<int64_t>(1, m->front.graph->train.batch);
     for (int64_t first = 0; first < count; first += batch) {
         int64_t n = std::min(batch, count - first);
-        runtime::Status s = m->jit->predict(ckpt->params.data(), images.data() + first * image_size,
-                                            n, probs.data() + first * k);
+        runtime::Status s =
+            ckpt->predict(images.data() + first * image_size, n, probs.data() + first * k);
         if (!s) return fail(s.message());
     }
     if (json_) {

@@ -2,6 +2,9 @@
 // `netc train`, `netc eval` and `netc predict`: the subcommands that run a JIT-compiled model on
 // data, through the runtime's training loop and checkpoints (runtime/Trainer.h).
 
+#include "compiler/Graph.h"
+#include "runtime/Knn.h"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -21,6 +24,8 @@ public:
 
 private:
     int run_train();
+    /// `netc train` of a kNN model: its training split's features become best.safetensors.
+    int run_train_knn(const Graph &graph, runtime::NeighborModel &model);
     int run_eval();
     int run_predict();
 

@@ -173,6 +173,11 @@ int run(int argc, char **argv) {
     }
     if (*gradcheck) {
         if (!load(gradcheck_file, f)) return exit_user_error;
+        if (f.graph->is_knn()) {
+            std::cerr << "netc: error: " << gradcheck_file
+                      << ": a kNN model trains nothing, so it has no gradients to check\n";
+            return exit_user_error;
+        }
         netc::GradCheckReport report = netc::gradcheck(*f.graph, f.layout, gradcheck_options);
         std::cout << netc::format_report(*f.graph, report, gradcheck_options);
         return report.passed(gradcheck_options.threshold) ? 0 : exit_user_error;
@@ -216,6 +221,15 @@ int run(int argc, char **argv) {
         }
     }
     if (!load(file, f)) return exit_user_error;
+    if (f.graph->is_knn() && !weights.empty()) {
+        // 60,000 Fashion-MNIST samples are 188 MB of features: an object does not carry them.
+        std::cerr << "netc: error: " << file
+                  << ": a kNN model's stored training set is not compiled in or exported: "
+                     "leave out --weights; the application passes the reference set to "
+                  << f.graph->model << "_classify (the checkpoint's reference.features and "
+                  << "reference.labels, or " << f.graph->model << "_features of its images)\n";
+        return exit_user_error;
+    }
     if (!emit.empty() && emit[0] == "onnx") {
         netc::EmbeddedWeights embedded;
         std::string weights_error;
@@ -257,6 +271,11 @@ int run(int argc, char **argv) {
         if (what == "program") {
             std::cout << netc::dump(program, f.layout);
             return 0;
+        }
+        if (f.graph->is_knn()) {
+            std::cerr << "netc: error: " << file
+                      << ": a kNN model trains nothing, so it has no backward graph\n";
+            return exit_user_error;
         }
         if (!program.trainable) {
             std::cerr << "netc: error: " << file << ": op '"
