@@ -80,9 +80,9 @@ std::string documentation(const Names &n, const PipelineSpec &p) {
         lines.push_back("params receives " + M + "_PARAM_COUNT floats.");
     }
     if (has(Role::Images)) {
-        lines.push_back("images: batch x " + M + "_INPUT_SIZE floats, NCHW" +
-                        (p.has_input(Role::Params) ? "" : ", raw in [0, 1] (normalized inside)") +
-                        ".");
+        lines.push_back(
+            "images: batch x " + M + "_INPUT_SIZE floats, NCHW" +
+            (p.name == "predict_embedded" ? ", raw in [0, 1] (normalized inside)" : "") + ".");
     }
     if (has(Role::Labels)) {
         lines.push_back("labels outside [0, " + M +

@@ -15,6 +15,7 @@ const char *return_code_meaning(int32_t code) {
     case NETC_ERROR_NO_SCHEDULE_LENGTH: return "the schedule needs the run's length";
     case NETC_ERROR_BAD_STEP: return "the step is negative";
     case NETC_ERROR_BAD_SAMPLE_OFFSET: return "the sample offset is negative";
+    case NETC_ERROR_BAD_REFERENCE: return "the reference set holds fewer than k samples";
     default: return "an unknown return code";
     }
 }
@@ -31,14 +32,20 @@ bool batch_fits(int64_t batch) {
     return batch >= 1 && batch <= std::numeric_limits<int32_t>::max();
 }
 
+/// What every model's object says of its data: name, input shape, classes.
+ModelInfo data_info(const netc_model &model) {
+    ModelInfo info;
+    info.name = model.name;
+    info.data.channels = model.input_channels;
+    info.data.height = model.input_height;
+    info.data.width = model.input_width;
+    info.data.classes = model.classes;
+    return info;
+}
+
 }  // namespace
 
-AotModel::AotModel(const netc_model &model) : model_(model) {
-    info_.name = model.name;
-    info_.data.channels = model.input_channels;
-    info_.data.height = model.input_height;
-    info_.data.width = model.input_width;
-    info_.data.classes = model.classes;
+AotModel::AotModel(const netc_model &model) : model_(model), info_(data_info(model)) {
     for (int32_t i = 0; i < model.param_tensor_count; i++) {
         const netc_param_info &p = model.params[i];
         info_.tensors.push_back(
@@ -107,6 +114,50 @@ Status AotModel::apply_update(float *params, float *opt_state, const float *grad
     if (!model_.apply_update) return no_training(model_);
     return at_step(
         step, check(model_.apply_update(params, opt_state, grad, step), model_, "apply_update"));
+}
+
+AotNeighbors::AotNeighbors(const netc_model &model) : model_(model), info_(data_info(model)) {}
+
+namespace {
+
+Status no_knn(const netc_model &model) {
+    return Status::error(std::string("the object of ") + model.name + " is not a kNN model");
+}
+
+}  // namespace
+
+Status AotNeighbors::features(const float *images, int64_t batch, float *features) {
+    if (!model_.features) return no_knn(model_);
+    if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "features");
+    return check(model_.features(images, (int32_t)batch, features), model_, "features");
+}
+
+Status AotNeighbors::classify(const ReferenceSet &reference, const float *images, int64_t batch,
+                              float *probs) {
+    if (!model_.classify) return no_knn(model_);
+    if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "classify");
+    if (!batch_fits(reference.count)) return check(NETC_ERROR_BAD_REFERENCE, model_, "classify");
+    return check(model_.classify(reference.values.data(), reference.labels.data(),
+                                 (int32_t)reference.count, images, (int32_t)batch, probs),
+                 model_, "classify");
+}
+
+Status AotNeighbors::neighbors(const ReferenceSet &reference, const float *images, int64_t batch,
+                               int32_t *indices, float *distances) {
+    if (!model_.neighbors) return no_knn(model_);
+    if (!batch_fits(batch)) return check(NETC_ERROR_BAD_BATCH, model_, "neighbors");
+    if (!batch_fits(reference.count)) return check(NETC_ERROR_BAD_REFERENCE, model_, "neighbors");
+    return check(model_.neighbors(reference.values.data(), (int32_t)reference.count, images,
+                                  (int32_t)batch, indices, distances),
+                 model_, "neighbors");
+}
+
+KnnConfig knn_config(const netc_model &model) {
+    KnnConfig c;
+    c.batch = model.batch;
+    c.seed = model.seed;
+    c.validation = model.validation;
+    return c;
 }
 
 TrainConfig train_config(const netc_model &model) {

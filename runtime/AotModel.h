@@ -11,6 +11,7 @@
 //
 // It needs nothing but the object and netc_runtime (no Halide, no compiler).
 
+#include "runtime/Knn.h"
 #include "runtime/ModelApi.h"
 #include "runtime/TrainableModel.h"
 #include "runtime/Trainer.h"
@@ -39,6 +40,31 @@ private:
     const netc_model &model_;
     ModelInfo info_;
 };
+
+/// A kNN model's object (`classify knn`) behind the NeighborModel interface, so fit_knn, the
+/// kNN checkpoints and evaluate drive it as `netc train` and `eval` drive the JIT.
+class AotNeighbors : public NeighborModel {
+public:
+    /// `model` is `<model>_model` of a linked kNN object (its `classify` is set); it must
+    /// outlive this.
+    explicit AotNeighbors(const netc_model &model);
+
+    const ModelInfo &info() const override { return info_; }
+    int64_t feature_count() const override { return model_.feature_count; }
+    int k() const override { return model_.k; }
+    Status features(const float *images, int64_t batch, float *features) override;
+    Status classify(const ReferenceSet &reference, const float *images, int64_t batch,
+                    float *probs) override;
+    Status neighbors(const ReferenceSet &reference, const float *images, int64_t batch,
+                     int32_t *indices, float *distances) override;
+
+private:
+    const netc_model &model_;
+    ModelInfo info_;
+};
+
+/// The kNN model's train block (batch, seed, validation) as a KnnConfig.
+KnnConfig knn_config(const netc_model &model);
 
 /// The model's train block (batch, epochs, seed, validation) as a TrainConfig. Augmentation and
 /// early stopping are not in the object: set them in the result as the application wants.

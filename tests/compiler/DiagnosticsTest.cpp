@@ -374,6 +374,32 @@ const std::vector<Case> &cases() {
          {"6:3: error: layer 'hog_1' (hog) passes no gradient to its input, but 'stem' (conv2d) "
           "before it has trained parameters; compute features from the input or from layers "
           "without parameters"}},
+        {"knn with a loss and a regularizer",
+         model("  classify knn(k=3)\n"
+               "  loss svm\n"
+               "  regularize l2"),
+         {"5:8: error: the model has a loss, but a kNN model trains nothing: 'classify knn' "
+          "compares features with the stored training set's",
+          "6:14: error: the model has a regularizer, but a kNN model trains nothing: 'classify "
+          "knn' compares features with the stored training set's"}},
+        {"knn after a trained layer",
+         model("  flatten\n"
+               "  fc: dense(units=32)\n"
+               "  classify knn"),
+         {"5:3: error: layer 'fc' (dense) has parameters, but a kNN model trains nothing: its "
+          "layers compute fixed features, such as flatten, avgpool, hog or color_histogram",
+          "6:12: note: the model classifies by neighbours here"}},
+        {"knn with k below 1 and an unknown distance",
+         model("  classify knn(k=0, distance=l3)"),
+         {"4:18: error: attribute 'k' of classifier knn must be >= 1, found 0",
+          "4:30: error: attribute 'distance' of classifier knn has no choice 'l3'; did you mean "
+          "'l1'?"}},
+        {"knn with training settings",
+         model("  classify knn", "train {\n  optimizer adam\n  epochs 3\n  batch 512\n}\n"),
+         {"7:3: error: 'optimizer' does not apply: a kNN model trains nothing (its train block "
+          "takes batch, seed and validation)",
+          "8:3: error: 'epochs' does not apply: a kNN model trains nothing (its train block takes "
+          "batch, seed and validation)"}},
         {"color_histogram with an empty range",
          model("  color_histogram(low=1, high=1)\n"
                "  dense(units=10)"),

@@ -1,8 +1,10 @@
 // The runtime's training loop over an AOT object (runtime/AotModel.h): fashion_mlp's object,
 // linked into this test as an application links it, described by its netc_model, trains through
-// runtime::train exactly as `netc train` trains the same model through the JIT.
+// runtime::train exactly as `netc train` trains the same model through the JIT; fashion_knn's
+// object fits its reference set as `netc train` does.
 
 #include "runtime/AotModel.h"
+#include "fashion_knn.h"
 #include "fashion_mlp.h"
 #include "runtime/TestFiles.h"
 
@@ -170,4 +172,44 @@ TEST_CASE(
     CHECK(fashion_mlp_apply_update(fused.data(), state.data(), grad.data(), -1) ==
           NETC_ERROR_BAD_STEP);
     CHECK(fused == before);
+}
+
+TEST_CASE("a kNN object fits and classifies as netc train and eval do through the JIT") {
+    const netc_model &m = fashion_knn_model;
+    CHECK(m.feature_count == FASHION_KNN_FEATURES);
+    CHECK(m.k == FASHION_KNN_K);
+    CHECK((m.classify == &fashion_knn_classify));
+    CHECK((m.train_step == nullptr));
+    CHECK((m.init == nullptr));
+    AotNeighbors model(m);
+    Result<Dataset> all = load_dataset(fashion_dir, DataSplit::Train, model.info().data);
+    REQUIRE_MESSAGE(all.ok(), all.message());
+    std::vector<int64_t> first(3000);
+    std::iota(first.begin(), first.end(), 0);
+    Dataset data = subset(*all, first);
+    Result<KnnFit> fit = fit_knn(model, data, knn_config(m));
+    REQUIRE_MESSAGE(fit.ok(), fit.message());
+    CHECK(fit->reference.count == 2700);  // 300 held out
+    CHECK(fit->validation_accuracy > 0.7);
+
+    TempDir aot_run, jit_run;
+    REQUIRE(save_knn_checkpoint(aot_run / "best.safetensors", model, *fit, data.class_names, m.seed)
+                .ok());
+    REQUIRE(run_netc("train " + std::string(NETC_SOURCE_DIR) + "/examples/fashion_knn.net --data " +
+                     fashion_dir + " --limit 3000 --out " + jit_run.path()) == 0);
+    Result<KnnCheckpoint> aot = load_knn_checkpoint(aot_run / "best.safetensors", model);
+    Result<KnnCheckpoint> jit = load_knn_checkpoint(jit_run / "best.safetensors", model);
+    REQUIRE_MESSAGE(aot.ok(), aot.message());
+    REQUIRE_MESSAGE(jit.ok(), jit.message());
+    CHECK(aot->reference.values == jit->reference.values);
+    CHECK(aot->reference.labels == jit->reference.labels);
+    CHECK(aot->normalization.mean == jit->normalization.mean);
+
+    // Too small a reference set is the object's documented error, not a crash.
+    ReferenceSet few = fit->reference;
+    few.count = FASHION_KNN_K - 1;
+    std::vector<float> probs(10);
+    Status s = model.classify(few, fit->reference.values.data(), 1, probs.data());
+    CHECK_FALSE(s.ok());
+    CHECK(s.message().find("fewer than k") != std::string::npos);
 }

@@ -156,6 +156,49 @@ TEST_CASE("train the MLP on 4000 samples for 2 epochs: the loss falls, eval and 
     CHECK(read_text(dir / "run/last.safetensors") == last);
 }
 
+TEST_CASE("a kNN model: train stores the training set, eval and predict classify against it") {
+    TempDir dir;
+    Run train = run_netc("train " + example("fashion_knn") + " --limit 3000 --out " + dir / "run");
+    INFO(train.output);
+    REQUIRE(train.status == 0);
+    CHECK(train.output.find("stored 2700 samples, validation accuracy 0.") != std::string::npos);
+    CHECK(std::filesystem::exists(dir / "run/best.safetensors"));
+    CHECK_FALSE(std::filesystem::exists(dir / "run/last.safetensors"));
+
+    Run eval = run_netc("eval " + example("fashion_knn") + " --weights " +
+                        dir / "run/best.safetensors" + " --json");
+    INFO(eval.output);
+    REQUIRE(eval.status == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(eval.output, m, std::regex("\"accuracy\": ([0-9.]+)")));
+    CHECK(std::stod(m[1]) >= 0.75);  // 0.79 measured: 2,700 stored samples, k = 5, l1
+    CHECK(std::regex_search(eval.output, std::regex("\"samples\": 10000, \"seconds\": [0-9.]+")));
+
+    Run predict = run_netc("predict " + example("fashion_knn") + " --weights " +
+                           dir / "run/best.safetensors" +
+                           " /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --top 1");
+    REQUIRE(predict.status == 0);
+    CHECK(predict.output.find("t10k-images-idx3-ubyte.gz[1]: Pullover") != std::string::npos);
+
+    // Nothing to resume, no epochs; and a trained model's checkpoint is no stored training set.
+    Run resume = run_netc("train " + example("fashion_knn") + " --resume --out " + dir / "run");
+    CHECK(resume.status == 1);
+    CHECK(resume.output.find("--resume does not apply to a kNN model") != std::string::npos);
+    TempDir mlp;
+    REQUIRE(
+        run_netc("train " + example("fashion_mlp") + " --limit 500 --epochs 1 --out " + mlp / "run")
+            .status == 0);
+    Run wrong =
+        run_netc("eval " + example("fashion_knn") + " --weights " + mlp / "run/best.safetensors");
+    CHECK(wrong.status == 1);
+    CHECK(wrong.output.find("not the checkpoint of a kNN model") != std::string::npos);
+    // The stored set cannot be compiled into an object.
+    Run embed = run_netc(example("fashion_knn") + " --weights " + dir / "run/best.safetensors" +
+                         " -o " + dir / "knn.o");
+    CHECK(embed.status == 1);
+    CHECK(embed.output.find("leave out --weights") != std::string::npos);
+}
+
 namespace {
 
 /// `netc train <common>DIR/whole` in one go, and `<common>DIR/parts` stopped after `steps` steps
