@@ -4,6 +4,7 @@
 #include "compiler/ops/Op.h"
 #include "dsl/Error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>

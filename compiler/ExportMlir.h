@@ -3,7 +3,7 @@
 // --weights CKPT --emit=mlir --batch N -o model.mlir`, docs/export.md).
 //
 // The text is one function in MLIR 14's syntax, `builtin.func @predict(%input:
-// tensor<Nx C x H x W xf32>) -> tensor<N x classes xf32>`, of static shapes at the batch N given:
+// tensor<NxCxHxWxf32>) -> tensor<Nx<classes>xf32>`, of static shapes at the batch N given:
 // the normalization the model was trained with, when the checkpoint records one, as a leading
 // tosa.sub and tosa.mul; the NCHW input transposed to NHWC; each layer what its op's MLIR rule
 // (compiler/Mlir.h) makes of it in inference (batchnorm with its running statistics, dropout,

@@ -264,7 +264,7 @@ def main():
         text = f.read()
     ops = check_text(text, shape, images, classes, params, checkpoint, metadata)
     print("%s: mlir-opt-14 verifies it; %d operations, %s" %
-          (os.path.basename(model_path), len(OP.findall(text)) or text.count(' = "'),
+          (os.path.basename(model_path), text.count(' = "tosa.'),
            ", ".join(ops)))
 
     inputs, pixels = test_images(shape, images, work, rng)
