@@ -22,6 +22,7 @@ packages=(
   nlohmann-json3-dev  # safetensors headers, metrics
   libprotobuf-dev protobuf-compiler libonnx-dev  # ONNX export: protoc compiles libonnx-dev's onnx.proto
   python3-onnx python3-opencv  # tests only: the ONNX checker, and OpenCV's DNN running the exports
+  mlir-14-tools libmlir-14  # tests only: mlir-opt-14 lowers the MLIR (TOSA) exports, mlir-cpu-runner-14 runs them
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin  # optional for netc itself: data-parallel training (mpirun -np N)
 )

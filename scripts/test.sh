@@ -20,7 +20,7 @@ fi
 skip=()
 if [ "${2:-}" = --skip-slow ]; then
   slow='test_forward|test_forward_examples|test_program|test_aot|test_backward|test_train_commands'
-  slow+='|torch_oracle_.*|mpi_.*|onnx_.*|gradcheck_fashion_cnn|gradcheck_cifar_resnet'
+  slow+='|torch_oracle_.*|mpi_.*|onnx_.*|mlir_.*|gradcheck_fashion_cnn|gradcheck_cifar_resnet'
   skip=(-E "^(${slow})$")
 fi
 bash scripts/build.sh --sanitize

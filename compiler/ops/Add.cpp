@@ -1,6 +1,7 @@
 // add: elementwise sum of two or more values of one shape (residual connections).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -52,6 +53,16 @@ void onnx_add(OnnxCtx &ctx) {
     }
 }
 
+// y = x_1 + x_2 + ...: a chain of tosa.add
+void mlir_add(MlirCtx &ctx) {
+    MlirValue total = ctx.x(0);
+    for (int i = 1; i < ctx.input_count(); i++) {
+        bool last = i == ctx.input_count() - 1;
+        total = mlir_elementwise(ctx, "tosa.add", {total, ctx.x(i)},
+                                 last ? "" : "sum" + std::to_string(i));
+    }
+}
+
 }  // namespace
 
 const OpDef &op_add() {
@@ -67,6 +78,7 @@ const OpDef &op_add() {
         .backward = backward_add,
         .flops = add_flops,
         .onnx = onnx_add,
+        .mlir = mlir_add,
     };
     return def;
 }

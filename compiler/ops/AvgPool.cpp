@@ -1,6 +1,7 @@
 // avgpool: the mean over each window (torch.nn.AvgPool2d, count_include_pad=True).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -80,6 +81,25 @@ void onnx_avgpool(OnnxCtx &ctx) {
               OnnxAttr::ints("pads", {p, p, p, p}), OnnxAttr::i("count_include_pad", 1)});
 }
 
+// tosa.pad with zeros, then tosa.avg_pool2d without padding: TOSA's own padding is left out of
+// the divisor, while here padded zeros count in the mean
+void mlir_avgpool(MlirCtx &ctx) {
+    const Attrs &a = ctx.node().attrs;
+    int64_t k = a.get_int("kernel"), p = a.get_int("pad");
+    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    MlirValue x = ctx.x();
+    if (p > 0) {
+        MlirValue padding = ctx.constant_ints("padding", {0, 0, p, p, p, p, 0, 0}, {4, 2});
+        MlirType padded = x.type;
+        padded.dims[1] += 2 * p;
+        padded.dims[2] += 2 * p;
+        x = ctx.emit("tosa.pad", {x, padding}, padded, {}, "padded");
+    }
+    ctx.emit("tosa.avg_pool2d", {x}, ctx.value_type(),
+             {MlirAttr::ints("kernel", {k, k}), MlirAttr::ints("stride", {s, s}),
+              MlirAttr::ints("pad", {0, 0, 0, 0})});
+}
+
 }  // namespace
 
 const OpDef &op_avgpool() {
@@ -93,6 +113,7 @@ const OpDef &op_avgpool() {
         .backward = backward_avgpool,
         .flops = pool_window_flops,
         .onnx = onnx_avgpool,
+        .mlir = mlir_avgpool,
     };
     return def;
 }

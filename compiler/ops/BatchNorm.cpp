@@ -3,6 +3,7 @@
 // running = (1 - momentum) * running + momentum * batch_statistic, as PyTorch does.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -219,6 +220,28 @@ void onnx_batchnorm(OnnxCtx &ctx) {
              {OnnxAttr::f("epsilon", (float)ctx.node().attrs.get_float("eps"))});
 }
 
+// (x - running_mean) * w / sqrt(running_var + eps) + b, the per-channel terms computed from the
+// constants [C] (tosa.add, tosa.rsqrt, tosa.mul) and reshaped to broadcast over the channels
+void mlir_batchnorm(MlirCtx &ctx) {
+    bool affine = ctx.node().attrs.get_bool("affine");
+    float eps = (float)ctx.node().attrs.get_float("eps");
+    MlirValue var = ctx.param("running_var");
+    MlirValue var_eps =
+        mlir_elementwise(ctx, "tosa.add", {var, mlir_scalar(ctx, "eps", eps, 1)}, "var_eps");
+    MlirValue scale = ctx.emit("tosa.rsqrt", {var_eps}, var_eps.type, {}, "inv_std");
+    if (affine) scale = mlir_mul(ctx, scale, ctx.param("weight"), "scale");
+    MlirValue mean = mlir_per_channel(ctx, ctx.param("running_mean"), ctx.x(), "mean_c");
+    MlirValue centred = mlir_elementwise(ctx, "tosa.sub", {ctx.x(), mean}, "centred");
+    scale = mlir_per_channel(ctx, scale, ctx.x(), "scale_c");
+    if (!affine) {
+        mlir_mul(ctx, centred, scale);
+        return;
+    }
+    MlirValue scaled = mlir_mul(ctx, centred, scale, "scaled");
+    MlirValue bias = mlir_per_channel(ctx, ctx.param("bias"), ctx.x(), "bias_c");
+    mlir_elementwise(ctx, "tosa.add", {scaled, bias});
+}
+
 }  // namespace
 
 const OpDef &op_batchnorm() {
@@ -239,6 +262,7 @@ const OpDef &op_batchnorm() {
         .backward = backward_batchnorm,
         .flops = per_element_flops<5>,
         .onnx = onnx_batchnorm,
+        .mlir = mlir_batchnorm,
     };
     return def;
 }

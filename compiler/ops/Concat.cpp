@@ -1,6 +1,7 @@
 // concat: joins values along the channel axis (torch.cat(xs, dim=1)).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 #include <algorithm>
@@ -96,6 +97,14 @@ void onnx_concat(OnnxCtx &ctx) {
     ctx.emit("Concat", inputs, {OnnxAttr::i("axis", 1)});
 }
 
+// tosa.concat along the channels: the last axis of [N, H, W, C] or [N, F]
+void mlir_concat(MlirCtx &ctx) {
+    std::vector<MlirValue> inputs;
+    for (int i = 0; i < ctx.input_count(); i++) inputs.push_back(ctx.x(i));
+    int64_t axis = (int64_t)ctx.x().type.dims.size() - 1;
+    ctx.emit("tosa.concat", inputs, ctx.value_type(), {MlirAttr::i64("axis", axis)});
+}
+
 }  // namespace
 
 const OpDef &op_concat() {
@@ -110,6 +119,7 @@ const OpDef &op_concat() {
         .backward = backward_concat,
         .flops = no_flops,
         .onnx = onnx_concat,
+        .mlir = mlir_concat,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // `dropconnect=p`, W is masked while training (compiler/ops/DropConnect.h).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 #include "compiler/ops/DropConnect.h"
 
@@ -245,6 +246,21 @@ void onnx_conv2d(OnnxCtx &ctx) {
               OnnxAttr::i("group", 1)});
 }
 
+// tosa.conv2d(x [N, H, W, C], W [O, KH, KW, I], b [O]): the torch weight [O, I, KH, KW]
+// transposed; pad is [top, bottom, left, right]; without a bias, a bias of zeros
+void mlir_conv2d(MlirCtx &ctx) {
+    const Attrs &a = ctx.node().attrs;
+    int64_t s = a.get_int("stride"), p = a.get_int("pad");
+    int64_t d = a.get_int("dilation"), filters = a.get_int("filters");
+    MlirValue w = mlir_transpose(ctx, ctx.param("weight"), {0, 2, 3, 1}, "weight_ohwi");
+    MlirValue b = a.get_bool("bias")
+                      ? ctx.param("bias")
+                      : ctx.constant("zero_bias", std::vector<float>(filters, 0.0f), {filters});
+    ctx.emit("tosa.conv2d", {ctx.x(), w, b}, ctx.value_type(),
+             {MlirAttr::ints("pad", {p, p, p, p}), MlirAttr::ints("stride", {s, s}),
+              MlirAttr::ints("dilation", {d, d})});
+}
+
 }  // namespace
 
 const OpDef &op_conv2d() {
@@ -267,6 +283,7 @@ const OpDef &op_conv2d() {
         .backward = backward_conv2d,
         .flops = conv2d_flops,
         .onnx = onnx_conv2d,
+        .mlir = mlir_conv2d,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // masked while training (compiler/ops/DropConnect.h).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 #include "compiler/ops/DropConnect.h"
 
@@ -175,6 +176,16 @@ void onnx_dense(OnnxCtx &ctx) {
     ctx.emit("Gemm", inputs, {OnnxAttr::i("transB", 1)});
 }
 
+// tosa.fully_connected(x [N, F], W [units, F], b [units]), the torch layout as it is; without a
+// bias, a bias of zeros (TOSA's takes one)
+void mlir_dense(MlirCtx &ctx) {
+    int64_t units = ctx.node().attrs.get_int("units");
+    MlirValue b = ctx.node().attrs.get_bool("bias")
+                      ? ctx.param("bias")
+                      : ctx.constant("zero_bias", std::vector<float>(units, 0.0f), {units});
+    ctx.emit("tosa.fully_connected", {ctx.x(), ctx.param("weight"), b}, ctx.value_type());
+}
+
 }  // namespace
 
 const OpDef &op_dense() {
@@ -193,6 +204,7 @@ const OpDef &op_dense() {
         .backward = backward_dense,
         .flops = dense_flops,
         .onnx = onnx_dense,
+        .mlir = mlir_dense,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // 1 / (1 - p) (inverted dropout, torch.nn.Dropout); the identity in inference.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -63,6 +64,7 @@ const OpDef &op_dropout() {
         .backward = backward_dropout,
         .flops = per_element_flops<1>,
         .onnx = onnx_identity,
+        .mlir = mlir_identity,
     };
     return def;
 }

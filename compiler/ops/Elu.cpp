@@ -1,6 +1,7 @@
 // elu: y = x > 0 ? x : alpha * (exp(x) - 1), elementwise (torch.nn.ELU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -35,6 +36,16 @@ void onnx_elu(OnnxCtx &ctx) {
     onnx_unary(ctx, "Elu", {OnnxAttr::f("alpha", (float)ctx.node().attrs.get_float("alpha"))});
 }
 
+// x > 0 ? x : alpha * (exp(x) - 1) (tosa.exp, tosa.sub, tosa.mul, tosa.select)
+void mlir_elu(MlirCtx &ctx) {
+    int rank = (int)ctx.x().type.dims.size();
+    float alpha = (float)ctx.node().attrs.get_float("alpha");
+    MlirValue e = ctx.emit("tosa.exp", {ctx.x()}, ctx.x().type, {}, "exp");
+    MlirValue em1 =
+        mlir_elementwise(ctx, "tosa.sub", {e, mlir_scalar(ctx, "one", 1.0f, rank)}, "exp_minus_1");
+    mlir_positive_or(ctx, mlir_mul(ctx, em1, mlir_scalar(ctx, "alpha", alpha, rank), "negative"));
+}
+
 }  // namespace
 
 const OpDef &op_elu() {
@@ -50,6 +61,7 @@ const OpDef &op_elu() {
         .backward = backward_elu,
         .flops = per_element_flops<1>,
         .onnx = onnx_elu,
+        .mlir = mlir_elu,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // transfer to and from PyTorch unchanged.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -69,6 +70,14 @@ void onnx_flatten(OnnxCtx &ctx) {
     onnx_unary(ctx, "Flatten", {OnnxAttr::i("axis", 1)});
 }
 
+// [N, H, W, C] tosa.transpose'd back to [N, C, H, W], then tosa.reshape to [N, C*H*W]: the
+// C-major order of netc and torch; a flat value is unchanged
+void mlir_flatten(MlirCtx &ctx) {
+    if (ctx.x_shape().rank() == 1) return ctx.set_value(ctx.x());
+    MlirValue nchw = mlir_transpose(ctx, ctx.x(), {0, 3, 1, 2}, "nchw");
+    mlir_reshape(ctx, nchw, ctx.value_type().dims);
+}
+
 }  // namespace
 
 const OpDef &op_flatten() {
@@ -81,6 +90,7 @@ const OpDef &op_flatten() {
         .backward = backward_flatten,
         .flops = no_flops,
         .onnx = onnx_flatten,
+        .mlir = mlir_flatten,
     };
     return def;
 }

@@ -12,6 +12,7 @@
 // fixed regions, the middle of the draw's range.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 #include <cmath>
@@ -222,6 +223,40 @@ void onnx_fractional_maxpool(OnnxCtx &ctx) {
     ctx.emit("Gather", {rows, columns_at}, {OnnxAttr::i("axis", 3)});
 }
 
+// tosa.max_pool2d (kernel k, stride 1), the maximum of the window at every start, then
+// tosa.gather of the rows and of the columns at inference's region starts (u = 0.5, computed in
+// float as netc computes them). TOSA's gather picks along axis 1 of [N, K, C] by indices [N, W]:
+// the rows of [N, H', W' * C], then the columns of [N * out_h, W', C], the starts [1, W]
+// tosa.tile'd to the N rows of indices.
+void mlir_fractional_maxpool(MlirCtx &ctx) {
+    const Shape &in = ctx.x_shape(), &out = ctx.node().shape;
+    int64_t k = ctx.node().attrs.get_int("kernel");
+    int64_t n = ctx.x().type.dims[0], c = in.dims[0];
+    int64_t rows = in.dims[1] - k + 1, columns = in.dims[2] - k + 1;
+    int64_t out_h = out.dims[1], out_w = out.dims[2];
+    // The starts along axis 1 (rows, y) or 2 (columns, x), as indices for `copies` gathers.
+    auto starts = [&](int axis, int64_t copies, const std::string &what) {
+        Axis a = axis_of((int)in.dims[axis], (int)out.dims[axis], (int)k);
+        std::vector<int64_t> s;
+        for (int i = 0; i < a.out; i++) s.push_back(region_start_value(a, i, 0.5f));
+        MlirValue once = ctx.constant_ints(what + "_once", s, {1, a.out});
+        return ctx.emit("tosa.tile", {once}, {{copies, a.out}, "i32"},
+                        {MlirAttr::ints("multiples", {copies, 1})}, what);
+    };
+    MlirValue windows =
+        ctx.emit("tosa.max_pool2d", {ctx.x()}, {{n, rows, columns, c}},
+                 {MlirAttr::ints("kernel", {k, k}), MlirAttr::ints("stride", {1, 1}),
+                  MlirAttr::ints("pad", {0, 0, 0, 0})},
+                 "windows");
+    MlirValue by_row = mlir_reshape(ctx, windows, {n, rows, columns * c}, "by_row");
+    MlirValue picked_rows = ctx.emit("tosa.gather", {by_row, starts(1, n, "row_starts")},
+                                     {{n, out_h, columns * c}}, {}, "rows");
+    MlirValue by_column = mlir_reshape(ctx, picked_rows, {n * out_h, columns, c}, "by_column");
+    MlirValue picked = ctx.emit("tosa.gather", {by_column, starts(2, n * out_h, "column_starts")},
+                                {{n * out_h, out_w, c}}, {}, "columns");
+    mlir_reshape(ctx, picked, ctx.value_type().dims);
+}
+
 }  // namespace
 
 const OpDef &op_fractional_maxpool() {
@@ -243,6 +278,7 @@ const OpDef &op_fractional_maxpool() {
         .backward = backward_fractional_maxpool,
         .flops = pool_window_flops,
         .onnx = onnx_fractional_maxpool,
+        .mlir = mlir_fractional_maxpool,
     };
     return def;
 }

@@ -1,6 +1,7 @@
 // gelu: y = x * Phi(x), the Gaussian error linear unit (torch.nn.GELU), exact or tanh form.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -67,6 +68,55 @@ void onnx_gelu(OnnxCtx &ctx) {
     ctx.emit("Mul", {half, phi});
 }
 
+// tanh: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)));  exact: x/2 * (1 + erf(x / sqrt(2)))
+// with erf from Abramowitz and Stegun 7.1.26 (|error| <= 1.5e-7), TOSA 14 having no erf:
+// erf(u) = sign(u) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-u^2)), t = 1 / (1 + p |u|)
+void mlir_gelu(MlirCtx &ctx) {
+    bool exact = ctx.node().attrs.get_enum("approximate") == "none";
+    int rank = (int)ctx.x().type.dims.size();
+    const MlirValue &x = ctx.x();
+    auto scalar = [&](const std::string &what, float v) { return mlir_scalar(ctx, what, v, rank); };
+    auto add = [&](const MlirValue &a, const MlirValue &b, const std::string &what) {
+        return mlir_elementwise(ctx, "tosa.add", {a, b}, what);
+    };
+    auto unary = [&](const char *op, const MlirValue &a, const std::string &what) {
+        return ctx.emit(op, {a}, a.type, {}, what);
+    };
+    MlirValue phi;  // 1 + erf(...) or 1 + tanh(...)
+    if (exact) {
+        MlirValue u = mlir_mul(ctx, x, scalar("inv_sqrt2", 0.70710678118654752f), "u");
+        MlirValue abs_u = unary("tosa.abs", u, "abs_u");
+        MlirValue t = unary(
+            "tosa.reciprocal",
+            add(mlir_mul(ctx, abs_u, scalar("p", 0.3275911f), "pu"), scalar("one", 1.0f), "den"),
+            "t");
+        const float a[] = {0.254829592f, -0.284496736f, 1.421413741f, -1.453152027f, 1.061405429f};
+        MlirValue poly = scalar("a5", a[4]);
+        for (int i = 3; i >= 0; i--) {
+            std::string k = std::to_string(i + 1);
+            poly =
+                add(mlir_mul(ctx, poly, t, "poly" + k + "_t"), scalar("a" + k, a[i]), "poly" + k);
+        }
+        poly = mlir_mul(ctx, poly, t, "poly");
+        MlirValue neg_u2 = unary("tosa.negate", mlir_mul(ctx, u, u, "u2"), "neg_u2");
+        MlirValue tail = mlir_mul(ctx, poly, unary("tosa.exp", neg_u2, "gauss"), "tail");
+        MlirValue erf_abs =
+            mlir_elementwise(ctx, "tosa.sub", {scalar("erf_one", 1.0f), tail}, "erf_abs");
+        MlirValue nonnegative = mlir_elementwise(ctx, "tosa.greater_equal",
+                                                 {u, scalar("zero", 0.0f)}, "nonnegative", "i1");
+        MlirValue erf = ctx.emit("tosa.select",
+                                 {nonnegative, erf_abs, unary("tosa.negate", erf_abs, "erf_neg")},
+                                 u.type, {}, "erf");
+        phi = add(erf, scalar("phi_one", 1.0f), "phi");
+    } else {
+        MlirValue x3 = mlir_mul(ctx, mlir_mul(ctx, x, x, "x2"), x, "x3");
+        MlirValue inner = add(x, mlir_mul(ctx, x3, scalar("c", 0.044715f), "cx3"), "inner");
+        MlirValue u = mlir_mul(ctx, inner, scalar("sqrt_2_over_pi", 0.79788456080286536f), "u");
+        phi = add(unary("tosa.tanh", u, "tanh"), scalar("one", 1.0f), "phi");
+    }
+    mlir_mul(ctx, mlir_mul(ctx, x, scalar("half", 0.5f), "half_x"), phi);
+}
+
 }  // namespace
 
 const OpDef &op_gelu() {
@@ -82,6 +132,7 @@ const OpDef &op_gelu() {
         .backward = backward_gelu,
         .flops = per_element_flops<1>,
         .onnx = onnx_gelu,
+        .mlir = mlir_gelu,
     };
     return def;
 }

@@ -1,6 +1,7 @@
 // global_avgpool: the mean of each channel over all pixels, [C, H, W] -> [C].
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -62,6 +63,17 @@ void onnx_global_avgpool(OnnxCtx &ctx) {
     ctx.emit("Flatten", {pooled}, {OnnxAttr::i("axis", 1)});
 }
 
+// tosa.avg_pool2d over the whole image [N, 1, 1, C], then tosa.reshape to [N, C]
+void mlir_global_avgpool(MlirCtx &ctx) {
+    const std::vector<int64_t> &d = ctx.x().type.dims;  // [N, H, W, C]
+    MlirValue pooled =
+        ctx.emit("tosa.avg_pool2d", {ctx.x()}, {{d[0], 1, 1, d[3]}},
+                 {MlirAttr::ints("kernel", {d[1], d[2]}), MlirAttr::ints("stride", {1, 1}),
+                  MlirAttr::ints("pad", {0, 0, 0, 0})},
+                 "pooled");
+    mlir_reshape(ctx, pooled, ctx.value_type().dims);
+}
+
 }  // namespace
 
 const OpDef &op_global_avgpool() {
@@ -74,6 +86,7 @@ const OpDef &op_global_avgpool() {
         .backward = backward_global_avgpool,
         .flops = per_input_element_flops<1>,
         .onnx = onnx_global_avgpool,
+        .mlir = mlir_global_avgpool,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // shifts per channel (torch.nn.GroupNorm).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -222,6 +223,16 @@ void onnx_groupnorm(OnnxCtx &ctx) {
     ctx.emit("Add", {scaled, b});
 }
 
+// each group of channels normalized (mlir_normalize_groups), then * w + b, w and b [C] as torch
+// has them, reshaped to broadcast over the channels
+void mlir_groupnorm(MlirCtx &ctx) {
+    MlirValue normalized = mlir_normalize_groups(ctx, ctx.node().attrs.get_int("groups"));
+    if (!ctx.node().attrs.get_bool("affine")) return;
+    MlirValue w = mlir_per_channel(ctx, ctx.param("weight"), ctx.x(), "weight_c");
+    MlirValue b = mlir_per_channel(ctx, ctx.param("bias"), ctx.x(), "bias_c");
+    mlir_elementwise(ctx, "tosa.add", {mlir_mul(ctx, normalized, w, "scaled"), b});
+}
+
 }  // namespace
 
 const OpDef &op_groupnorm() {
@@ -241,6 +252,7 @@ const OpDef &op_groupnorm() {
         .backward = backward_groupnorm,
         .flops = per_element_flops<5>,
         .onnx = onnx_groupnorm,
+        .mlir = mlir_groupnorm,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // and shift of the sample's shape (torch.nn.LayerNorm(normalized_shape = per-sample shape)).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -238,6 +239,22 @@ void onnx_layernorm(OnnxCtx &ctx) {
     ctx.emit("Add", {scaled, ctx.param("bias")});
 }
 
+// the sample as one group normalized (mlir_normalize_groups), then * w + b, w and b [C, H, W]
+// (or [F]) as torch has them, tosa.transpose'd to [H, W, C] and reshaped to [1, H, W, C]
+void mlir_layernorm(MlirCtx &ctx) {
+    MlirValue normalized = mlir_normalize_groups(ctx, 1);
+    if (!ctx.node().attrs.get_bool("affine")) return;
+    auto nhwc = [&](const std::string &suffix) {
+        MlirValue p = ctx.param(suffix);
+        if (ctx.x_shape().rank() == 3) p = mlir_transpose(ctx, p, {1, 2, 0}, suffix + "_hwc");
+        std::vector<int64_t> dims = ctx.value_type().dims;
+        dims[0] = 1;
+        return mlir_reshape(ctx, p, dims, suffix + "_nhwc");
+    };
+    MlirValue scaled = mlir_mul(ctx, normalized, nhwc("weight"), "scaled");
+    mlir_elementwise(ctx, "tosa.add", {scaled, nhwc("bias")});
+}
+
 }  // namespace
 
 const OpDef &op_layernorm() {
@@ -256,6 +273,7 @@ const OpDef &op_layernorm() {
         .backward = backward_layernorm,
         .flops = per_element_flops<5>,
         .onnx = onnx_layernorm,
+        .mlir = mlir_layernorm,
     };
     return def;
 }

@@ -1,6 +1,7 @@
 // leaky_relu: y = x > 0 ? x : alpha * x, elementwise (torch.nn.LeakyReLU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -36,6 +37,13 @@ void onnx_leaky_relu(OnnxCtx &ctx) {
                {OnnxAttr::f("alpha", (float)ctx.node().attrs.get_float("alpha"))});
 }
 
+// x > 0 ? x : alpha * x (tosa.greater, tosa.select)
+void mlir_leaky_relu(MlirCtx &ctx) {
+    int rank = (int)ctx.x().type.dims.size();
+    float alpha = (float)ctx.node().attrs.get_float("alpha");
+    mlir_positive_or(ctx, mlir_mul(ctx, ctx.x(), mlir_scalar(ctx, "alpha", alpha, rank), "scaled"));
+}
+
 }  // namespace
 
 const OpDef &op_leaky_relu() {
@@ -50,6 +58,7 @@ const OpDef &op_leaky_relu() {
         .backward = backward_leaky_relu,
         .flops = per_element_flops<1>,
         .onnx = onnx_leaky_relu,
+        .mlir = mlir_leaky_relu,
     };
     return def;
 }

@@ -1,6 +1,7 @@
 // maxpool: the maximum over each window (torch.nn.MaxPool2d); padding never wins.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -90,6 +91,16 @@ void onnx_maxpool(OnnxCtx &ctx) {
               OnnxAttr::ints("pads", {p, p, p, p})});
 }
 
+// tosa.max_pool2d, NHWC; its padding never wins a maximum, as here
+void mlir_maxpool(MlirCtx &ctx) {
+    const Attrs &a = ctx.node().attrs;
+    int64_t k = a.get_int("kernel"), p = a.get_int("pad");
+    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    mlir_unary(ctx, "tosa.max_pool2d",
+               {MlirAttr::ints("kernel", {k, k}), MlirAttr::ints("stride", {s, s}),
+                MlirAttr::ints("pad", {p, p, p, p})});
+}
+
 }  // namespace
 
 const OpDef &op_maxpool() {
@@ -103,6 +114,7 @@ const OpDef &op_maxpool() {
         .backward = backward_maxpool,
         .flops = pool_window_flops,
         .onnx = onnx_maxpool,
+        .mlir = mlir_maxpool,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // channels (Goodfellow et al. 2013); C channels become C / pieces.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -110,6 +111,19 @@ void onnx_maxout(OnnxCtx &ctx) {
     ctx.emit("Reshape", {best, ctx.constant_ints("value_shape", dims, {(int64_t)dims.size()})});
 }
 
+// [N, H, W, C] (or [N, F]) tosa.reshape'd to [N, pixels, C/pieces, pieces], tosa.reduce_max over
+// the pieces (axis 3, kept as 1: TOSA 14 reduces tensors of rank 4 at most), and reshaped back
+void mlir_maxout(MlirCtx &ctx) {
+    int64_t pieces = ctx.node().attrs.get_int("pieces");
+    const std::vector<int64_t> &d = ctx.x().type.dims;
+    int64_t n = d[0], c = d.back(), pixels = 1;
+    for (size_t i = 1; i + 1 < d.size(); i++) pixels *= d[i];
+    MlirValue groups = mlir_reshape(ctx, ctx.x(), {n, pixels, c / pieces, pieces}, "groups");
+    MlirValue best = ctx.emit("tosa.reduce_max", {groups}, {{n, pixels, c / pieces, 1}},
+                              {MlirAttr::i64("axis", 3)}, "max");
+    mlir_reshape(ctx, best, ctx.value_type().dims);
+}
+
 }  // namespace
 
 const OpDef &op_maxout() {
@@ -123,6 +137,7 @@ const OpDef &op_maxout() {
         .backward = backward_maxout,
         .flops = per_input_element_flops<1>,
         .onnx = onnx_maxout,
+        .mlir = mlir_maxout,
     };
     return def;
 }

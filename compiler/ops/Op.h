@@ -1,7 +1,7 @@
 #pragma once
 // What the compiler knows about one op, gathered in one place: its attributes, shape rule
-// and parameters, its lowering, backward rule, schedule hint, FLOP count and ONNX mapping. Each op
-// defines one OpDef in its own file under compiler/ops/; OpTable lists them all once.
+// and parameters, its lowering, backward rule, schedule hint, FLOP count, ONNX and MLIR mappings.
+// Each op defines one OpDef in its own file under compiler/ops/; OpTable lists them all once.
 
 #include "compiler/Attr.h"
 #include "compiler/Graph.h"
@@ -57,6 +57,9 @@ using FlopRule = double (*)(const Graph &graph, const Node &node, int64_t batch)
 class OnnxCtx;
 /// Emits the op's inference form as ONNX nodes (compiler/Onnx.h).
 using OnnxRule = void (*)(OnnxCtx &ctx);
+class MlirCtx;
+/// Emits the op's inference form as TOSA operations in MLIR text (compiler/Mlir.h).
+using MlirRule = void (*)(MlirCtx &ctx);
 
 struct OpDef {
     const char *name = "";
@@ -76,6 +79,7 @@ struct OpDef {
     bool input_gradient = true;
     FlopRule flops = nullptr;  // every op has one; count_flops fails loudly on one without
     OnnxRule onnx = nullptr;   // null: export_onnx refuses the op, naming the layer
+    MlirRule mlir = nullptr;   // null: export_mlir refuses the op, naming the layer
 };
 
 // FLOP-rule helpers shared by the op files.

@@ -1,6 +1,7 @@
 // prelu: y = x > 0 ? x : a_c * x with a learned slope per channel (torch.nn.PReLU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -102,6 +103,13 @@ void onnx_prelu(OnnxCtx &ctx) {
     ctx.emit("PRelu", {ctx.x(), slope});
 }
 
+// x > 0 ? x : a * x, the slope [C] (or [1] shared) as torch has it, reshaped to [1, 1, 1, C] (or
+// [1, C]) so that it broadcasts over the channels
+void mlir_prelu(MlirCtx &ctx) {
+    MlirValue slope = mlir_per_channel(ctx, ctx.param("weight"), ctx.x(), "slope");
+    mlir_positive_or(ctx, mlir_mul(ctx, ctx.x(), slope, "scaled"));
+}
+
 }  // namespace
 
 const OpDef &op_prelu() {
@@ -121,6 +129,7 @@ const OpDef &op_prelu() {
         .backward = backward_prelu,
         .flops = per_element_flops<1>,
         .onnx = onnx_prelu,
+        .mlir = mlir_prelu,
     };
     return def;
 }

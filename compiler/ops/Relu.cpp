@@ -1,7 +1,11 @@
 // relu: y = max(x, 0), elementwise.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
+
+#include <cstdint>
+#include <limits>
 
 namespace netc {
 
@@ -30,6 +34,14 @@ void backward_relu(BackwardCtx &ctx) { backward_pointwise(ctx, op_relu_grad()); 
 
 void onnx_relu(OnnxCtx &ctx) { onnx_unary(ctx, "Relu"); }
 
+// tosa.clamp to [0, the largest float]
+void mlir_relu(MlirCtx &ctx) {
+    mlir_unary(ctx, "tosa.clamp",
+               {MlirAttr::i64("min_int", 0), MlirAttr::i64("max_int", INT32_MAX),
+                MlirAttr::f32("min_fp", 0.0f),
+                MlirAttr::f32("max_fp", std::numeric_limits<float>::max())});
+}
+
 }  // namespace
 
 const OpDef &op_relu() {
@@ -43,6 +55,7 @@ const OpDef &op_relu() {
         .backward = backward_relu,
         .flops = per_element_flops<1>,
         .onnx = onnx_relu,
+        .mlir = mlir_relu,
     };
     return def;
 }

@@ -2,6 +2,7 @@
 // (torch.nn.SELU).
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -40,6 +41,18 @@ void onnx_selu(OnnxCtx &ctx) {
     onnx_unary(ctx, "Selu", {OnnxAttr::f("alpha", selu_alpha), OnnxAttr::f("gamma", selu_scale)});
 }
 
+// scale * (x > 0 ? x : alpha * (exp(x) - 1)), as elu's rule and a tosa.mul
+void mlir_selu(MlirCtx &ctx) {
+    int rank = (int)ctx.x().type.dims.size();
+    MlirValue e = ctx.emit("tosa.exp", {ctx.x()}, ctx.x().type, {}, "exp");
+    MlirValue em1 =
+        mlir_elementwise(ctx, "tosa.sub", {e, mlir_scalar(ctx, "one", 1.0f, rank)}, "exp_minus_1");
+    MlirValue negative =
+        mlir_mul(ctx, em1, mlir_scalar(ctx, "alpha", selu_alpha, rank), "negative");
+    MlirValue elu = mlir_positive_or(ctx, negative, "elu");
+    mlir_mul(ctx, elu, mlir_scalar(ctx, "scale", selu_scale, rank));
+}
+
 }  // namespace
 
 const OpDef &op_selu() {
@@ -53,6 +66,7 @@ const OpDef &op_selu() {
         .backward = backward_selu,
         .flops = per_element_flops<1>,
         .onnx = onnx_selu,
+        .mlir = mlir_selu,
     };
     return def;
 }

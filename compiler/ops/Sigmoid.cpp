@@ -1,6 +1,7 @@
 // sigmoid: y = 1 / (1 + exp(-x)), elementwise.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -30,6 +31,8 @@ void backward_sigmoid(BackwardCtx &ctx) { backward_pointwise(ctx, op_sigmoid_gra
 
 void onnx_sigmoid(OnnxCtx &ctx) { onnx_unary(ctx, "Sigmoid"); }
 
+void mlir_sigmoid(MlirCtx &ctx) { mlir_unary(ctx, "tosa.sigmoid"); }
+
 }  // namespace
 
 const OpDef &op_sigmoid() {
@@ -43,6 +46,7 @@ const OpDef &op_sigmoid() {
         .backward = backward_sigmoid,
         .flops = per_element_flops<1>,
         .onnx = onnx_sigmoid,
+        .mlir = mlir_sigmoid,
     };
     return def;
 }

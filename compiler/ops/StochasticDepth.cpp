@@ -4,6 +4,7 @@
 // identity in inference. Written on the branch before the `add` that joins it to the shortcut.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -68,6 +69,7 @@ const OpDef &op_stochastic_depth() {
         .backward = backward_stochastic_depth,
         .flops = per_element_flops<1>,
         .onnx = onnx_identity,
+        .mlir = mlir_identity,
     };
     return def;
 }

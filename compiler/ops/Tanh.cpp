@@ -1,6 +1,7 @@
 // tanh: y = tanh(x), elementwise.
 #include "compiler/Backward.h"
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -29,6 +30,8 @@ void backward_tanh(BackwardCtx &ctx) { backward_pointwise(ctx, op_tanh_grad()); 
 
 void onnx_tanh(OnnxCtx &ctx) { onnx_unary(ctx, "Tanh"); }
 
+void mlir_tanh(MlirCtx &ctx) { mlir_unary(ctx, "tosa.tanh"); }
+
 }  // namespace
 
 const OpDef &op_tanh() {
@@ -42,6 +45,7 @@ const OpDef &op_tanh() {
         .backward = backward_tanh,
         .flops = per_element_flops<1>,
         .onnx = onnx_tanh,
+        .mlir = mlir_tanh,
     };
     return def;
 }

@@ -3,6 +3,7 @@
 
 #include "compiler/Aot.h"
 #include "compiler/DeriveBackward.h"
+#include "compiler/ExportMlir.h"
 #include "compiler/ExportOnnx.h"
 #include "compiler/Frontend.h"
 #include "compiler/GradCheck.h"
@@ -79,7 +80,8 @@ int run(int argc, char **argv) {
     std::vector<std::string> emit;
     std::string output;
     std::string target = "host";
-    std::vector<std::string> emit_kinds = {"ast", "graph", "params", "backward", "program", "onnx"};
+    std::vector<std::string> emit_kinds = {"ast",     "graph", "params", "backward",
+                                           "program", "onnx",  "mlir"};
     for (const auto &[kind, suffix] : netc::aot_output_kinds()) emit_kinds.push_back(kind);
     app.add_option("FILE", file, "model file (.net) to compile");
     app.add_option("-o,--output", output,
@@ -108,10 +110,17 @@ int run(int argc, char **argv) {
                    "with its derived backward nodes) or program (the pipelines) print an "
                    "intermediate form; object, header, static-library, assembly, stmt-html are "
                    "written next to -o (default: object,header); onnx writes the inference "
-                   "graph with --weights as an ONNX model to -o")
+                   "graph with --weights as an ONNX model to -o, mlir as MLIR (TOSA) text at "
+                   "the batch of --batch")
         ->delimiter(',')
         ->allow_extra_args(false)  // `--emit=graph FILE`: FILE is the model, not a second kind
         ->check(CLI::IsMember(emit_kinds));
+
+    int64_t batch = 0;  // 0: not given
+    app.add_option("--batch", batch,
+                   "with --emit=mlir: the batch of the exported function's static shapes "
+                   "(default 1)")
+        ->check(CLI::Range(1, 1 << 20));
 
     std::string check_file;
     CLI::App *check =
@@ -209,16 +218,30 @@ int run(int argc, char **argv) {
         std::cout << netc::ast::dump(f.ast);
         return f.ok() ? 0 : exit_user_error;
     }
-    if (std::find(emit.begin(), emit.end(), "onnx") != emit.end()) {
+    // The exports: the inference graph with trained weights, as ONNX or as MLIR.
+    std::string exported;
+    for (const char *format : {"onnx", "mlir"}) {
+        if (std::find(emit.begin(), emit.end(), format) == emit.end()) continue;
+        std::string usage = std::string("netc FILE --weights CKPT --emit=") + format +
+                            (std::string(format) == "mlir" ? " [--batch N]" : "") + " -o model." +
+                            format;
         if (emit.size() != 1) {
-            std::cerr << "netc: --emit=onnx writes one ONNX model and goes alone\n";
+            std::cerr << "netc: --emit=" << format << " writes one "
+                      << (std::string(format) == "onnx" ? "ONNX model" : "MLIR file")
+                      << " and goes alone\n";
             return exit_user_error;
         }
         if (weights.empty() || output.empty()) {
-            std::cerr << "netc: --emit=onnx needs the trained weights and the file to write: "
-                         "netc FILE --weights CKPT --emit=onnx -o model.onnx\n";
+            std::cerr << "netc: --emit=" << format
+                      << " needs the trained weights and the file to write: " << usage << "\n";
             return exit_user_error;
         }
+        exported = format;
+    }
+    if (batch != 0 && exported != "mlir") {
+        std::cerr << "netc: --batch sets the batch of --emit=mlir's static shapes; it has no "
+                     "other use here\n";
+        return exit_user_error;
     }
     if (!load(file, f)) return exit_user_error;
     if (f.graph->is_knn() && !weights.empty()) {
@@ -230,7 +253,7 @@ int run(int argc, char **argv) {
                   << "reference.labels, or " << f.graph->model << "_features of its images)\n";
         return exit_user_error;
     }
-    if (!emit.empty() && emit[0] == "onnx") {
+    if (!exported.empty()) {
         netc::EmbeddedWeights embedded;
         std::string weights_error;
         if (!netc::load_weights(weights, *f.graph, f.layout, embedded, weights_error,
@@ -240,7 +263,9 @@ int run(int argc, char **argv) {
         }
         netc::Diagnostics export_diags(*f.source);  // the front end's were printed by load()
         std::optional<std::string> model =
-            netc::export_onnx(*f.graph, f.layout, embedded, export_diags);
+            exported == "onnx" ? netc::export_onnx(*f.graph, f.layout, embedded, export_diags)
+                               : netc::export_mlir(*f.graph, f.layout, embedded,
+                                                   batch == 0 ? 1 : batch, export_diags);
         if (!model) {
             export_diags.print(std::cerr);
             int n = export_diags.error_count();
