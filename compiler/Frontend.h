@@ -28,6 +28,10 @@ struct Frontend {
 /// Runs the front end on source text held in memory (tests, fuzzing).
 Frontend run_frontend(const std::string &path, std::string text);
 
+/// The passes after parsing, on `f.ast`: graph, shapes, layout (what run_frontend does once the
+/// file is parsed; compiler/Overrides.h runs them on a rewritten tree).
+void check_ast(Frontend &f);
+
 /// Reads and runs the front end on a file. When the file cannot be read, `read_error` is set and
 /// the result holds no diagnostics source.
 Frontend load_model_file(const std::string &path, std::string &read_error);

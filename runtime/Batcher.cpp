@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <stdexcept>
 
@@ -135,6 +136,33 @@ Result<ValidationSplit> split_validation(int64_t count, double fraction, uint64_
     std::sort(split.validation.begin(), split.validation.end());
     std::sort(split.train.begin(), split.train.end());
     return split;
+}
+
+Result<std::vector<std::vector<int64_t>>> stratified_folds(const std::vector<int32_t> &labels,
+                                                           int folds, uint64_t seed) {
+    using R = Result<std::vector<std::vector<int64_t>>>;
+    if (folds < 2)
+        return R::error("cross-validation needs at least 2 folds, got " + std::to_string(folds));
+    if ((size_t)folds > labels.size()) {
+        return R::error(std::to_string(folds) + " folds of " + std::to_string(labels.size()) +
+                        " samples: each fold needs one at least");
+    }
+    std::map<int32_t, std::vector<int64_t>> by_class;
+    for (size_t i = 0; i < labels.size(); i++) by_class[labels[i]].push_back((int64_t)i);
+    random::SplitMix64 rng(random::derive(seed, random::FoldStream));
+    std::vector<std::vector<int64_t>> out((size_t)folds);
+    size_t next = 0;
+    for (auto &[label, members] : by_class) {
+        for (size_t i = members.size(); i > 1; i--) {
+            std::swap(members[i - 1], members[(size_t)rng.below(i)]);
+        }
+        for (int64_t index : members) {
+            out[next].push_back(index);
+            next = (next + 1) % (size_t)folds;
+        }
+    }
+    for (std::vector<int64_t> &fold : out) std::sort(fold.begin(), fold.end());
+    return out;
 }
 
 Batcher::Batcher(const Dataset &data, std::vector<int64_t> indices, BatcherOptions options)

@@ -63,6 +63,14 @@ struct ValidationSplit {
 /// stays the same across epochs and resumed runs. fraction must be in [0, 1).
 Result<ValidationSplit> split_validation(int64_t count, double fraction, uint64_t seed);
 
+/// `folds` folds for k-fold cross-validation, stratified: each class's samples (by `labels`), in
+/// an order drawn from (seed, FoldStream), are dealt to the folds in turn, the next class
+/// starting where the last one stopped, so every fold holds within one sample of 1/folds of each
+/// class and the folds' sizes differ by at most one. Each fold ascending; together a partition
+/// of [0, labels.size()). Errors: folds < 2, or more folds than samples.
+Result<std::vector<std::vector<int64_t>>> stratified_folds(const std::vector<int32_t> &labels,
+                                                           int folds, uint64_t seed);
+
 // ---- batches ----
 
 struct BatcherOptions {

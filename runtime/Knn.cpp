@@ -4,6 +4,7 @@
 #include "runtime/Safetensors.h"
 #include "runtime/Trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +28,19 @@ Status enough_samples(const NeighborModel &model, int64_t count, const std::stri
 }
 
 }  // namespace
+
+int32_t vote(const int32_t *indices, const float *distances, int k,
+             const std::vector<int32_t> &labels, int classes, bool weighted) {
+    std::vector<float> share((size_t)classes, 0.0f);
+    const bool exact = distances[0] == 0.0f;
+    for (int i = 0; i < k; i++) {
+        const float w = !weighted ? 1.0f
+                        : exact   ? (distances[i] == 0.0f ? 1.0f : 0.0f)
+                                  : 1.0f / distances[i];
+        share[(size_t)labels[(size_t)indices[i]]] += w;
+    }
+    return (int32_t)(std::max_element(share.begin(), share.end()) - share.begin());
+}
 
 Result<ReferenceSet> reference_of(NeighborModel &model, const Dataset &data,
                                   const std::vector<int64_t> &indices, const Normalization &norm,

@@ -49,6 +49,14 @@ public:
                              int32_t *indices, float *distances) = 0;
 };
 
+/// The class the `k` nearest of a query's neighbours (reference indices and distances, nearest
+/// first, as `neighbors` gives them for any k' >= k) vote for, as the classify pipeline
+/// decides: votes (weighted by 1 / distance with `weighted`, or those at distance 0 alone)
+/// summed in float in order, the first class with the most. For tuning k without recomputing
+/// distances.
+int32_t vote(const int32_t *indices, const float *distances, int k,
+             const std::vector<int32_t> &labels, int classes, bool weighted);
+
 struct KnnConfig {
     int64_t batch = 256;      // samples per pipeline call
     uint64_t seed = 0;        // of the validation split

@@ -32,6 +32,7 @@ enum Stream : uint64_t {
     ShuffleStream = 0x5348554646ULL,  // "SHUFF"
     SplitStream = 0x53504c4954ULL,    // "SPLIT"
     AugmentStream = 0x4155474dULL,    // "AUGM"
+    FoldStream = 0x464f4c44ULL,       // "FOLD": cross-validation folds
 };
 
 class SplitMix64 {

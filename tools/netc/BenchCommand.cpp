@@ -255,9 +255,15 @@ json measure_strategy(const Frontend &front, Strategy strategy, const Halide::Ta
 
 /// "1,234,567"
 std::string grouped(double value) {
-    std::string digits = std::to_string((long long)std::llround(value));
-    for (int i = (int)digits.size() - 3; i > 0; i -= 3) digits.insert((size_t)i, ",");
-    return digits;
+    const std::string digits = std::to_string((long long)std::llround(value));
+    // Built forwards, not by insert(): GCC 12 warns falsely (-Wrestrict) on the inserts.
+    std::string out;
+    for (size_t i = 0; i < digits.size(); i++) {
+        const size_t left = digits.size() - i;
+        if (i > 0 && left % 3 == 0 && digits[i - 1] != '-') out += ',';
+        out += digits[i];
+    }
+    return out;
 }
 
 std::string fixed(double value, int decimals) {

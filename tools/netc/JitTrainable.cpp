@@ -9,16 +9,22 @@
 
 namespace netc {
 
+runtime::DataSpec data_spec(const Graph &graph) {
+    runtime::DataSpec spec;
+    const std::vector<int64_t> &in = graph.input.dims;
+    spec.channels = in.size() == 3 ? (int)in[0] : 1;
+    spec.height = in.size() == 3 ? (int)in[1] : (int)(in.size() == 2 ? in[0] : 1);
+    spec.width = (int)(in.empty() ? 1 : in.back());
+    spec.classes = (int)graph.classes;
+    return spec;
+}
+
 namespace {
 
 runtime::ModelInfo model_info(const Graph &graph, const ParamLayout &layout) {
     runtime::ModelInfo info;
     info.name = graph.model;
-    const std::vector<int64_t> &in = graph.input.dims;
-    info.data.channels = in.size() == 3 ? (int)in[0] : 1;
-    info.data.height = in.size() == 3 ? (int)in[1] : (int)(in.size() == 2 ? in[0] : 1);
-    info.data.width = (int)(in.empty() ? 1 : in.back());
-    info.data.classes = (int)graph.classes;
+    info.data = data_spec(graph);
     for (const ParamEntry &e : layout.entries) {
         info.tensors.push_back({e.name, e.shape.dims, e.offset, e.trainable()});
     }

@@ -56,6 +56,9 @@ private:
     runtime::ModelInfo info_;
 };
 
+/// The input shape and classes of a model, as the data sets are checked against them.
+runtime::DataSpec data_spec(const Graph &graph);
+
 /// The kNN model's train block (batch, seed, validation) as the runtime's KnnConfig.
 runtime::KnnConfig knn_config(const Graph &graph);
 

@@ -1,6 +1,7 @@
 #include "tools/netc/Plot.h"
 
 #include "runtime/Files.h"
+#include "tools/netc/Chart.h"
 #include "tools/netc/PlotFont.h"
 
 #include <algorithm>
@@ -13,15 +14,6 @@ namespace netc::cli {
 namespace {
 
 constexpr int exit_user_error = 1;
-
-constexpr Rgb background{255, 255, 255};
-constexpr Rgb ink{40, 40, 40};                // titles
-constexpr Rgb muted{96, 96, 96};              // tick labels, legends
-constexpr Rgb grid{232, 232, 232};            // lines at the ticks
-constexpr Rgb frame{150, 150, 150};           // the border of a panel
-constexpr Rgb train_colour{31, 119, 180};     // blue
-constexpr Rgb validation_colour{230, 97, 1};  // orange, told apart from blue by most eyes
-constexpr Rgb lr_colour{117, 112, 179};       // purple
 
 using Points = std::vector<std::pair<double, double>>;  // (x, y)
 
@@ -45,37 +37,6 @@ struct Panel {
 struct Rect {
     int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
 };
-
-/// How far a value may pass a tick and still count as on it: the log's floats have 7 or so
-/// significant digits (a learning rate of 0.001 reads 0.00100000005).
-constexpr double slack = 1e-6;
-
-/// An axis from lo to hi with a tick every `step`.
-struct Axis {
-    double lo = 0, hi = 1, step = 0.5;
-
-    std::vector<double> ticks() const {
-        std::vector<double> out;
-        for (double k = std::ceil(lo / step - slack); k * step <= hi + step * slack; k++) {
-            out.push_back(k * step);
-        }
-        return out;
-    }
-    /// Where `value` falls on a line of pixels from `from` (at lo) to `to` (at hi).
-    double map(double value, double from, double to) const {
-        return from + (value - lo) / (hi - lo) * (to - from);
-    }
-};
-
-/// A step 1, 2 or 5 times a power of ten that cuts [lo, hi] into about `count` parts.
-double nice_step(double lo, double hi, int count) {
-    const double raw = (hi - lo) / std::max(1, count);
-    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-    for (double m : {1.0, 2.0, 5.0}) {
-        if (m * magnitude >= raw * (1 - slack)) return m * magnitude;
-    }
-    return 10 * magnitude;
-}
 
 /// The steps axis: from 0 to the last step, ticks on whole steps.
 Axis step_axis(const std::vector<Panel> &panels, int count) {
@@ -120,25 +81,6 @@ Axis value_axis(const Panel &panel, int count) {
         axis.hi = std::min(axis.hi, 1.0);
     }
     return axis;
-}
-
-/// `value`, a tick `step` apart from its neighbours, with as many decimals as the step needs:
-/// "0", "0.25", "2000", or "4e-5" for small steps.
-std::string tick_label(double value, double step) {
-    if (std::abs(value) < step * slack) return "0";
-    char text[32];
-    if (step >= 1e-4 && std::abs(value) < 1e7) {
-        const int decimals = std::max(0, (int)std::ceil(-std::log10(step) - slack));
-        std::snprintf(text, sizeof text, "%.*f", decimals, value);
-        return text;
-    }
-    // One decimal of mantissa at most: "4e-5", "1.5e-5".
-    int exponent = (int)std::floor(std::log10(std::abs(value)) + slack);
-    double mantissa = std::round(value / std::pow(10.0, exponent) * 10) / 10;
-    if (std::abs(mantissa) >= 10) mantissa /= 10, exponent++;
-    std::snprintf(text, sizeof text, mantissa == std::round(mantissa) ? "%.0fe%d" : "%.1fe%d",
-                  mantissa, exponent);
-    return text;
 }
 
 std::string fixed(double x, int digits) {
