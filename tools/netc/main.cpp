@@ -15,6 +15,7 @@
 #include "runtime/Files.h"
 #include "tools/netc/BenchCommand.h"
 #include "tools/netc/Plot.h"
+#include "tools/netc/Templates.h"
 #include "tools/netc/TrainCommands.h"
 #include "tools/netc/Tune.h"
 #include "tools/netc/Weights.h"
@@ -157,6 +158,7 @@ int run(int argc, char **argv) {
 
     netc::cli::TrainCommands train_commands(app);  // train, eval, predict
     netc::cli::PlotCommand plot_command(app);
+    netc::cli::TemplatesCommand templates_command(app);
     netc::cli::BenchCommand bench_command(app);
     netc::cli::TuneCommand tune_command(app);
 
@@ -169,6 +171,7 @@ int run(int argc, char **argv) {
 
     if (std::optional<int> code = train_commands.run()) return *code;
     if (std::optional<int> code = plot_command.run()) return *code;
+    if (std::optional<int> code = templates_command.run()) return *code;
     if (std::optional<int> code = bench_command.run()) return *code;
     if (std::optional<int> code = tune_command.run()) return *code;
     netc::Frontend f;
