@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 
 namespace netc::runtime {
 
@@ -62,6 +63,13 @@ Status check_dataset(const Dataset &data, const DataSpec &spec) {
                              std::to_string(spec.classes - 1) + ")");
     }
     return Status();
+}
+
+void keep_first(Dataset &data, int64_t limit) {
+    if (limit <= 0 || limit >= data.count) return;
+    std::vector<int64_t> first((size_t)limit);
+    std::iota(first.begin(), first.end(), 0);
+    data = subset(data, first);
 }
 
 Dataset subset(const Dataset &data, const std::vector<int64_t> &indices) {

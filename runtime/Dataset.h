@@ -59,6 +59,9 @@ std::string describe_sample(const Dataset &data, int64_t i, bool label = false);
 
 /// The samples `indices` of `data`, in that order, as a new data set (sources are kept per run).
 Dataset subset(const Dataset &data, const std::vector<int64_t> &indices);
+/// Keeps only the first `limit` samples of `data` (--limit); none dropped when limit <= 0 or
+/// the data holds no more.
+void keep_first(Dataset &data, int64_t limit);
 
 // ---- IDX (http://yann.lecun.com/exdb/mnist/), raw or gzip ----
 

@@ -26,9 +26,8 @@ const char *const fashion_dir = "/usr/share/datasets/fashion-mnist";
 Dataset first_samples(const AotModel &model, int64_t count) {
     Result<Dataset> data = load_dataset(fashion_dir, DataSplit::Train, model.info().data);
     REQUIRE_MESSAGE(data.ok(), data.message());
-    std::vector<int64_t> first((size_t)count);
-    std::iota(first.begin(), first.end(), 0);
-    return subset(*data, first);
+    keep_first(*data, count);
+    return std::move(*data);
 }
 
 int run_netc(const std::string &args) {
@@ -184,9 +183,8 @@ TEST_CASE("a kNN object fits and classifies as netc train and eval do through th
     AotNeighbors model(m);
     Result<Dataset> all = load_dataset(fashion_dir, DataSplit::Train, model.info().data);
     REQUIRE_MESSAGE(all.ok(), all.message());
-    std::vector<int64_t> first(3000);
-    std::iota(first.begin(), first.end(), 0);
-    Dataset data = subset(*all, first);
+    keep_first(*all, 3000);
+    const Dataset &data = *all;
     Result<KnnFit> fit = fit_knn(model, data, knn_config(m));
     REQUIRE_MESSAGE(fit.ok(), fit.message());
     CHECK(fit->reference.count == 2700);  // 300 held out

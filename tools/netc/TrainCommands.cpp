@@ -322,11 +322,7 @@ int TrainCommands::run_train() {
     if (!data) fail_here(data.message());
     if (!together(data.ok(), "while reading " + data_dir_)) return exit_user_error;
     for (const std::string &w : data->warnings) log << "netc: warning: " << w << "\n";
-    if (limit_ > 0 && limit_ < data->count) {
-        std::vector<int64_t> first((size_t)limit_);
-        std::iota(first.begin(), first.end(), 0);
-        *data = runtime::subset(*data, first);
-    }
+    runtime::keep_first(*data, limit_);
     const std::string processes = ranks > 1
                                       ? ", " + std::to_string(ranks) + " processes of " +
                                             std::to_string(config.batch / ranks) + " samples each"
@@ -401,11 +397,7 @@ int TrainCommands::run_train_knn(const Graph &graph, runtime::NeighborModel &mod
         runtime::load_dataset(data_dir_, runtime::DataSplit::Train, model.info().data);
     if (!data) return fail(data.message());
     for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
-    if (limit_ > 0 && limit_ < data->count) {
-        std::vector<int64_t> first((size_t)limit_);
-        std::iota(first.begin(), first.end(), 0);
-        *data = runtime::subset(*data, first);
-    }
+    runtime::keep_first(*data, limit_);
     const int64_t bytes = data->count * model.feature_count() * (int64_t)sizeof(float);
     if (runtime::Status fits = runtime::check_memory(
             file_ + ": the features of " + std::to_string(data->count) + " training samples", bytes,

@@ -221,18 +221,28 @@ runtime::Result<std::vector<Split>> make_splits(const runtime::Dataset &data, in
     return out;
 }
 
+/// A split's training part as a kNN model stores it (normalized by `norm`, its statistics), at
+/// least k samples.
+runtime::Result<runtime::ReferenceSet> stored_part(runtime::NeighborModel &model,
+                                                   const runtime::Dataset &data, const Split &split,
+                                                   const runtime::Normalization &norm,
+                                                   int64_t batch) {
+    runtime::Result<runtime::ReferenceSet> ref =
+        runtime::reference_of(model, data, split.train, norm, batch);
+    if (ref && ref->count < model.k()) {
+        return runtime::Result<runtime::ReferenceSet>::error(
+            "a fold's training part holds " + std::to_string(ref->count) +
+            " samples, fewer than k = " + std::to_string(model.k()));
+    }
+    return ref;
+}
+
 /// A kNN model's score on one split: the training part stored, the held-out part classified.
 runtime::Result<double> score_knn(runtime::NeighborModel &model, const runtime::Dataset &data,
                                   const Split &split, int64_t batch) {
     const runtime::Normalization norm = runtime::compute_normalization(data, split.train);
-    runtime::Result<runtime::ReferenceSet> ref =
-        runtime::reference_of(model, data, split.train, norm, batch);
+    runtime::Result<runtime::ReferenceSet> ref = stored_part(model, data, split, norm, batch);
     if (!ref) return ref.status();
-    if ((int64_t)ref->count < model.k()) {
-        return runtime::Result<double>::error(
-            "a fold's training part holds " + std::to_string(ref->count) +
-            " samples, fewer than k = " + std::to_string(model.k()));
-    }
     runtime::PredictBatch classify = [&](const float *images, int64_t n, float *probs) {
         return model.classify(*ref, images, n, probs);
     };
@@ -248,15 +258,9 @@ runtime::Result<std::vector<double>> score_ks(runtime::NeighborModel &model,
                                               const runtime::Dataset &data, const Split &split,
                                               const std::vector<int> &ks, bool weighted,
                                               int64_t batch) {
-    using R = runtime::Result<std::vector<double>>;
     const runtime::Normalization norm = runtime::compute_normalization(data, split.train);
-    runtime::Result<runtime::ReferenceSet> ref =
-        runtime::reference_of(model, data, split.train, norm, batch);
+    runtime::Result<runtime::ReferenceSet> ref = stored_part(model, data, split, norm, batch);
     if (!ref) return ref.status();
-    if ((int64_t)ref->count < model.k()) {
-        return R::error("a fold's training part holds " + std::to_string(ref->count) +
-                        " samples, fewer than k = " + std::to_string(model.k()));
-    }
     runtime::BatcherOptions options;
     options.batch = batch;
     options.shuffle = false;
@@ -524,11 +528,7 @@ int TuneCommand::run_tune() {
         runtime::load_dataset(data_dir_, runtime::DataSplit::Train, data_spec(graph));
     if (!data) return fail(data.message());
     for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
-    if (limit_ > 0 && limit_ < data->count) {
-        std::vector<int64_t> first((size_t)limit_);
-        std::iota(first.begin(), first.end(), 0);
-        *data = runtime::subset(*data, first);
-    }
+    runtime::keep_first(*data, limit_);
     runtime::Result<std::vector<Split>> splits =
         make_splits(*data, folds_, graph.train.validation, seed_);
     if (!splits) return fail(splits.message());
