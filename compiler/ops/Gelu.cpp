@@ -86,16 +86,16 @@ void mlir_gelu(MlirCtx &ctx) {
     if (exact) {
         MlirValue u = mlir_mul(ctx, x, scalar("inv_sqrt2", 0.70710678118654752f), "u");
         MlirValue abs_u = unary("tosa.abs", u, "abs_u");
-        MlirValue t = unary(
-            "tosa.reciprocal",
-            add(mlir_mul(ctx, abs_u, scalar("p", 0.3275911f), "pu"), scalar("one", 1.0f), "den"),
-            "t");
+        // One emitting call per statement: argument order is unspecified in C++, and the text
+        // must not depend on the compiler.
+        MlirValue pu = mlir_mul(ctx, abs_u, scalar("p", 0.3275911f), "pu");
+        MlirValue t = unary("tosa.reciprocal", add(pu, scalar("one", 1.0f), "den"), "t");
         const float a[] = {0.254829592f, -0.284496736f, 1.421413741f, -1.453152027f, 1.061405429f};
         MlirValue poly = scalar("a5", a[4]);
         for (int i = 3; i >= 0; i--) {
             std::string k = std::to_string(i + 1);
-            poly =
-                add(mlir_mul(ctx, poly, t, "poly" + k + "_t"), scalar("a" + k, a[i]), "poly" + k);
+            MlirValue poly_t = mlir_mul(ctx, poly, t, "poly" + k + "_t");
+            poly = add(poly_t, scalar("a" + k, a[i]), "poly" + k);
         }
         poly = mlir_mul(ctx, poly, t, "poly");
         MlirValue neg_u2 = unary("tosa.negate", mlir_mul(ctx, u, u, "u2"), "neg_u2");
@@ -112,7 +112,8 @@ void mlir_gelu(MlirCtx &ctx) {
         MlirValue x3 = mlir_mul(ctx, mlir_mul(ctx, x, x, "x2"), x, "x3");
         MlirValue inner = add(x, mlir_mul(ctx, x3, scalar("c", 0.044715f), "cx3"), "inner");
         MlirValue u = mlir_mul(ctx, inner, scalar("sqrt_2_over_pi", 0.79788456080286536f), "u");
-        phi = add(unary("tosa.tanh", u, "tanh"), scalar("one", 1.0f), "phi");
+        MlirValue tanh = unary("tosa.tanh", u, "tanh");
+        phi = add(tanh, scalar("one", 1.0f), "phi");
     }
     mlir_mul(ctx, mlir_mul(ctx, x, scalar("half", 0.5f), "half_x"), phi);
 }

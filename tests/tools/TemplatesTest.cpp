@@ -325,7 +325,9 @@ TEST_CASE("the examples: the linear ones and the CNNs are drawn, the rest refuse
     CHECK(layer_of(example("fashion_linear")).kind == TemplateLayer::ClassTemplates);
     CHECK(layer_of(example("fashion_svm")).kind == TemplateLayer::ClassTemplates);
     CHECK(layer_of(example("fashion_cnn")).node->name == "conv1");
-    const TemplateLayer resnet = layer_of(example("cifar_resnet"));
+    const netc::Frontend cifar_resnet =
+        example("cifar_resnet");  // owns the graph resnet.node is in
+    const TemplateLayer resnet = layer_of(cifar_resnet);
     CHECK(resnet.node->name == "stem_conv");
     CHECK(resnet.channels == 3);
 
