@@ -1,5 +1,7 @@
 // The netc command line end to end: runs the built binary (NETC_BINARY) and checks exit status,
 // stdout and stderr. Exit status: 0 success, 1 a user error.
+#include "tools/RunNetc.h"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -17,10 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
+using Run = netc::test::NetcRun;
+using netc::test::run_netc;
 
 std::string slurp(const fs::path &path) {
     std::ifstream in(path);
@@ -37,19 +37,6 @@ const fs::path &scratch() {
         ~Dir() { fs::remove_all(path); }
     } dir;
     return dir.path;
-}
-
-/// Runs `netc ARGS` (ARGS already shell-quoted where needed) from the source directory.
-Run netc(const std::string &args) {
-    fs::path out = scratch() / "stdout", err = scratch() / "stderr";
-    std::string command = "cd '" + std::string(NETC_SOURCE_DIR) + "' && '" + NETC_BINARY + "' " +
-                          args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-    int raw = std::system(command.c_str());
-    Run r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
 }
 
 fs::path write_file(const std::string &name, const std::string &text) {
@@ -71,12 +58,12 @@ TEST_CASE("netc check exits 0 on every example") {
     for (const char *name : examples) {
         CAPTURE(name);
         std::string path = std::string("examples/") + name + ".net";
-        Run r = netc("check " + path);
+        Run r = run_netc("check " + path);
         CHECK(r.status == 0);
         CHECK(r.err == "");
         CHECK(r.out.rfind(path + ": ok (", 0) == 0);
     }
-    CHECK(netc("check examples/fashion_cnn.net").out ==
+    CHECK(run_netc("check examples/fashion_cnn.net").out ==
           "examples/fashion_cnn.net: ok (13 layers, 421834 parameters)\n");
 }
 
@@ -87,7 +74,7 @@ TEST_CASE("netc check exits 1 with file:line:col: error: on a bad file") {
                                          "  flatten\n"
                                          "  dense(units=10, unit=3)\n"
                                          "}\n");
-    Run r = netc("check '" + bad.string() + "'");
+    Run r = run_netc("check '" + bad.string() + "'");
     CHECK(r.status == 1);
     CHECK(r.out == "");
     CHECK(r.err == bad.string() +
@@ -100,13 +87,13 @@ TEST_CASE("netc check exits 1 with file:line:col: error: on a bad file") {
 }
 
 TEST_CASE("netc check exits 1 on a missing file") {
-    Run r = netc("check does/not/exist.net");
+    Run r = run_netc("check does/not/exist.net");
     CHECK(r.status == 1);
     CHECK(r.err == "does/not/exist.net: error: cannot open file: No such file or directory\n");
 }
 
 TEST_CASE("--help works for netc and every subcommand") {
-    Run top = netc("--help");
+    Run top = run_netc("--help");
     CHECK(top.status == 0);
     CHECK(contains(top.out, "Usage: netc [OPTIONS] [FILE] [SUBCOMMAND]"));
     CHECK(contains(top.out, "--emit"));
@@ -128,23 +115,23 @@ TEST_CASE("--help works for netc and every subcommand") {
     }
     for (const std::string &sub : subcommands) {
         CAPTURE(sub);
-        Run r = netc(sub + " --help");
+        Run r = run_netc(sub + " --help");
         CHECK(r.status == 0);
         CHECK(r.err == "");
         CHECK(contains(r.out, "Usage: netc " + sub + " [OPTIONS] FILE"));
-        Run h = netc(sub + " -h");
+        Run h = run_netc(sub + " -h");
         CHECK(h.status == 0);
         CHECK(h.out == r.out);
     }
 }
 
 TEST_CASE("--version prints the project's version") {
-    Run r = netc("--version");
+    Run r = run_netc("--version");
     CHECK(r.status == 0);
     CHECK(r.out == std::string("netc ") + NETC_VERSION + "\n");
     for (const char *args : {"--version --verbose", "--verbose --version"}) {
         CAPTURE(args);
-        Run v = netc(args);
+        Run v = run_netc(args);
         CHECK(v.status == 0);
         CHECK(v.out.rfind(std::string("netc ") + NETC_VERSION + "\nhost target: x86-64-", 0) == 0);
         CHECK(contains(v.out, " floats per vector)\ncpu: "));
@@ -152,29 +139,29 @@ TEST_CASE("--version prints the project's version") {
 }
 
 TEST_CASE("bad command lines exit 1") {
-    CHECK(netc("").status == 1);  // no file, no subcommand: help on stderr
-    CHECK(contains(netc("").err, "Usage: netc"));
-    CHECK(netc("--no-such-option examples/fashion_cnn.net").status == 1);
-    CHECK(netc("check").status == 1);
-    CHECK(contains(netc("check").err, "FILE is required"));
-    CHECK(netc("--emit=nonsense examples/fashion_cnn.net").status == 1);
-    Run both = netc("--emit=ast,graph examples/fashion_cnn.net");
+    CHECK(run_netc("").status == 1);  // no file, no subcommand: help on stderr
+    CHECK(contains(run_netc("").err, "Usage: netc"));
+    CHECK(run_netc("--no-such-option examples/fashion_cnn.net").status == 1);
+    CHECK(run_netc("check").status == 1);
+    CHECK(contains(run_netc("check").err, "FILE is required"));
+    CHECK(run_netc("--emit=nonsense examples/fashion_cnn.net").status == 1);
+    Run both = run_netc("--emit=ast,graph examples/fashion_cnn.net");
     CHECK(both.status == 1);
     CHECK(both.err == "netc: --emit=ast, graph, params, backward and program print to stdout and "
-                     "go alone\n");
+                      "go alone\n");
 }
 
 TEST_CASE("--emit=ast|graph|params FILE print the front end's dumps") {
-    Run ast = netc("--emit=ast examples/fashion_linear.net");
+    Run ast = run_netc("--emit=ast examples/fashion_linear.net");
     CHECK(ast.status == 0);
     CHECK(ast.out.rfind("2:1 model fashion_linear\n  3:3 input 1x28x28\n", 0) == 0);
-    Run graph = netc("--emit graph examples/fashion_linear.net");
+    Run graph = run_netc("--emit graph examples/fashion_linear.net");
     CHECK(graph.status == 0);
     CHECK(graph.out.rfind("graph fashion_linear input 1x28x28 classes 10\n"
                           "  %0 input = input : 1x28x28\n"
                           "  %1 flatten_1 = flatten(%0) : 784\n",
                           0) == 0);
-    Run params = netc("examples/fashion_linear.net --emit=params");
+    Run params = run_netc("examples/fashion_linear.net --emit=params");
     CHECK(params.status == 0);
     CHECK(params.out == "fc.weight [10, 784] offset 0\n"
                         "fc.bias [10] offset 7840\n"
@@ -182,18 +169,18 @@ TEST_CASE("--emit=ast|graph|params FILE print the front end's dumps") {
 }
 
 TEST_CASE("--emit=backward|program print the middle end's dumps; --schedule picks the strategy") {
-    Run backward = netc("--emit=backward examples/fashion_linear.net");
+    Run backward = run_netc("--emit=backward examples/fashion_linear.net");
     CHECK(backward.status == 0);
     CHECK(backward.out.find("backward\n  %3 d_logits = loss_grad(%2) : 10\n") != std::string::npos);
     CHECK(backward.out.find("  grad fc.weight = %") != std::string::npos);
-    Run program = netc("--emit=program examples/fashion_linear.net");
+    Run program = run_netc("--emit=program examples/fashion_linear.net");
     CHECK(program.status == 0);
     CHECK(program.out.find("  apply_update: ") != std::string::npos);
     CHECK(program.out.find("composed of") == std::string::npos);
-    Run split = netc("--emit=program --schedule mullapudi2016 examples/fashion_linear.net");
+    Run split = run_netc("--emit=program --schedule mullapudi2016 examples/fashion_linear.net");
     CHECK(split.out.find("  train_step: one training step: gradient, then apply_update, in "
                          "place\n    composed of: gradient, apply_update\n") != std::string::npos);
-    Run bad = netc("--schedule fastest examples/fashion_linear.net -o x.o");
+    Run bad = run_netc("--schedule fastest examples/fashion_linear.net -o x.o");
     CHECK(bad.status == 1);
     CHECK(bad.err.find("--schedule: fastest not in {netc,mullapudi2016,adams2019,li2018,none}") !=
           std::string::npos);
@@ -201,7 +188,7 @@ TEST_CASE("--emit=backward|program print the middle end's dumps; --schedule pick
     // An object under the baseline strategy: train_step is its two halves, called by the wrapper.
     fs::path object = scratch() / "none" / "fashion_linear.o";
     fs::create_directories(object.parent_path());
-    Run none = netc("examples/fashion_linear.net --schedule none -o '" + object.string() + "'");
+    Run none = run_netc("examples/fashion_linear.net --schedule none -o '" + object.string() + "'");
     CHECK(none.status == 0);
     INFO(none.err);
     std::string header = slurp(fs::path(object).replace_extension(".h"));
@@ -213,24 +200,24 @@ TEST_CASE("--emit=backward|program print the middle end's dumps; --schedule pick
 
 TEST_CASE("--emit=ast prints what parsed even when the model has errors") {
     fs::path bad = write_file("partial.net", "model m {\n  relu(\n}\n");
-    Run r = netc("--emit=ast '" + bad.string() + "'");
+    Run r = run_netc("--emit=ast '" + bad.string() + "'");
     CHECK(r.status == 1);
     CHECK(r.out == "1:1 model m\n  2:3 relu <error>\n");
     CHECK(contains(r.err, bad.string() + ":3:1: error: expected a value"));
 }
 
 TEST_CASE("netc summary prints a table with the total") {
-    Run r = netc("summary examples/fashion_cnn.net");
+    Run r = run_netc("summary examples/fashion_cnn.net");
     CHECK(r.status == 0);
     CHECK(r.out.rfind("model fashion_cnn: input 1x28x28, 10 classes\n", 0) == 0);
     CHECK(contains(r.out, "total parameters: 421,834\n"));
     CHECK(contains(r.out, "non-trainable buffers: 192 (batchnorm running statistics)\n"));
-    Run bad = netc("summary does/not/exist.net");
+    Run bad = run_netc("summary does/not/exist.net");
     CHECK(bad.status == 1);
 }
 
 TEST_CASE("netc bench --json: a row per strategy with every figure") {
-    Run r = netc("bench examples/fashion_linear.net --strategies netc,none --steps 3 --json");
+    Run r = run_netc("bench examples/fashion_linear.net --strategies netc,none --steps 3 --json");
     INFO(r.err);
     REQUIRE(r.status == 0);
     nlohmann::json j = nlohmann::json::parse(r.out);
@@ -267,7 +254,7 @@ TEST_CASE("netc bench --json: a row per strategy with every figure") {
 }
 
 TEST_CASE("netc bench prints a table, and a row for a strategy past --timeout") {
-    Run table = netc("bench examples/fashion_linear.net --strategies netc --steps 1");
+    Run table = run_netc("bench examples/fashion_linear.net --strategies netc --steps 1");
     CHECK(table.status == 0);
     CHECK(table.out.rfind("netc bench examples/fashion_linear.net: model fashion_linear, train "
                           "batch 128, median of 1 steps, synthetic data\ntarget x86-64-",
@@ -276,13 +263,13 @@ TEST_CASE("netc bench prints a table, and a row for a strategy past --timeout") 
                               "  predict img/s  batch-1 ms\nnetc  "));
     CHECK(contains(table.out, "\ntrain step 4.05 MFLOP; predict 15.7 kFLOP per image\n"));
 
-    Run slow = netc("bench examples/fashion_cnn.net --strategies none --timeout 0.2 --json");
+    Run slow = run_netc("bench examples/fashion_cnn.net --strategies none --timeout 0.2 --json");
     CHECK(slow.status == 1);  // no strategy ran
     nlohmann::json j = nlohmann::json::parse(slow.out);
     CHECK(j["strategies"][0]["status"] == "timed out");
     CHECK(j["strategies"][0]["error"] == "timed out after 0.2 s");
 
-    Run bad = netc("bench examples/fashion_linear.net --strategies netc,fastest");
+    Run bad = run_netc("bench examples/fashion_linear.net --strategies netc,fastest");
     CHECK(bad.status == 1);
     CHECK(bad.err == "netc bench: unknown strategy 'fastest'; expected " +
                          std::string("netc, mullapudi2016, adams2019, li2018, none") + "\n");

@@ -5,6 +5,8 @@
 // covers.
 #include "runtime/Safetensors.h"
 
+#include "tools/RunNetc.h"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -20,10 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string err;
-};
+using Run = netc::test::NetcRun;
+using netc::test::run_netc;
 
 const fs::path &scratch() {
     static struct Dir {
@@ -39,14 +39,6 @@ std::string slurp(const fs::path &path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-Run run_netc(const std::string &args) {
-    fs::path err = scratch() / "stderr";
-    std::string command = "cd '" + std::string(NETC_SOURCE_DIR) + "' && '" + NETC_BINARY + "' " +
-                          args + " >/dev/null 2>'" + err.string() + "'";
-    int raw = std::system(command.c_str());
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(err)};
 }
 
 bool contains(const std::string &haystack, const std::string &needle) {

@@ -6,6 +6,8 @@
 
 #include "onnx/onnx.pb.h"
 
+#include "tools/RunNetc.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -23,10 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string err;
-};
+using Run = netc::test::NetcRun;
+using netc::test::run_netc;
 
 const fs::path &scratch() {
     static struct Dir {
@@ -42,14 +42,6 @@ std::string slurp(const fs::path &path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-Run run_netc(const std::string &args) {
-    fs::path err = scratch() / "stderr";
-    std::string command = "cd '" + std::string(NETC_SOURCE_DIR) + "' && '" + NETC_BINARY + "' " +
-                          args + " >/dev/null 2>'" + err.string() + "'";
-    int raw = std::system(command.c_str());
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(err)};
 }
 
 bool contains(const std::string &haystack, const std::string &needle) {

@@ -3,6 +3,7 @@
 
 #include "runtime/Dataset.h"
 #include "runtime/TestFiles.h"
+#include "tools/RunNetc.h"
 
 #include <doctest/doctest.h>
 
@@ -25,25 +26,8 @@ using netc::test::write_text;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-/// Runs `netc ARGS` in `dir` (ARGS already shell-quoted where needed).
-Run netc_in(const std::string &dir, const std::string &args) {
-    const std::string out = dir + "/.stdout", err = dir + "/.stderr";
-    const std::string command =
-        "cd '" + dir + "' && '" + NETC_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    const int raw = std::system(command.c_str());
-    Run r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_text(out);
-    r.err = read_text(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-}
+using Run = netc::test::NetcRun;
+using netc::test::run_netc_in;
 
 /// The two kinds of line runtime/Trainer.cpp writes, as it writes them.
 std::string interval_line(int step, int epoch, double loss, double accuracy, double lr) {
@@ -127,7 +111,8 @@ bool starts_with(const std::string &s, const std::string &prefix) {
 TEST_CASE("netc plot draws a run's curves as a PNG of the size asked") {
     TempDir dir;
     write_text(dir / "run/metrics.jsonl", run_lines(10, 200));
-    Run r = netc_in(dir.path(), "plot run/metrics.jsonl -o curves.png --width 640 --height 480");
+    Run r =
+        run_netc_in(dir.path(), "plot run/metrics.jsonl -o curves.png --width 640 --height 480");
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.err == "");
@@ -145,7 +130,7 @@ TEST_CASE("netc plot draws a run's curves as a PNG of the size asked") {
     CHECK(image.count(255, 255, 255, 0, image.height) < image.width * image.height * 19 / 20);
 
     SUBCASE("the default size, and the default output beside the file, given its directory") {
-        Run d = netc_in(dir.path(), "plot run");
+        Run d = run_netc_in(dir.path(), "plot run");
         INFO(d.err);
         REQUIRE(d.status == 0);
         CHECK(starts_with(d.out, "run/curves.png: 2 epochs"));
@@ -165,7 +150,7 @@ TEST_CASE("after --resume each step is drawn once: the last line written for it 
     write_text(dir / "other/metrics.jsonl",
                run_lines(10, 100, 0.3) + run_lines(110, 300) + run_lines(110, 130, 0.3));
     for (const char *name : {"resumed", "once", "other"}) {
-        Run r = netc_in(dir / name, "plot metrics.jsonl -o curves.png");
+        Run r = run_netc_in(dir / name, "plot metrics.jsonl -o curves.png");
         INFO(r.err);
         REQUIRE(r.status == 0);
         CHECK(r.out == "curves.png: 3 epochs, 300 steps, best validation accuracy 0.9000 "
@@ -179,7 +164,7 @@ TEST_CASE("after --resume each step is drawn once: the last line written for it 
 TEST_CASE("a last line cut short (a run still writing) is left out with a warning") {
     TempDir dir;
     write_text(dir / "metrics.jsonl", run_lines(10, 20) + "{\"step\": 30, \"lo");
-    Run r = netc_in(dir.path(), "plot metrics.jsonl -o curves.png");
+    Run r = run_netc_in(dir.path(), "plot metrics.jsonl -o curves.png");
     CHECK(r.status == 0);
     CHECK(r.err == "metrics.jsonl:3: warning: the last line is cut short (a run still writing, "
                    "or killed while writing); it is left out\n");
@@ -214,7 +199,7 @@ TEST_CASE("bad metrics are errors naming the file and line, exit 1, and write no
         CAPTURE(c.text);
         TempDir dir;
         write_text(dir / "metrics.jsonl", c.text);
-        Run r = netc_in(dir.path(), "plot metrics.jsonl -o curves.png");
+        Run r = run_netc_in(dir.path(), "plot metrics.jsonl -o curves.png");
         CHECK(r.status == 1);
         CHECK(r.err == c.error);
         CHECK(r.out == "");
@@ -226,17 +211,16 @@ TEST_CASE("bad metrics: a line that is not JSON, with its column and the JSON pa
     const std::string good = interval_line(10, 1, 2.0, 0.3, 0.001);
     TempDir dir;
     write_text(dir / "metrics.jsonl", good + "step 20 loss 1.5\n" + good);
-    Run r = netc_in(dir.path(), "plot metrics.jsonl");
+    Run r = run_netc_in(dir.path(), "plot metrics.jsonl");
     CHECK(r.status == 1);
     CHECK(starts_with(r.err, "metrics.jsonl:2: error: not JSON at column 1: syntax error"));
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 
     // A number no double holds (found by the metrics fuzzer: it ended netc with terminate()).
     write_text(dir / "metrics.jsonl", good + R"({"step": 20, "loss": 1e999})" + "\n");
-    Run overflow = netc_in(dir.path(), "plot metrics.jsonl");
+    Run overflow = run_netc_in(dir.path(), "plot metrics.jsonl");
     CHECK(overflow.status == 1);
-    CHECK(overflow.err ==
-          "metrics.jsonl:2: error: not JSON: number overflow parsing '1e999'\n");
+    CHECK(overflow.err == "metrics.jsonl:2: error: not JSON: number overflow parsing '1e999'\n");
 }
 
 TEST_CASE("bad metrics: of many bad lines, the first 10 and a count") {
@@ -245,7 +229,7 @@ TEST_CASE("bad metrics: of many bad lines, the first 10 and a count") {
     std::string text = good;
     for (int i = 0; i < 12; i++) text += "{\"step\": 20}\n";
     write_text(dir / "metrics.jsonl", text);
-    Run r = netc_in(dir.path(), "plot metrics.jsonl");
+    Run r = run_netc_in(dir.path(), "plot metrics.jsonl");
     CHECK(r.status == 1);
     CHECK(starts_with(r.err, "metrics.jsonl:2: error: no \"loss\""));
     CHECK(r.err.find("metrics.jsonl:11: error: no \"loss\"") != std::string::npos);
@@ -255,7 +239,7 @@ TEST_CASE("bad metrics: of many bad lines, the first 10 and a count") {
 
 TEST_CASE("bad metrics: a file that is not there") {
     TempDir dir;
-    Run r = netc_in(dir.path(), "plot no/such/metrics.jsonl -o curves.png");
+    Run r = run_netc_in(dir.path(), "plot no/such/metrics.jsonl -o curves.png");
     CHECK(r.status == 1);
     CHECK(r.err == "no/such/metrics.jsonl: error: cannot open file: No such file or directory\n");
 }
@@ -267,11 +251,11 @@ TEST_CASE("the output is a PNG written whole or not at all") {
 
     SUBCASE("a bad input leaves the old file as it was") {
         write_text(dir / "bad.jsonl", "{\"step\": 10}\n");
-        CHECK(netc_in(dir.path(), "plot bad.jsonl -o curves.png").status == 1);
+        CHECK(run_netc_in(dir.path(), "plot bad.jsonl -o curves.png").status == 1);
         CHECK(read_text(dir / "curves.png") == "an older picture");
     }
     SUBCASE("success replaces it, and leaves no temporary file behind") {
-        CHECK(netc_in(dir.path(), "plot metrics.jsonl -o curves.png").status == 0);
+        CHECK(run_netc_in(dir.path(), "plot metrics.jsonl -o curves.png").status == 0);
         CHECK(decode_png(dir / "curves.png").height == 700);
         std::vector<std::string> names;
         for (const auto &entry : fs::directory_iterator(dir.path())) {
@@ -281,7 +265,7 @@ TEST_CASE("the output is a PNG written whole or not at all") {
         CHECK(names == std::vector<std::string>{"curves.png", "metrics.jsonl"});
     }
     SUBCASE("a directory that is not there") {
-        Run r = netc_in(dir.path(), "plot metrics.jsonl -o no/such/curves.png");
+        Run r = run_netc_in(dir.path(), "plot metrics.jsonl -o no/such/curves.png");
         CHECK(r.status == 1);
         CHECK(r.err == "netc: error: no/such/curves.png: cannot create a temporary file in "
                        "no/such: No such file or directory\n");
@@ -290,20 +274,20 @@ TEST_CASE("the output is a PNG written whole or not at all") {
         if (::geteuid() == 0) return;  // root writes anywhere
         fs::create_directory(dir / "locked");
         fs::permissions(dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
-        Run r = netc_in(dir.path(), "plot metrics.jsonl -o locked/curves.png");
+        Run r = run_netc_in(dir.path(), "plot metrics.jsonl -o locked/curves.png");
         fs::permissions(dir / "locked", fs::perms::owner_all);
         CHECK(r.status == 1);
         CHECK(r.err == "netc: error: locked/curves.png: cannot create a temporary file in locked: "
                        "Permission denied\n");
     }
     SUBCASE("another format than PNG") {
-        Run r = netc_in(dir.path(), "plot metrics.jsonl -o curves.jpg");
+        Run r = run_netc_in(dir.path(), "plot metrics.jsonl -o curves.jpg");
         CHECK(r.status == 1);
         CHECK(r.err == "netc: error: curves.jpg: netc plot writes PNG; name the file .png\n");
         CHECK(!fs::exists(dir / "curves.jpg"));
     }
     SUBCASE("a size out of range") {
-        Run r = netc_in(dir.path(), "plot metrics.jsonl --width 10");
+        Run r = run_netc_in(dir.path(), "plot metrics.jsonl --width 10");
         CHECK(r.status == 1);
         CHECK(r.err.find("--width") != std::string::npos);
     }

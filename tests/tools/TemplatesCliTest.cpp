@@ -5,6 +5,7 @@
 #include "runtime/Dataset.h"
 #include "runtime/Safetensors.h"
 #include "runtime/TestFiles.h"
+#include "tools/RunNetc.h"
 
 #include <doctest/doctest.h>
 
@@ -23,25 +24,8 @@ using netc::test::write_text;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-/// Runs `netc ARGS` in `dir` (ARGS already shell-quoted where needed).
-Run netc_in(const std::string &dir, const std::string &args) {
-    const std::string out = dir + "/.stdout", err = dir + "/.stderr";
-    const std::string command =
-        "cd '" + dir + "' && '" + NETC_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    const int raw = std::system(command.c_str());
-    Run r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_text(out);
-    r.err = read_text(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-}
+using Run = netc::test::NetcRun;
+using netc::test::run_netc_in;
 
 std::string example(const std::string &name) {
     return std::string(NETC_SOURCE_DIR) + "/examples/" + name + ".net";
@@ -52,8 +36,8 @@ std::string example(const std::string &name) {
 const std::string &linear_checkpoint() {
     static TempDir dir;
     static const std::string path = [] {
-        Run r = netc_in(dir.path(), "train '" + example("fashion_linear") +
-                                        "' --limit 2000 --epochs 1 --out run");
+        Run r = run_netc_in(dir.path(), "train '" + example("fashion_linear") +
+                                            "' --limit 2000 --epochs 1 --out run");
         INFO(r.out, r.err);
         REQUIRE(r.status == 0);
         return dir / "run/best.safetensors";
@@ -73,8 +57,8 @@ std::pair<int, int> png_size(const std::string &path) {
 
 TEST_CASE("netc templates draws fashion_linear's ten class templates") {
     TempDir dir;
-    Run r = netc_in(dir.path(), "templates '" + example("fashion_linear") + "' --weights '" +
-                                    linear_checkpoint() + "' -o templates.png");
+    Run r = run_netc_in(dir.path(), "templates '" + example("fashion_linear") + "' --weights '" +
+                                        linear_checkpoint() + "' -o templates.png");
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.err == "");
@@ -99,9 +83,9 @@ TEST_CASE("netc templates draws fashion_linear's ten class templates") {
     CHECK(hi == 1.0f);
 
     SUBCASE("--scale and --columns") {
-        Run s =
-            netc_in(dir.path(), "templates '" + example("fashion_linear") + "' --weights '" +
-                                    linear_checkpoint() + "' -o small.png --scale 2 --columns 5");
+        Run s = run_netc_in(dir.path(), "templates '" + example("fashion_linear") +
+                                            "' --weights '" + linear_checkpoint() +
+                                            "' -o small.png --scale 2 --columns 5");
         INFO(s.err);
         REQUIRE(s.status == 0);
         // 56-pixel tiles take labels of the small font (64 pixels at most), two rows of five;
@@ -116,7 +100,7 @@ TEST_CASE("a CNN's first-layer filters, from weights without netc's metadata") {
     // A state_dict of examples/fashion_cnn.net as PyTorch would save it: every tensor by the
     // names and shapes `netc --emit=params` lists, conv1's filters each a ramp.
     TempDir dir;
-    Run params = netc_in(dir.path(), "--emit=params '" + example("fashion_cnn") + "'");
+    Run params = run_netc_in(dir.path(), "--emit=params '" + example("fashion_cnn") + "'");
     REQUIRE(params.status == 0);
     std::vector<std::vector<float>> data;
     std::vector<netc::runtime::TensorView> tensors;
@@ -139,8 +123,8 @@ TEST_CASE("a CNN's first-layer filters, from weights without netc's metadata") {
     for (size_t i = 0; i < tensors.size(); i++) tensors[i].data = data[i].data();
     REQUIRE(netc::runtime::write_safetensors(dir / "cnn.safetensors", tensors).ok());
 
-    Run r = netc_in(dir.path(), "templates '" + example("fashion_cnn") +
-                                    "' --weights cnn.safetensors -o filters.png");
+    Run r = run_netc_in(dir.path(), "templates '" + example("fashion_cnn") +
+                                        "' --weights cnn.safetensors -o filters.png");
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.out == "filters.png: 32 filters (1x3x3) of layer 'conv1' (conv2d): the model is not a "
@@ -156,7 +140,7 @@ TEST_CASE("bad input: exit 1, a message naming what is wrong, nothing written") 
     TempDir dir;
     write_text(dir / "templates.png", "an older picture");
     auto templates = [&](const std::string &model, const std::string &rest) {
-        return netc_in(dir.path(), "templates '" + example(model) + "' " + rest);
+        return run_netc_in(dir.path(), "templates '" + example(model) + "' " + rest);
     };
     const std::string weights = "--weights '" + linear_checkpoint() + "'";
 
@@ -186,7 +170,7 @@ TEST_CASE("bad input: exit 1, a message naming what is wrong, nothing written") 
         CHECK(r.err.rfind("netc: error: none.safetensors: ", 0) == 0);
     }
     SUBCASE("a model file that is not there") {
-        Run r = netc_in(dir.path(), "templates none.net " + weights);
+        Run r = run_netc_in(dir.path(), "templates none.net " + weights);
         CHECK(r.status == 1);
         CHECK(r.err == "none.net: error: cannot open file: No such file or directory\n");
     }
