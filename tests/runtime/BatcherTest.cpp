@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 
 using namespace netc::runtime;
@@ -268,4 +269,69 @@ TEST_CASE("shards: contiguous, in rank order, as even as can be") {
     }
     CHECK(next == 10);
     CHECK(shard_of(1, 1, 2).count == 0);
+}
+
+TEST_CASE("stratified folds: a partition, each class dealt evenly, seeded") {
+    // 103 samples of 4 classes in unequal numbers (50, 30, 20, 3), interleaved.
+    std::vector<int32_t> labels;
+    for (int i = 0; i < 50; i++) labels.push_back(0);
+    for (int i = 0; i < 30; i++) labels.push_back(1);
+    for (int i = 0; i < 20; i++) labels.push_back(2);
+    for (int i = 0; i < 3; i++) labels.push_back(3);
+    std::mt19937 order(7);
+    std::shuffle(labels.begin(), labels.end(), order);
+
+    for (int k : {2, 5, 7}) {
+        CAPTURE(k);
+        auto folds = stratified_folds(labels, k, 42);
+        REQUIRE_MESSAGE(folds.ok(), folds.message());
+        REQUIRE(folds->size() == (size_t)k);
+
+        // Every index exactly once, each fold ascending.
+        std::vector<int> seen(labels.size(), 0);
+        size_t smallest = labels.size(), largest = 0;
+        for (const std::vector<int64_t> &fold : *folds) {
+            CHECK(std::is_sorted(fold.begin(), fold.end()));
+            for (int64_t i : fold) {
+                REQUIRE(i >= 0);
+                REQUIRE(i < (int64_t)labels.size());
+                seen[(size_t)i]++;
+            }
+            smallest = std::min(smallest, fold.size());
+            largest = std::max(largest, fold.size());
+        }
+        CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
+        CHECK(largest - smallest <= 1);
+
+        // Each class within one sample of count / k in every fold.
+        for (int32_t c = 0; c < 4; c++) {
+            const int64_t count = std::count(labels.begin(), labels.end(), c);
+            for (const std::vector<int64_t> &fold : *folds) {
+                const int64_t in_fold = std::count_if(
+                    fold.begin(), fold.end(), [&](int64_t i) { return labels[(size_t)i] == c; });
+                CHECK(in_fold >= count / k);
+                CHECK(in_fold <= (count + k - 1) / k);
+            }
+        }
+    }
+
+    // The same seed gives the same folds; another seed other folds.
+    auto a = stratified_folds(labels, 5, 42), b = stratified_folds(labels, 5, 42),
+         c = stratified_folds(labels, 5, 43);
+    REQUIRE((a.ok() && b.ok() && c.ok()));
+    CHECK(*a == *b);
+    CHECK(*a != *c);
+}
+
+TEST_CASE("stratified folds: fewer than 2 folds, or more folds than samples, are refused") {
+    const std::vector<int32_t> labels = {0, 1, 0};
+    auto one = stratified_folds(labels, 1, 0);
+    REQUIRE_FALSE(one.ok());
+    CHECK(one.message() == "cross-validation needs at least 2 folds, got 1");
+    auto four = stratified_folds(labels, 4, 0);
+    REQUIRE_FALSE(four.ok());
+    CHECK(four.message() == "4 folds of 3 samples: each fold needs one at least");
+    auto three = stratified_folds(labels, 3, 0);
+    REQUIRE(three.ok());
+    for (const std::vector<int64_t> &fold : *three) CHECK(fold.size() == 1);
 }

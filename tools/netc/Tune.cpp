@@ -139,9 +139,11 @@ std::vector<Setting> random_settings(const std::vector<SearchDim> &ranges, int c
         Setting s;
         for (const SearchDim &d : ranges) {
             const double u = (double)(rng.next() >> 11) * 0x1.0p-53;  // [0, 1)
-            double x = d.log ? std::exp(std::log(d.lo) + u * (std::log(d.hi) - std::log(d.lo)))
-                             : d.lo + u * (d.hi - d.lo);
-            if (d.integer) x = std::floor(d.lo + u * (d.hi - d.lo + 1));  // each integer alike
+            // Integers are drawn over [lo, hi + 1) and rounded down, so that hi is drawn too.
+            const double top = d.integer ? d.hi + 1 : d.hi;
+            double x = d.log ? std::exp(std::log(d.lo) + u * (std::log(top) - std::log(d.lo)))
+                             : d.lo + u * (top - d.lo);
+            if (d.integer) x = std::floor(x);
             s.push_back({d.name, format_value(std::min(x, d.hi), d.integer)});
         }
         out.push_back(std::move(s));
@@ -501,14 +503,18 @@ int TuneCommand::run_tune() {
         std::string error;
         std::optional<SearchDim> d = random ? parse_range(text, error) : parse_grid(text, error);
         if (!d) return fail(error);
-        if (!resolve_override(base.ast, d->name, error)) return fail(d->name + ": " + error);
+        std::optional<std::string> canonical = resolve_override(base.ast, d->name, error);
+        if (!canonical) return fail(d->name + ": " + error);
+        for (const SearchDim &earlier : dims) {
+            if (resolve_override(base.ast, earlier.name, error) == canonical) {
+                return fail(earlier.name + " and " + d->name + " are the same hyperparameter (" +
+                            *canonical + "): search it once");
+            }
+        }
         dims.push_back(std::move(*d));
     }
     std::vector<std::string> names;
     for (const SearchDim &d : dims) names.push_back(d.name);
-    if (std::set<std::string>(names.begin(), names.end()).size() != names.size()) {
-        return fail("a hyperparameter is searched twice");
-    }
     std::vector<Setting> settings =
         random ? random_settings(dims, random_, seed_) : grid_settings(dims);
 
