@@ -4,7 +4,8 @@
 // to every sample of a reference set (the stored training set's features) is reduced, block by
 // block, into its k nearest, and those vote. The full distance matrix is never stored.
 //
-//   l1      sum |x - y|, a vectorized reduction (no matrix trick exists for it)
+//   l1      sum |x - y| through sum x + sum y - 2 sum min(x, y): a blocked reduction like the
+//           matrix product's, two vector operations per feature; rounding below 0 is clamped
 //   l2      |x - y|^2 through |x|^2 + |y|^2 - 2 x.y, the dot products blocked like a matrix
 //           product; rounding below 0 is clamped. Reported (and weighted) as Euclidean: sqrt
 //   cosine  1 - x.y / (|x| |y|); a zero vector is at distance 1 from everything
@@ -42,11 +43,14 @@ struct KnnInputs {
 
 /// The stages of a kNN pipeline, by name, for the schedule stage (schedule_knn):
 ///   features     (f, n)   the layers' value, flattened
-///   queries      (n, f)   the same, queries innermost: distances are vectors of queries
-///   query_norm, reference_norm   (n), (r)   |x|^2 (l2, cosine)
-///   tile         (n, r)   a register tile of sums over the features: x.y, or |x - y|
-///   distance     (n, r)   the distance of query n to reference sample r
-///   nearest      (n)      a Tuple: the k nearest distances, nearest first, then their indices
+///   queries      (lane, f, pack)   the same, packed: query pack * knn_query_pack + lane
+///   query_sum, reference_sum     (lane, pack), (r)   sum x^2 (l2, cosine), sum x (l1)
+///   tile         (lane, pack, r)   sums over the features, x.y or min(x, y): register tiles
+///   distance     (lane, pack, r)   the distance of a query to reference sample r
+///   part_nearest (n, part)  a Tuple: the k nearest distances among the samples of one of
+///                         knn_reference_parts parts of the reference set, nearest first, then
+///                         their indices
+///   nearest      (n)      the same over the whole set: the parts' lists merged
 ///   neighbors    (j, n)   int32 reference index of the j-th nearest
 ///   distances    (j, n)   its distance (Euclidean for l2)
 ///   probs        (c, n)   vote shares; needs reference_labels
@@ -54,8 +58,16 @@ struct KnnFuncs {
     Forward forward;  // the layers' lowerings (their schedules are the ops' own)
     std::map<std::string, Halide::Func> stages;
     Halide::RDom features_range;   // of tile's update
-    Halide::RDom reference_range;  // of nearest's update
+    Halide::RDom reference_range;  // of part_nearest's update: the samples of a part
+    Halide::RDom merge_range;      // of nearest's update: (neighbour, part)
 };
+
+/// The parts the reference set is searched in, each on its own: enough for every thread of a
+/// machine to have some even when one query is classified.
+constexpr int knn_reference_parts = 16;
+
+/// Queries side by side in `queries`: a cache line of floats, a vector of them with AVX-512.
+constexpr int knn_query_pack = 16;
 
 /// The features of `images` alone: what the `features` pipeline outputs.
 Halide::Func lower_knn_features(const Graph &graph, const ParamLayout &layout,
