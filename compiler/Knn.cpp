@@ -5,6 +5,7 @@
 #include "compiler/Schedule.h"
 #include "dsl/Error.h"
 
+#include <functional>
 #include <limits>
 
 namespace netc {
@@ -105,44 +106,102 @@ KnnFuncs lower_knn(const Graph &graph, const ParamLayout &layout, const KnnInput
     if (!in.reference.defined()) return out;
 
     // Tiles of queries and of reference samples past the end read the last one (clamped), so
-    // a block of either may overhang; the nearest list is kept only for real queries. The
-    // queries are packed: knn_query_pack of them side by side, feature after feature, so that
-    // a tile of queries reads each feature's values as one contiguous stream.
-    const Var &lane = lane_var(), &pack = pack_var();
-    const int P = knn_query_pack;
-    Func queries("queries");
-    queries(lane, d.c, pack) = features(d.c, clamp(pack * P + lane, 0, in.batch - 1));
+    // a block of either may overhang; the nearest list is kept only for real queries.
     Func reference("reference_clamped");
     reference(d.c, r) = in.reference(d.c, clamp(r, 0, in.reference_count - 1));
-    out.stages["queries"] = queries;
-
-    // Sums over the features: a tile of pairs' x.y for l2 and cosine; for l1, sum min(x, y),
-    // since |x - y| = x + y - 2 min(x, y): two vector operations a feature instead of three
-    // (subtract, absolute value, add), with each sample's own sum computed once.
-    RDom rf(0, features_count, "feature");
-    out.features_range = rf;
-    Expr x = queries(lane, rf, pack), y = reference(rf, r);
     const bool l1 = distance_kind == "l1";
-    Func tile("tile");
-    tile(lane, pack, r) = 0.0f;
-    tile(lane, pack, r) += l1 ? min(x, y) * 2.0f : x * y;
-    out.stages["tile"] = tile;
-    Func query_sum("query_sum"), reference_sum("reference_sum");
-    query_sum(lane, pack) = 0.0f;
-    query_sum(lane, pack) += l1 ? x : x * x;
-    reference_sum(r) = 0.0f;
-    reference_sum(r) += l1 ? y : y * y;
-    out.stages["query_sum"] = query_sum;
-    out.stages["reference_sum"] = reference_sum;
-
-    // Rounding below 0 (l1, l2) is clamped.
-    Func distance("distance");
-    Expr sum = tile(lane, pack, r), xs = query_sum(lane, pack), ys = reference_sum(r);
-    if (distance_kind == "cosine") {
+    // Sums over the features: x.y for l2 and cosine; for l1, sum min(x, y), since
+    // |x - y| = x + y - 2 min(x, y): two vector operations a feature instead of three (subtract,
+    // absolute value, add), with each sample's own sum computed once.
+    auto pair_term = [&](const Expr &x, const Expr &y) { return l1 ? min(x, y) * 2.0f : x * y; };
+    auto own_term = [&](const Expr &x) { return l1 ? x : x * x; };
+    const int P = knn_query_pack;
+    std::function<Expr(const Expr &, const Expr &)> candidate_distance;  // (query, sample)
+    auto combine = [&](const Expr &sum, const Expr &xs, const Expr &ys) {
+        // Rounding below 0 (l1, l2) is clamped.
+        if (distance_kind != "cosine") return max(xs + ys - (l1 ? sum : 2.0f * sum), 0.0f);
         Expr norms = sqrt(xs * ys);
-        distance(lane, pack, r) = select(norms > 0.0f, 1.0f - sum / max(norms, 1e-30f), 1.0f);
+        return select(norms > 0.0f, 1.0f - sum / max(norms, 1e-30f), 1.0f);
+    };
+    Func distance("distance");
+    out.by_feature = graph.train.batch < P;
+    if (!out.by_feature) {
+        // The queries packed: knn_query_pack of them side by side, feature after feature, so
+        // that a tile of queries reads each feature's values as one contiguous stream.
+        const Var &lane = lane_var(), &pack = pack_var();
+        Func queries("queries");
+        queries(lane, d.c, pack) = features(d.c, clamp(pack * P + lane, 0, in.batch - 1));
+        out.stages["queries"] = queries;
+        RDom rf(0, features_count, "feature");
+        out.features_range = rf;
+        Expr x = queries(lane, rf, pack), y = reference(rf, r);
+        Func tile("tile");
+        tile(lane, pack, r) = 0.0f;
+        tile(lane, pack, r) += pair_term(x, y);
+        Func query_sum("query_sum"), reference_sum("reference_sum");
+        query_sum(lane, pack) = 0.0f;
+        query_sum(lane, pack) += own_term(x);
+        reference_sum(r) = 0.0f;
+        reference_sum(r) += own_term(y);
+        out.stages["tile"] = tile;
+        out.stages["query_sum"] = query_sum;
+        out.stages["reference_sum"] = reference_sum;
+        distance(lane, pack, r) =
+            combine(tile(lane, pack, r), query_sum(lane, pack), reference_sum(r));
+        candidate_distance = [&](const Expr &q, const Expr &s) {
+            return distance(q % P, q / P, s);
+        };
     } else {
-        distance(lane, pack, r) = max(xs + ys - (l1 ? sum : 2.0f * sum), 0.0f);
+        // Fewer queries a call than a pack's lanes: vectors of features instead. Each sum is
+        // knn_query_pack lanes of sums over chunks of features, then the lanes added in order,
+        // then the features past the last whole chunk. A matrix-vector product gains nothing
+        // from the expansions above, so l1 and l2 sum |x - y| and (x - y)^2 directly, a pass
+        // over the reference set fewer, and a query equal to a stored sample is at 0 exactly.
+        const Var &lane = lane_var();
+        const int chunks = features_count / P, tail = features_count % P;
+        Expr query_n = clamp(n, 0, in.batch - 1);
+        auto feature_sum = [&](const std::string &name, const std::vector<Var> &args,
+                               const std::function<Expr(const Expr &)> &term) {
+            Func total(name);
+            total(args) = 0.0f;
+            if (chunks > 0) {
+                std::vector<Var> lane_args = {lane};
+                lane_args.insert(lane_args.end(), args.begin(), args.end());
+                Func lanes(name + "_lanes");
+                lanes(lane_args) = 0.0f;
+                RDom chunk(0, chunks, "chunk");
+                lanes(lane_args) += term(chunk * P + lane);
+                if (name == "tile") out.chunk_range = chunk;
+                std::vector<Expr> at = {RDom(0, P, "lane_sum").x};
+                at.insert(at.end(), args.begin(), args.end());
+                total(args) += lanes(at);
+                out.stages[name + "_lanes"] = lanes;
+            }
+            if (tail > 0) {
+                RDom rest(chunks * P, tail, "tail");
+                total(args) += term(rest);
+            }
+            out.stages[name] = total;
+            return total;
+        };
+        Func tile = feature_sum("tile", {n, r}, [&](const Expr &c) {
+            Expr x = features(c, query_n), y = reference(c, r);
+            return distance_kind == "l1"   ? abs(x - y)
+                   : distance_kind == "l2" ? (x - y) * (x - y)
+                                           : x * y;
+        });
+        if (distance_kind == "cosine") {
+            Func query_sum = feature_sum("query_sum", {n}, [&](const Expr &c) {
+                return features(c, query_n) * features(c, query_n);
+            });
+            Func reference_sum = feature_sum("reference_sum", {r}, [&](const Expr &c) {
+                return reference(c, r) * reference(c, r);
+            });
+            distance(n, r) = combine(tile(n, r), query_sum(n), reference_sum(r));
+        } else {
+            distance(n, r) = tile(n, r);
+        }
+        candidate_distance = [&](const Expr &q, const Expr &s) { return distance(q, s); };
     }
     out.stages["distance"] = distance;
 
@@ -160,7 +219,7 @@ KnnFuncs lower_knn(const Graph &graph, const ParamLayout &layout, const KnnInput
     out.reference_range = rr;
     Expr sample = p * part_size + rr;
     Expr candidate =
-        select(sample < in.reference_count, distance(n % P, n / P, sample), Float(32).max());
+        select(sample < in.reference_count, candidate_distance(n, sample), Float(32).max());
     std::vector<Expr> old;
     for (int i = 0; i < 2 * k; i++) old.push_back(part_nearest(n, p)[i]);
     part_nearest(n, p) = Tuple(insert_sorted(old, k, candidate, sample));
@@ -241,21 +300,11 @@ void schedule_knn(const Graph &graph, KnnFuncs &f, const Target &target) {
     features.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf).parallel(d.n);
     if (!has("nearest")) return;
 
-    // The register tile: tq packs of queries (16 lanes each) x tr reference samples, each a
-    // vector accumulator: 16 of AVX-512's 32 registers, 8 of AVX2's 16.
+    // The register tiles: tq packs of queries (16 lanes each) x tr reference samples, each a
+    // vector accumulator: 16 of AVX-512's 32 registers, 8 of AVX2's 16; by feature, tr samples.
     const bool avx512 = width >= 16;
     const int tq = avx512 ? 2 : 1, tr = avx512 ? 8 : 4;
     const int query_block = 8 * knn_query_pack, reference_block = 64;
-    const Var &lane = lane_var(), &pack = pack_var();
-    Func queries = f.stages.at("queries");
-    queries.compute_root().vectorize(lane, width).parallel(pack);
-    Func query_sum = f.stages.at("query_sum"), reference_sum = f.stages.at("reference_sum");
-    query_sum.compute_root().vectorize(lane, width);
-    query_sum.update().vectorize(lane, width);
-    // One pass over the reference set per call: each sample's sum, rows in parallel.
-    reference_sum.compute_root().parallel(r, 256);
-    reference_sum.update().parallel(r, 256);
-
     Func part_nearest = f.stages.at("part_nearest"), nearest = f.stages.at("nearest");
     Func distance = f.stages.at("distance"), tile = f.stages.at("tile");
     RVar rr = f.reference_range.x, ro("ro"), ri("ri");
@@ -270,22 +319,64 @@ void schedule_knn(const Graph &graph, KnnFuncs &f, const Target &target) {
         .parallel(task);
     nearest.compute_root().vectorize(n, width, TailStrategy::GuardWithIf);
     nearest.update().vectorize(n, width, TailStrategy::GuardWithIf);
-    Var po("po"), rto("rto");
-    distance.compute_at(part_nearest, ro)
-        .split(pack, po, pack, tq, TailStrategy::RoundUp)
-        .split(r, rto, r, tr, TailStrategy::RoundUp)
-        .reorder(lane, pack, r, po, rto)
-        .vectorize(lane, width)
-        .unroll(lane)
-        .unroll(pack)
-        .unroll(r);
-    tile.compute_at(distance, po).vectorize(lane, width).unroll(lane).unroll(pack).unroll(r);
-    tile.update()
-        .reorder(lane, pack, r, f.features_range.x)
-        .vectorize(lane, width)
-        .unroll(lane)
-        .unroll(pack)
-        .unroll(r);
+    if (has("reference_sum")) {
+        // One pass over the reference set per call: each sample's sum, rows in parallel.
+        Func reference_sum = f.stages.at("reference_sum");
+        reference_sum.compute_root().parallel(r, 256);
+        for (int i = 0; i < reference_sum.num_update_definitions(); i++) {
+            reference_sum.update(i).parallel(r, 256);
+        }
+    }
+    if (f.by_feature) {
+        const Var &lane = lane_var();
+        if (has("query_sum")) f.stages.at("query_sum").compute_root();
+        for (const char *name : {"query_sum", "reference_sum"}) {
+            if (!has((std::string(name) + "_lanes").c_str())) continue;
+            Func lanes = f.stages.at(std::string(name) + "_lanes");
+            lanes.compute_at(f.stages.at(name), name[0] == 'q' ? n : r).vectorize(lane, width);
+            lanes.update().vectorize(lane, width);
+        }
+        distance.compute_at(part_nearest, ro).vectorize(r, width, TailStrategy::GuardWithIf);
+        tile.compute_at(part_nearest, ro).vectorize(r, width, TailStrategy::GuardWithIf);
+        // The lanes added (and the last features), sample by sample, in order.
+        for (int i = 0; i < tile.num_update_definitions(); i++) tile.update(i).unscheduled();
+        if (has("tile_lanes")) {
+            // The register tile: a vector of features of one query x tr samples.
+            Func lanes = f.stages.at("tile_lanes");
+            Var rto("rto");
+            lanes.compute_at(part_nearest, ro).vectorize(lane, width);
+            lanes.update()
+                .split(r, rto, r, tr, TailStrategy::GuardWithIf)
+                .reorder(lane, r, f.chunk_range.x, rto, n)
+                .vectorize(lane, width)
+                .unroll(lane)
+                .unroll(r);
+        }
+    } else {
+        const Var &lane = lane_var(), &pack = pack_var();
+        Func queries = f.stages.at("queries");
+        queries.compute_root().vectorize(lane, width).parallel(pack);
+        Func query_sum = f.stages.at("query_sum");
+        query_sum.compute_root().vectorize(lane, width);
+        query_sum.update().vectorize(lane, width);
+
+        Var po("po"), rto("rto");
+        distance.compute_at(part_nearest, ro)
+            .split(pack, po, pack, tq, TailStrategy::RoundUp)
+            .split(r, rto, r, tr, TailStrategy::RoundUp)
+            .reorder(lane, pack, r, po, rto)
+            .vectorize(lane, width)
+            .unroll(lane)
+            .unroll(pack)
+            .unroll(r);
+        tile.compute_at(distance, po).vectorize(lane, width).unroll(lane).unroll(pack).unroll(r);
+        tile.update()
+            .reorder(lane, pack, r, f.features_range.x)
+            .vectorize(lane, width)
+            .unroll(lane)
+            .unroll(pack)
+            .unroll(r);
+    }
 
     for (const char *name : {"neighbors", "distances", "probs"}) {
         if (has(name)) f.stages.at(name).compute_root().parallel(n);

@@ -41,12 +41,20 @@ struct KnnInputs {
     Halide::Func reference_labels;  // (r) int32
 };
 
-/// The stages of a kNN pipeline, by name, for the schedule stage (schedule_knn):
+/// The stages of a kNN pipeline, by name, for the schedule stage (schedule_knn). Two plans,
+/// chosen by the train block's batch (the queries a call):
 ///   features     (f, n)   the layers' value, flattened
-///   queries      (lane, f, pack)   the same, packed: query pack * knn_query_pack + lane
+/// with a pack's worth of queries or more, vectors of queries,
+///   queries      (lane, f, pack)   the features, packed: query pack * knn_query_pack + lane
 ///   query_sum, reference_sum     (lane, pack), (r)   sum x^2 (l2, cosine), sum x (l1)
-///   tile         (lane, pack, r)   sums over the features, x.y or min(x, y): register tiles
+///   tile         (lane, pack, r)   sums over the features, x.y or 2 min(x, y): register tiles
 ///   distance     (lane, pack, r)   the distance of a query to reference sample r
+/// with fewer (`by_feature`, a single query), vectors of features:
+///   tile_lanes, query_sum_lanes, reference_sum_lanes   (lane, n, r), (lane, n), (lane, r)
+///                         the sums over whole chunks of knn_query_pack features, by lane
+///   tile, query_sum, reference_sum   (n, r), (n), (r)   the lanes added, then the last features
+///   distance     (n, r)
+/// and, in both,
 ///   part_nearest (n, part)  a Tuple: the k nearest distances among the samples of one of
 ///                         knn_reference_parts parts of the reference set, nearest first, then
 ///                         their indices
@@ -57,7 +65,9 @@ struct KnnInputs {
 struct KnnFuncs {
     Forward forward;  // the layers' lowerings (their schedules are the ops' own)
     std::map<std::string, Halide::Func> stages;
-    Halide::RDom features_range;   // of tile's update
+    bool by_feature = false;       // the plan for fewer queries a call than a pack (below)
+    Halide::RDom features_range;   // of tile's update (packed queries)
+    Halide::RDom chunk_range;      // of tile_lanes' update (by feature)
     Halide::RDom reference_range;  // of part_nearest's update: the samples of a part
     Halide::RDom merge_range;      // of nearest's update: (neighbour, part)
 };

@@ -20,9 +20,12 @@ namespace {
 
 constexpr int classes = 4;
 
-Frontend load_knn(const std::string &layers, const std::string &knn) {
+/// A kNN model of 1x4x5 images (20 features when `layers` is empty); `calls` queries a call,
+/// the train block's batch.
+Frontend load_knn(const std::string &layers, const std::string &knn, int calls = 64) {
     std::string text = "model m {\n  input 1x4x5\n  classes " + std::to_string(classes) + "\n" +
-                       layers + "\n  classify " + knn + "\n}\n";
+                       layers + "\n  classify " + knn + "\n}\ntrain {\n  batch " +
+                       std::to_string(calls) + "\n}\n";
     Frontend f = run_frontend("knn.net", text);
     REQUIRE_MESSAGE(f.ok(), text);
     return f;
@@ -71,8 +74,9 @@ Run run_knn(JitModel &jit, const std::vector<float> &reference, const std::vecto
 
 /// The JIT's neighbours, distances and votes equal the reference's for queries of the raw
 /// 20-pixel images.
-void check_against_reference(const std::string &knn, int count, int batch, uint32_t seed) {
-    Frontend f = load_knn("", knn);
+void check_against_reference(const std::string &knn, int count, int batch, uint32_t seed,
+                             int calls = 64) {
+    Frontend f = load_knn("", knn, calls);
     JitModel jit(*f.graph, f.layout);
     const int features = 20, k = knn_k(*f.graph);
     std::vector<float> reference = uniform((size_t)count * features, seed);
@@ -122,6 +126,18 @@ TEST_CASE("knn: blocks of queries and reference samples that the sizes do not di
 TEST_CASE("knn: a single query, and k equal to the reference set") {
     check_against_reference("knn(k=1, distance=l2)", 9, 1, 31);
     check_against_reference("knn(k=9, distance=l1, vote=distance)", 9, 2, 32);
+}
+
+TEST_CASE("knn: fewer queries a call than a pack: vectors of features, whole chunks and the rest") {
+    // 20 features: one chunk of 16 and 4 more; the queries a call (the train block's batch)
+    // below knn_query_pack choose the plan, whatever the batch given.
+    for (const char *distance : {"l1", "l2", "cosine"}) {
+        for (const char *vote : {"majority", "distance"}) {
+            std::string knn = std::string("knn(k=3, distance=") + distance + ", vote=" + vote + ")";
+            check_against_reference(knn, 37, 1, 41, 1);
+            check_against_reference(knn, 523, 5, 42, 4);
+        }
+    }
 }
 
 TEST_CASE("knn: features are the layers' value, flattened in torch's order") {
