@@ -162,25 +162,37 @@ KnnFuncs lower_knn(const Graph &graph, const ParamLayout &layout, const KnnInput
         Expr query_n = clamp(n, 0, in.batch - 1);
         auto feature_sum = [&](const std::string &name, const std::vector<Var> &args,
                                const std::function<Expr(const Expr &)> &term) {
-            Func total(name);
-            total(args) = 0.0f;
+            Expr value = 0.0f;
             if (chunks > 0) {
                 std::vector<Var> lane_args = {lane};
                 lane_args.insert(lane_args.end(), args.begin(), args.end());
-                Func lanes(name + "_lanes");
+                Func lanes(name + "_lanes"), lanes_added(name + "_sum");
                 lanes(lane_args) = 0.0f;
                 RDom chunk(0, chunks, "chunk");
                 lanes(lane_args) += term(chunk * P + lane);
-                if (name == "tile") out.chunk_range = chunk;
-                std::vector<Expr> at = {RDom(0, P, "lane_sum").x};
+                RDom lane_sum(0, P, "lane_sum");
+                std::vector<Expr> at = {lane_sum.x};
                 at.insert(at.end(), args.begin(), args.end());
-                total(args) += lanes(at);
+                lanes_added(args) = 0.0f;
+                lanes_added(args) += lanes(at);
+                if (name == "tile") {
+                    out.chunk_range = chunk;
+                    out.lane_sum_range = lane_sum;
+                }
                 out.stages[name + "_lanes"] = lanes;
+                out.stages[name + "_sum"] = lanes_added;
+                value = lanes_added(args);
             }
             if (tail > 0) {
-                RDom rest(chunks * P, tail, "tail");
-                total(args) += term(rest);
+                Func rest(name + "_rest");
+                rest(args) = 0.0f;
+                RDom last(chunks * P, tail, "rest");
+                rest(args) += term(last);
+                out.stages[name + "_rest"] = rest;
+                value += rest(args);
             }
+            Func total(name);
+            total(args) = value;
             out.stages[name] = total;
             return total;
         };
@@ -310,13 +322,14 @@ void schedule_knn(const Graph &graph, KnnFuncs &f, const Target &target) {
     RVar rr = f.reference_range.x, ro("ro"), ri("ri");
     Var no("no"), ni("ni"), task("task");
     part_nearest.compute_root().vectorize(n, width, TailStrategy::GuardWithIf);
-    part_nearest.update()
-        .split(n, no, ni, query_block, TailStrategy::GuardWithIf)
+    Stage insert = part_nearest.update();
+    insert.split(n, no, ni, query_block, TailStrategy::GuardWithIf)
         .split(rr, ro, ri, reference_block)
-        .reorder(ni, ri, ro, no, part_var())
-        .vectorize(ni, width, TailStrategy::GuardWithIf)
-        .fuse(no, part_var(), task)
-        .parallel(task);
+        .reorder(ni, ri, ro, no, part_var());
+    // By feature, a query at a time: the lists in scalar registers. Vectors of one real query
+    // were masked loads and stores of the lists for every sample (half the time at batch 1).
+    if (!f.by_feature) insert.vectorize(ni, width, TailStrategy::GuardWithIf);
+    insert.fuse(no, part_var(), task).parallel(task);
     nearest.compute_root().vectorize(n, width, TailStrategy::GuardWithIf);
     nearest.update().vectorize(n, width, TailStrategy::GuardWithIf);
     if (has("reference_sum")) {
@@ -328,26 +341,42 @@ void schedule_knn(const Graph &graph, KnnFuncs &f, const Target &target) {
         }
     }
     if (f.by_feature) {
+        // Each sum's parts where it is used: a query's or a sample's lanes, a block's tiles.
         const Var &lane = lane_var();
         if (has("query_sum")) f.stages.at("query_sum").compute_root();
-        for (const char *name : {"query_sum", "reference_sum"}) {
-            if (!has((std::string(name) + "_lanes").c_str())) continue;
-            Func lanes = f.stages.at(std::string(name) + "_lanes");
-            lanes.compute_at(f.stages.at(name), name[0] == 'q' ? n : r).vectorize(lane, width);
-            lanes.update().vectorize(lane, width);
+        for (const char *total : {"query_sum", "reference_sum"}) {
+            if (!has(total)) continue;
+            const std::string name = total;
+            const Var &v = name[0] == 'q' ? n : r;
+            for (const char *part : {"_sum", "_rest"}) {
+                if (!has((name + part).c_str())) continue;
+                f.stages.at(name + part).compute_at(f.stages.at(name), v);
+            }
+            if (has((name + "_lanes").c_str())) {
+                Func lanes = f.stages.at(name + "_lanes");
+                lanes.compute_at(f.stages.at(name + "_sum"), v).vectorize(lane, width);
+                lanes.update().vectorize(lane, width);
+            }
         }
         distance.compute_at(part_nearest, ro).vectorize(r, width, TailStrategy::GuardWithIf);
-        tile.compute_at(part_nearest, ro).vectorize(r, width, TailStrategy::GuardWithIf);
-        // The lanes added (and the last features), sample by sample, in order.
-        for (int i = 0; i < tile.num_update_definitions(); i++) tile.update(i).unscheduled();
+        if (has("tile_rest")) {
+            Func rest = f.stages.at("tile_rest");
+            rest.compute_at(part_nearest, ro).vectorize(r, width, TailStrategy::GuardWithIf);
+            rest.update().unscheduled();  // the last few features, sample by sample
+        }
         if (has("tile_lanes")) {
-            // The register tile: a vector of features of one query x tr samples.
-            Func lanes = f.stages.at("tile_lanes");
+            // The register tile: a vector of features of one query x tr samples, computed per
+            // tr samples, so that its accumulators are registers; then each sample's lanes
+            // added in order.
+            Func lanes = f.stages.at("tile_lanes"), sum = f.stages.at("tile_sum");
             Var rto("rto");
-            lanes.compute_at(part_nearest, ro).vectorize(lane, width);
+            sum.compute_at(part_nearest, ro).vectorize(r, width, TailStrategy::GuardWithIf);
+            sum.update()
+                .split(r, rto, r, tr, TailStrategy::RoundUp)
+                .reorder(f.lane_sum_range.x, r, rto, n);
+            lanes.compute_at(sum, rto).vectorize(lane, width).unroll(lane).unroll(r);
             lanes.update()
-                .split(r, rto, r, tr, TailStrategy::GuardWithIf)
-                .reorder(lane, r, f.chunk_range.x, rto, n)
+                .reorder(lane, r, f.chunk_range.x, n)
                 .vectorize(lane, width)
                 .unroll(lane)
                 .unroll(r);

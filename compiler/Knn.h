@@ -68,6 +68,7 @@ struct KnnFuncs {
     bool by_feature = false;       // the plan for fewer queries a call than a pack (below)
     Halide::RDom features_range;   // of tile's update (packed queries)
     Halide::RDom chunk_range;      // of tile_lanes' update (by feature)
+    Halide::RDom lane_sum_range;   // of tile's first update: its lanes added (by feature)
     Halide::RDom reference_range;  // of part_nearest's update: the samples of a part
     Halide::RDom merge_range;      // of nearest's update: (neighbour, part)
 };

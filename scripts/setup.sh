@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh            what netc, its tests and the main job need
 #   scripts/setup.sh bench      ... and PyTorch for /usr/bin/python3: the benchmarks' baseline and
-#                               the oracle of tests/torch
+#                               the oracle of tests/torch; scikit-learn and FAISS for bench/knn.sh
 #   scripts/setup.sh sanitize   ... and clang 14 with its sanitizer and libFuzzer runtimes
 #                               (scripts/test.sh --sanitize, scripts/fuzz.sh)
 # Modes combine: scripts/setup.sh bench sanitize.
@@ -31,7 +31,8 @@ for mode in "$@"; do
     bench)
       # Without an optimized BLAS, Debian's torch falls back to the reference BLAS (measured here:
       # a 128x784x256 matmul at 3 GFLOP/s instead of OpenBLAS's 100): no baseline worth the name.
-      packages+=(python3-torch python3-numpy libopenblas0-pthread) ;;
+      # scikit-learn and FAISS: bench/knn.sh's baselines for the kNN classifier.
+      packages+=(python3-torch python3-numpy libopenblas0-pthread python3-sklearn python3-faiss) ;;
     sanitize)
       # llvm-14 for llvm-symbolizer: sanitizer reports with file:line.
       packages+=(clang-14 libclang-rt-14-dev llvm-14) ;;

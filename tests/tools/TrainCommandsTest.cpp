@@ -173,6 +173,10 @@ TEST_CASE("a kNN model: train stores the training set, eval and predict classify
     REQUIRE(std::regex_search(eval.output, m, std::regex("\"accuracy\": ([0-9.]+)")));
     CHECK(std::stod(m[1]) >= 0.75);  // 0.79 measured: 2,700 stored samples, k = 5, l1
     CHECK(std::regex_search(eval.output, std::regex("\"samples\": 10000, \"seconds\": [0-9.]+")));
+    Run first = run_netc("eval " + example("fashion_knn") + " --weights " +
+                         dir / "run/best.safetensors" + " --limit 300 --json");
+    CHECK(first.status == 0);
+    CHECK(std::regex_search(first.output, std::regex("\"samples\": 300, \"seconds\": [0-9.]+")));
 
     Run predict = run_netc("predict " + example("fashion_knn") + " --weights " +
                            dir / "run/best.safetensors" +

@@ -214,6 +214,8 @@ TrainCommands::TrainCommands(CLI::App &app) {
     eval_->add_option("--weights", weights_, "checkpoint (.safetensors) from netc train")
         ->required();
     eval_->add_option("--data", data_dir_, data_help);
+    eval_->add_option("--limit", limit_, "evaluate only the first N test samples")
+        ->check(CLI::PositiveNumber);
     eval_->add_flag("--json", json_, "print one JSON object instead of tables");
     eval_->add_flag("--allow-nonfinite", allow_nonfinite_,
                     "load a checkpoint holding NaN or infinite values (refused otherwise)");
@@ -445,6 +447,7 @@ int TrainCommands::run_eval() {
         runtime::load_dataset(data_dir_, runtime::DataSplit::Test, m->info().data);
     if (!data) return fail(data.message());
     for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
+    runtime::keep_first(*data, limit_);
     runtime::Result<runtime::Evaluation> e = runtime::evaluate(
         p.predict, m->info().data.classes, *data, runtime::all_indices(data->count),
         p.normalization, m->front.graph->train.batch);
