@@ -78,6 +78,123 @@ std::vector<Expr> insert_sorted(const std::vector<Expr> &old, int k, const Expr 
     return out;
 }
 
+/// A distance from the sum over a pair's features and each one's own sum (l1, l2: the
+/// expansions; rounding below 0 is clamped), or the cosine distance from x.y and the norms.
+Expr combine(const Expr &sum, const Expr &xs, const Expr &ys, const std::string &distance_kind) {
+    if (distance_kind == "cosine") {
+        Expr norms = sqrt(xs * ys);
+        return select(norms > 0.0f, 1.0f - sum / max(norms, 1e-30f), 1.0f);
+    }
+    return max(xs + ys - (distance_kind == "l1" ? sum : 2.0f * sum), 0.0f);
+}
+
+/// Each query's distance to each reference sample when a call has a pack's worth of queries or
+/// more: (lane, pack, r), vectors of queries.
+Func packed_distance(KnnFuncs &out, const Func &features, const Func &reference,
+                     const std::string &distance_kind, int features_count, const Expr &batch) {
+    const Dims &d = dims();
+    const Var &r = ref_var();
+    const int P = knn_query_pack;
+    const bool l1 = distance_kind == "l1";
+    // Sums over the features: x.y for l2 and cosine; for l1, sum min(x, y), since
+    // |x - y| = x + y - 2 min(x, y): two vector operations a feature instead of three (subtract,
+    // absolute value, add), with each sample's own sum computed once.
+    auto pair_term = [&](const Expr &x, const Expr &y) { return l1 ? min(x, y) * 2.0f : x * y; };
+    auto own_term = [&](const Expr &x) { return l1 ? x : x * x; };
+    // The queries packed: knn_query_pack of them side by side, feature after feature, so
+    // that a tile of queries reads each feature's values as one contiguous stream.
+    const Var &lane = lane_var(), &pack = pack_var();
+    Func queries("queries");
+    queries(lane, d.c, pack) = features(d.c, clamp(pack * P + lane, 0, batch - 1));
+    out.stages["queries"] = queries;
+    RDom rf(0, features_count, "feature");
+    out.features_range = rf;
+    Expr x = queries(lane, rf, pack), y = reference(rf, r);
+    Func tile("tile");
+    tile(lane, pack, r) = 0.0f;
+    tile(lane, pack, r) += pair_term(x, y);
+    Func query_sum("query_sum"), reference_sum("reference_sum");
+    query_sum(lane, pack) = 0.0f;
+    query_sum(lane, pack) += own_term(x);
+    reference_sum(r) = 0.0f;
+    reference_sum(r) += own_term(y);
+    out.stages["tile"] = tile;
+    out.stages["query_sum"] = query_sum;
+    out.stages["reference_sum"] = reference_sum;
+    Func distance("distance");
+    distance(lane, pack, r) =
+        combine(tile(lane, pack, r), query_sum(lane, pack), reference_sum(r), distance_kind);
+    return distance;
+}
+
+/// The same with fewer queries a call than a pack's lanes: (n, r), vectors of features.
+Func feature_distance(KnnFuncs &out, const Func &features, const Func &reference,
+                      const std::string &distance_kind, int features_count, const Expr &batch) {
+    const Var &n = query_var(), &r = ref_var();
+    const int P = knn_query_pack;
+    // Each sum is knn_query_pack lanes of sums over chunks of features, then the lanes added in
+    // order, then the features past the last whole chunk. A matrix-vector product gains nothing
+    // from packed_distance's expansions, so l1 and l2 sum |x - y| and (x - y)^2 directly: a
+    // pass over the reference set fewer, and a query equal to a stored sample is at 0 exactly.
+    const Var &lane = lane_var();
+    const int chunks = features_count / P, tail = features_count % P;
+    Expr query_n = clamp(n, 0, batch - 1);
+    auto feature_sum = [&](const std::string &name, const std::vector<Var> &args,
+                           const std::function<Expr(const Expr &)> &term) {
+        Expr value = 0.0f;
+        if (chunks > 0) {
+            std::vector<Var> lane_args = {lane};
+            lane_args.insert(lane_args.end(), args.begin(), args.end());
+            Func lanes(name + "_lanes"), lanes_added(name + "_sum");
+            lanes(lane_args) = 0.0f;
+            RDom chunk(0, chunks, "chunk");
+            lanes(lane_args) += term(chunk * P + lane);
+            RDom lane_sum(0, P, "lane_sum");
+            std::vector<Expr> at = {lane_sum.x};
+            at.insert(at.end(), args.begin(), args.end());
+            lanes_added(args) = 0.0f;
+            lanes_added(args) += lanes(at);
+            if (name == "tile") {
+                out.chunk_range = chunk;
+                out.lane_sum_range = lane_sum;
+            }
+            out.stages[name + "_lanes"] = lanes;
+            out.stages[name + "_sum"] = lanes_added;
+            value = lanes_added(args);
+        }
+        if (tail > 0) {
+            Func rest(name + "_rest");
+            rest(args) = 0.0f;
+            RDom last(chunks * P, tail, "rest");
+            rest(args) += term(last);
+            out.stages[name + "_rest"] = rest;
+            value += rest(args);
+        }
+        Func total(name);
+        total(args) = value;
+        out.stages[name] = total;
+        return total;
+    };
+    Func tile = feature_sum("tile", {n, r}, [&](const Expr &c) {
+        Expr x = features(c, query_n), y = reference(c, r);
+        return distance_kind == "l1"   ? abs(x - y)
+               : distance_kind == "l2" ? (x - y) * (x - y)
+                                       : x * y;
+    });
+    Func distance("distance");
+    if (distance_kind == "cosine") {
+        Func query_sum = feature_sum("query_sum", {n}, [&](const Expr &c) {
+            return features(c, query_n) * features(c, query_n);
+        });
+        Func reference_sum = feature_sum(
+            "reference_sum", {r}, [&](const Expr &c) { return reference(c, r) * reference(c, r); });
+        distance(n, r) = combine(tile(n, r), query_sum(n), reference_sum(r), distance_kind);
+    } else {
+        distance(n, r) = tile(n, r);
+    }
+    return distance;
+}
+
 }  // namespace
 
 int64_t knn_feature_count(const Graph &graph) { return graph.output().shape.elements(); }
@@ -109,112 +226,15 @@ KnnFuncs lower_knn(const Graph &graph, const ParamLayout &layout, const KnnInput
     // a block of either may overhang; the nearest list is kept only for real queries.
     Func reference("reference_clamped");
     reference(d.c, r) = in.reference(d.c, clamp(r, 0, in.reference_count - 1));
-    const bool l1 = distance_kind == "l1";
-    // Sums over the features: x.y for l2 and cosine; for l1, sum min(x, y), since
-    // |x - y| = x + y - 2 min(x, y): two vector operations a feature instead of three (subtract,
-    // absolute value, add), with each sample's own sum computed once.
-    auto pair_term = [&](const Expr &x, const Expr &y) { return l1 ? min(x, y) * 2.0f : x * y; };
-    auto own_term = [&](const Expr &x) { return l1 ? x : x * x; };
     const int P = knn_query_pack;
-    std::function<Expr(const Expr &, const Expr &)> candidate_distance;  // (query, sample)
-    auto combine = [&](const Expr &sum, const Expr &xs, const Expr &ys) {
-        // Rounding below 0 (l1, l2) is clamped.
-        if (distance_kind != "cosine") return max(xs + ys - (l1 ? sum : 2.0f * sum), 0.0f);
-        Expr norms = sqrt(xs * ys);
-        return select(norms > 0.0f, 1.0f - sum / max(norms, 1e-30f), 1.0f);
-    };
-    Func distance("distance");
     out.by_feature = graph.train.batch < P;
-    if (!out.by_feature) {
-        // The queries packed: knn_query_pack of them side by side, feature after feature, so
-        // that a tile of queries reads each feature's values as one contiguous stream.
-        const Var &lane = lane_var(), &pack = pack_var();
-        Func queries("queries");
-        queries(lane, d.c, pack) = features(d.c, clamp(pack * P + lane, 0, in.batch - 1));
-        out.stages["queries"] = queries;
-        RDom rf(0, features_count, "feature");
-        out.features_range = rf;
-        Expr x = queries(lane, rf, pack), y = reference(rf, r);
-        Func tile("tile");
-        tile(lane, pack, r) = 0.0f;
-        tile(lane, pack, r) += pair_term(x, y);
-        Func query_sum("query_sum"), reference_sum("reference_sum");
-        query_sum(lane, pack) = 0.0f;
-        query_sum(lane, pack) += own_term(x);
-        reference_sum(r) = 0.0f;
-        reference_sum(r) += own_term(y);
-        out.stages["tile"] = tile;
-        out.stages["query_sum"] = query_sum;
-        out.stages["reference_sum"] = reference_sum;
-        distance(lane, pack, r) =
-            combine(tile(lane, pack, r), query_sum(lane, pack), reference_sum(r));
-        candidate_distance = [&](const Expr &q, const Expr &s) {
-            return distance(q % P, q / P, s);
-        };
-    } else {
-        // Fewer queries a call than a pack's lanes: vectors of features instead. Each sum is
-        // knn_query_pack lanes of sums over chunks of features, then the lanes added in order,
-        // then the features past the last whole chunk. A matrix-vector product gains nothing
-        // from the expansions above, so l1 and l2 sum |x - y| and (x - y)^2 directly, a pass
-        // over the reference set fewer, and a query equal to a stored sample is at 0 exactly.
-        const Var &lane = lane_var();
-        const int chunks = features_count / P, tail = features_count % P;
-        Expr query_n = clamp(n, 0, in.batch - 1);
-        auto feature_sum = [&](const std::string &name, const std::vector<Var> &args,
-                               const std::function<Expr(const Expr &)> &term) {
-            Expr value = 0.0f;
-            if (chunks > 0) {
-                std::vector<Var> lane_args = {lane};
-                lane_args.insert(lane_args.end(), args.begin(), args.end());
-                Func lanes(name + "_lanes"), lanes_added(name + "_sum");
-                lanes(lane_args) = 0.0f;
-                RDom chunk(0, chunks, "chunk");
-                lanes(lane_args) += term(chunk * P + lane);
-                RDom lane_sum(0, P, "lane_sum");
-                std::vector<Expr> at = {lane_sum.x};
-                at.insert(at.end(), args.begin(), args.end());
-                lanes_added(args) = 0.0f;
-                lanes_added(args) += lanes(at);
-                if (name == "tile") {
-                    out.chunk_range = chunk;
-                    out.lane_sum_range = lane_sum;
-                }
-                out.stages[name + "_lanes"] = lanes;
-                out.stages[name + "_sum"] = lanes_added;
-                value = lanes_added(args);
-            }
-            if (tail > 0) {
-                Func rest(name + "_rest");
-                rest(args) = 0.0f;
-                RDom last(chunks * P, tail, "rest");
-                rest(args) += term(last);
-                out.stages[name + "_rest"] = rest;
-                value += rest(args);
-            }
-            Func total(name);
-            total(args) = value;
-            out.stages[name] = total;
-            return total;
-        };
-        Func tile = feature_sum("tile", {n, r}, [&](const Expr &c) {
-            Expr x = features(c, query_n), y = reference(c, r);
-            return distance_kind == "l1"   ? abs(x - y)
-                   : distance_kind == "l2" ? (x - y) * (x - y)
-                                           : x * y;
-        });
-        if (distance_kind == "cosine") {
-            Func query_sum = feature_sum("query_sum", {n}, [&](const Expr &c) {
-                return features(c, query_n) * features(c, query_n);
-            });
-            Func reference_sum = feature_sum("reference_sum", {r}, [&](const Expr &c) {
-                return reference(c, r) * reference(c, r);
-            });
-            distance(n, r) = combine(tile(n, r), query_sum(n), reference_sum(r));
-        } else {
-            distance(n, r) = tile(n, r);
-        }
-        candidate_distance = [&](const Expr &q, const Expr &s) { return distance(q, s); };
-    }
+    Func distance =
+        out.by_feature
+            ? feature_distance(out, features, reference, distance_kind, features_count, in.batch)
+            : packed_distance(out, features, reference, distance_kind, features_count, in.batch);
+    auto candidate_distance = [&](const Expr &q, const Expr &s) {
+        return out.by_feature ? distance(q, s) : distance(q % P, q / P, s);
+    };
     out.stages["distance"] = distance;
 
     // The k nearest, nearest first: k distances, then k indices. The reference set is searched
