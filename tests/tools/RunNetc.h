@@ -3,12 +3,17 @@
 // stdout and stderr apart.
 
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <spawn.h>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
+
+extern char **environ;
 
 namespace netc::test {
 
@@ -45,5 +50,23 @@ inline NetcRun run_netc_in(const std::string &dir, const std::string &args) {
 
 /// The same from the source directory, where the examples are `examples/NAME.net`.
 inline NetcRun run_netc(const std::string &args) { return run_netc_in(NETC_SOURCE_DIR, args); }
+
+/// Starts netc with `args` in the background, from the current directory, its stdout and stderr
+/// to `log`: its process id, or -1 (with errno's value in `error`) when it could not start.
+inline pid_t spawn_netc(const std::vector<std::string> &args, const std::string &log, int &error) {
+    std::vector<std::string> all = {NETC_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char *> argv;
+    for (std::string &a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = -1;
+    error = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return error == 0 ? pid : -1;
+}
 
 }  // namespace netc::test

@@ -3,6 +3,7 @@
 
 #include "runtime/Memory.h"
 #include "runtime/TestFiles.h"
+#include "tools/RunNetc.h"
 
 #include <doctest/doctest.h>
 
@@ -70,19 +71,9 @@ std::vector<double> losses(const std::string &metrics_path) {
 
 /// Starts netc with `args` in the background, its stdout and stderr to `log`.
 pid_t spawn_netc(const std::vector<std::string> &args, const std::string &log) {
-    std::vector<std::string> all = {NETC_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char *> argv;
-    for (std::string &a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    pid_t pid = -1;
-    int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE_MESSAGE(err == 0, std::strerror(err));
+    int error = 0;
+    pid_t pid = netc::test::spawn_netc(args, log, error);
+    REQUIRE_MESSAGE(pid > 0, std::strerror(error));
     return pid;
 }
 

@@ -10,11 +10,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -226,6 +229,45 @@ TEST_CASE("tune a linear classifier's learning rate by 2 folds and refit the bes
     netc::test::NetcRun eval =
         run_netc("eval examples/fashion_linear.net --weights " + out + "/refit/best.safetensors");
     CHECK_MESSAGE(eval.status == 0, eval.err);
+}
+
+TEST_CASE("Ctrl-C keeps the finished settings (exit 130), and --resume finishes the search") {
+    TempDir dir;
+    const std::string out = dir / "interrupted";
+    std::vector<std::string> args = {
+        "tune",    std::string(NETC_SOURCE_DIR) + "/examples/fashion_linear.net",
+        "--grid",  "lr=0.1,0.05,0.02,0.01,0.005,0.002",
+        "--grid",  "epochs=2",
+        "--folds", "2",
+        "--limit", "6000",
+        "--out",   out};
+    int error = 0;
+    const pid_t pid = netc::test::spawn_netc(args, dir / "log", error);
+    REQUIRE(pid > 0);
+    // Interrupted once the first setting is written.
+    const std::string results = out + "/results.jsonl";
+    for (int i = 0; i < 1200 && (!fs::exists(results) || result_lines(results).empty()); i++) {
+        ::usleep(50 * 1000);
+    }
+    ::kill(pid, SIGINT);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    const std::string log = read_text(dir / "log");
+    INFO(log);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    CHECK(contains(log, "finished settings are in " + results + " (continue with --resume)"));
+    const size_t kept = result_lines(results).size();
+    CHECK(kept >= 1);
+    CHECK(kept < 6);
+
+    args.push_back("--resume");
+    std::string command;
+    for (size_t i = 1; i < args.size(); i++) command += " '" + args[i] + "'";
+    netc::test::NetcRun resumed = run_netc(args[0] + command);
+    REQUIRE_MESSAGE(resumed.status == 0, resumed.err);
+    CHECK(contains(resumed.err, std::to_string(kept) + " already done"));
+    CHECK(result_lines(results).size() == 6);
 }
 
 TEST_CASE("tune's errors: the search space and the settings checked before anything runs") {
