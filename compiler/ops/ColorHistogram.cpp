@@ -5,6 +5,7 @@
 // the model's input as training feeds it, normalized per channel ((pixel - mean) / std of the
 // training set), hence the default range of two standard deviations either side of the mean.
 #include "compiler/Lower.h"
+#include "compiler/Onnx.h"
 
 namespace netc {
 
@@ -51,6 +52,34 @@ double color_histogram_flops(const Graph &graph, const Node &node, int64_t batch
            (double)node.attrs.get_int("bins");
 }
 
+// ONNX: the bin of every value as a float, compared with each bin's index (a one-hot
+// [N, C, bins, H, W]), averaged over the pixels.
+void onnx_color_histogram(OnnxCtx &ctx) {
+    const int bins = (int)ctx.node().attrs.get_int("bins");
+    const double low = ctx.node().attrs.get_float("low"), high = ctx.node().attrs.get_float("high");
+    const float per_unit = (float)((double)bins / (high - low));
+    std::string shifted = ctx.emit("Sub", {ctx.x(), ctx.constant("low", {(float)low}, {})}, {},
+                                   "shifted");
+    std::string scaled =
+        ctx.emit("Mul", {shifted, ctx.constant("per_unit", {per_unit}, {})}, {}, "scaled");
+    std::string floored = ctx.emit("Floor", {scaled}, {}, "floored");
+    std::string bin = ctx.emit("Clip",
+                               {floored, ctx.constant("first_bin", {0.0f}, {}),
+                                ctx.constant("last_bin", {(float)(bins - 1)}, {})},
+                               {}, "bin");
+    std::string bin5 = ctx.emit("Unsqueeze", {bin, ctx.constant_ints("bin_axis", {2}, {1})}, {},
+                                "bin_per_channel");
+    std::vector<float> indices((size_t)bins);
+    for (int b = 0; b < bins; b++) indices[(size_t)b] = (float)b;
+    std::string hit =
+        ctx.emit("Equal", {bin5, ctx.constant("bins", indices, {bins, 1, 1})}, {}, "hit");
+    std::string ones = ctx.emit("Cast", {hit}, {OnnxAttr::i("to", 1)}, "hit_float");  // FLOAT
+    std::string fractions = ctx.emit(
+        "ReduceMean", {ones}, {OnnxAttr::ints("axes", {3, 4}), OnnxAttr::i("keepdims", 0)},
+        "fractions");
+    ctx.emit("Flatten", {fractions}, {OnnxAttr::i("axis", 1)});  // channel-major
+}
+
 }  // namespace
 
 const OpDef &op_color_histogram() {
@@ -68,6 +97,7 @@ const OpDef &op_color_histogram() {
         .schedule = schedule_color_histogram,
         .input_gradient = false,
         .flops = color_histogram_flops,
+        .onnx = onnx_color_histogram,
     };
     return def;
 }
