@@ -5,6 +5,7 @@
 // the model's input as training feeds it, normalized per channel ((pixel - mean) / std of the
 // training set), hence the default range of two standard deviations either side of the mean.
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
 #include "compiler/Onnx.h"
 
 namespace netc {
@@ -58,8 +59,8 @@ void onnx_color_histogram(OnnxCtx &ctx) {
     const int bins = (int)ctx.node().attrs.get_int("bins");
     const double low = ctx.node().attrs.get_float("low"), high = ctx.node().attrs.get_float("high");
     const float per_unit = (float)((double)bins / (high - low));
-    std::string shifted = ctx.emit("Sub", {ctx.x(), ctx.constant("low", {(float)low}, {})}, {},
-                                   "shifted");
+    std::string shifted =
+        ctx.emit("Sub", {ctx.x(), ctx.constant("low", {(float)low}, {})}, {}, "shifted");
     std::string scaled =
         ctx.emit("Mul", {shifted, ctx.constant("per_unit", {per_unit}, {})}, {}, "scaled");
     std::string floored = ctx.emit("Floor", {scaled}, {}, "floored");
@@ -74,10 +75,42 @@ void onnx_color_histogram(OnnxCtx &ctx) {
     std::string hit =
         ctx.emit("Equal", {bin5, ctx.constant("bins", indices, {bins, 1, 1})}, {}, "hit");
     std::string ones = ctx.emit("Cast", {hit}, {OnnxAttr::i("to", 1)}, "hit_float");  // FLOAT
-    std::string fractions = ctx.emit(
-        "ReduceMean", {ones}, {OnnxAttr::ints("axes", {3, 4}), OnnxAttr::i("keepdims", 0)},
-        "fractions");
+    std::string fractions =
+        ctx.emit("ReduceMean", {ones}, {OnnxAttr::ints("axes", {3, 4}), OnnxAttr::i("keepdims", 0)},
+                 "fractions");
     ctx.emit("Flatten", {fractions}, {OnnxAttr::i("axis", 1)});  // channel-major
+}
+
+// TOSA: the image [N, H, W, C] as [N, pixels, C, 1]; each value's bin (tosa.floor, tosa.clamp)
+// compared with the bins' indices [1, 1, 1, bins] (a one-hot of i1, tosa.cast to f32), summed
+// over the pixels and scaled by 1 / pixels, as netc's lowering does; [N, 1, C, bins] is
+// channel-major already.
+void mlir_color_histogram(MlirCtx &ctx) {
+    const int64_t bins = ctx.node().attrs.get_int("bins");
+    const double low = ctx.node().attrs.get_float("low"), high = ctx.node().attrs.get_float("high");
+    const float per_unit = (float)((double)bins / (high - low));
+    const std::vector<int64_t> &d = ctx.x().type.dims;  // [N, H, W, C]
+    const int64_t n = d[0], pixels = d[1] * d[2], c = d[3];
+    MlirValue values = mlir_reshape(ctx, ctx.x(), {n, pixels, c, 1}, "values");
+    MlirValue shifted = mlir_elementwise(
+        ctx, "tosa.sub", {values, mlir_scalar(ctx, "low", (float)low, 4)}, "shifted");
+    MlirValue scaled = mlir_mul(ctx, shifted, mlir_scalar(ctx, "per_unit", per_unit, 4), "scaled");
+    MlirValue floored = ctx.emit("tosa.floor", {scaled}, scaled.type, {}, "floored");
+    MlirValue bin =
+        ctx.emit("tosa.clamp", {floored}, floored.type,
+                 {MlirAttr::i64("min_int", 0), MlirAttr::i64("max_int", bins - 1),
+                  MlirAttr::f32("min_fp", 0.0f), MlirAttr::f32("max_fp", (float)(bins - 1))},
+                 "bin");
+    std::vector<float> indices((size_t)bins);
+    for (int64_t b = 0; b < bins; b++) indices[(size_t)b] = (float)b;
+    MlirValue hit = mlir_elementwise(
+        ctx, "tosa.equal", {bin, ctx.constant("bins", indices, {1, 1, 1, bins})}, "hit", "i1");
+    MlirValue ones = ctx.emit("tosa.cast", {hit}, {hit.type.dims, "f32"}, {}, "hit_float");
+    MlirValue counts = ctx.emit("tosa.reduce_sum", {ones}, {{n, 1, c, bins}},
+                                {MlirAttr::i64("axis", 1)}, "counts");
+    MlirValue fractions =
+        mlir_mul(ctx, counts, mlir_scalar(ctx, "per_pixel", 1.0f / (float)pixels, 4), "fractions");
+    mlir_reshape(ctx, fractions, ctx.value_type().dims);
 }
 
 }  // namespace
@@ -98,6 +131,7 @@ const OpDef &op_color_histogram() {
         .input_gradient = false,
         .flops = color_histogram_flops,
         .onnx = onnx_color_histogram,
+        .mlir = mlir_color_histogram,
     };
     return def;
 }
