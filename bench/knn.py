@@ -62,13 +62,15 @@ def model_variant(directory, distance, batch):
     return path
 
 
-def netc_figures(args, directory, distance, batch, repeats, limit=None):
+def netc_figures(args, directory, distance, batch, repeats, limit=None, weights=None):
     """(queries per second, accuracy, the model file, its checkpoint) of netc's model, on the
-    first `limit` test images (all by default)."""
+    first `limit` test images (all by default); `weights`, a stored set of the same model at
+    another batch, spares storing it again."""
     model = model_variant(directory, distance, batch)
-    run_dir = os.path.join(directory, "run_%s_b%d" % (distance, batch))
-    run([args.netc, "train", model, "--data", args.data, "--out", run_dir])
-    weights = os.path.join(run_dir, "best.safetensors")
+    if weights is None:
+        run_dir = os.path.join(directory, "run_%s_b%d" % (distance, batch))
+        run([args.netc, "train", model, "--data", args.data, "--out", run_dir])
+        weights = os.path.join(run_dir, "best.safetensors")
     rates, accuracy = [], None
     for _ in range(repeats):
         command = [args.netc, "eval", model, "--weights", weights, "--data", args.data, "--json"]
@@ -148,13 +150,14 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         directory = args.out or scratch
         os.makedirs(directory, exist_ok=True)
-        netc_l2, netc_l2_acc, _, _ = netc_figures(args, directory, "l2", 1024, args.repeats)
+        netc_l2, netc_l2_acc, _, l2_weights = netc_figures(args, directory, "l2", 1024,
+                                                           args.repeats)
         netc_l1, netc_l1_acc, l1_model, l1_weights = netc_figures(args, directory, "l1", 1024,
                                                                   args.repeats)
         raw_queries = np.rint(test_x[:q] * 255).reshape(-1, 28, 28)
         netc_l1_subset = netc_classes(args, directory, l1_model, l1_weights, raw_queries)
-        single = {d: netc_figures(args, directory, d, 1, 1, args.single_queries)[0]
-                  for d in ("l2", "l1")}
+        single = {d: netc_figures(args, directory, d, 1, 1, args.single_queries, w)[0]
+                  for d, w in (("l2", l2_weights), ("l1", l1_weights))}
 
     sk_l2, sk_l2_acc = sklearn_figures(train_x, train_y, test_x, test_y, "euclidean", args.repeats)
     fa_l2, fa_l2_acc = faiss_figures(train_x, train_y, test_x, test_y, args.repeats)

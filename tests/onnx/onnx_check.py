@@ -186,7 +186,8 @@ def numpy_run(model, pixels):
         elif t == "Flatten":
             axis = attr(node, "axis", 1)
             y = x[0].reshape(int(np.prod(x[0].shape[:axis])), -1)
-        elif t == "Gemm" and attr(node, "alpha", 1.0) == 1.0 and attr(node, "beta", 1.0) == 1.0:
+        elif (t == "Gemm" and not attr(node, "transA", 0) and attr(node, "alpha", 1.0) == 1.0
+              and attr(node, "beta", 1.0) == 1.0):
             b = x[1].T if attr(node, "transB", 0) else x[1]
             y = x[0] @ b + (x[2] if len(x) > 2 else 0)
         elif t == "Softmax":

@@ -494,6 +494,7 @@ int TuneCommand::run_tune() {
 
     // The search space.
     std::vector<SearchDim> dims;
+    std::vector<std::string> canonical_names;  // of dims, as resolve_override names them
     const bool random = random_ > 0;
     if (random == ranges_.empty() || (random && !grids_.empty()) || (!random && grids_.empty())) {
         return fail("give --grid NAME=V1,V2,... (grid search) or --random N with --range "
@@ -505,12 +506,13 @@ int TuneCommand::run_tune() {
         if (!d) return fail(error);
         std::optional<std::string> canonical = resolve_override(base.ast, d->name, error);
         if (!canonical) return fail(d->name + ": " + error);
-        for (const SearchDim &earlier : dims) {
-            if (resolve_override(base.ast, earlier.name, error) == canonical) {
-                return fail(earlier.name + " and " + d->name + " are the same hyperparameter (" +
+        for (size_t i = 0; i < dims.size(); i++) {
+            if (canonical_names[i] == *canonical) {
+                return fail(dims[i].name + " and " + d->name + " are the same hyperparameter (" +
                             *canonical + "): search it once");
             }
         }
+        canonical_names.push_back(*canonical);
         dims.push_back(std::move(*d));
     }
     std::vector<std::string> names;
@@ -582,9 +584,7 @@ int TuneCommand::run_tune() {
     };
 
     // k alone, of a kNN model: each fold's neighbours once, for the largest k.
-    std::string error;
-    const bool k_only = graph.is_knn() && dims.size() == 1 &&
-                        resolve_override(base.ast, dims[0].name, error) == "classify.k";
+    const bool k_only = graph.is_knn() && dims.size() == 1 && canonical_names[0] == "classify.k";
     if (k_only) {
         std::vector<size_t> todo;
         std::vector<int> ks;
