@@ -112,6 +112,9 @@ std::string OnnxCtx::emit(const std::string &op_type, std::vector<std::string> i
         } else if (const float *f = std::get_if<float>(&a.value)) {
             p->set_type(onnx::AttributeProto::FLOAT);
             p->set_f(*f);
+        } else if (const std::string *text = std::get_if<std::string>(&a.value)) {
+            p->set_type(onnx::AttributeProto::STRING);
+            p->set_s(*text);
         } else {
             p->set_type(onnx::AttributeProto::INTS);
             for (int64_t v : std::get<std::vector<int64_t>>(a.value)) p->add_ints(v);

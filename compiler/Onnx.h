@@ -16,16 +16,17 @@
 
 namespace netc {
 
-/// One attribute of an ONNX node: an int, a float or a list of ints.
+/// One attribute of an ONNX node: an int, a float, a list of ints or a string.
 struct OnnxAttr {
     std::string name;
-    std::variant<int64_t, float, std::vector<int64_t>> value;
+    std::variant<int64_t, float, std::vector<int64_t>, std::string> value;
 
     static OnnxAttr i(std::string name, int64_t v) { return {std::move(name), v}; }
     static OnnxAttr f(std::string name, float v) { return {std::move(name), v}; }
     static OnnxAttr ints(std::string name, std::vector<int64_t> v) {
         return {std::move(name), std::move(v)};
     }
+    static OnnxAttr s(std::string name, std::string v) { return {std::move(name), std::move(v)}; }
 };
 
 struct OnnxGraph;  // the model under construction (compiler/ExportOnnx.cpp)

@@ -12,6 +12,8 @@
 //                l1 v / (|v|_1 + eps); l1sqrt sqrt(l1); eps = 1e-5
 // Output order: block row, block column, cell row in the block, cell column, bin.
 #include "compiler/Lower.h"
+#include "compiler/Mlir.h"
+#include "compiler/Onnx.h"
 
 #include <cmath>
 
@@ -168,6 +170,342 @@ double hog_flops(const Graph &graph, const Node &node, int64_t batch) {
                             4.0 * (double)node.shape.elements());
 }
 
+// The exports compute what the lowering does, in steps both formats have. Neither has atan2, so
+// the orientation comes from the half-angle form atan2(y, x) = 2 atan(y / (r + x)), r = |(x, y)|,
+// which holds for x >= 0; an unsigned orientation is the same for (x, y) and (-x, -y), so with s
+// the sign of x (1 at 0) it is 2 atan(s y / (r + |x|)), in [-90, 90] degrees, folded to [0, 180).
+// The denominator is at least r, never 0 but where r = 0, and a tiny 1e-30 added to it makes that
+// pixel's angle 0, as atan2(0, 0) is (its vote, r times a weight, is 0 either way). A pixel at
+// position p = degrees * bins / 180 - 1/2 votes into bin b with weight max(0, 1 - d), d the
+// distance of p to b around the circle of bins, min(|p - b|, bins - |p - b|): the lowering's two
+// linear votes, with no integer bins to compute.
+constexpr float hog_tiny = 1e-30f;
+
+// ONNX, NCHW: edges repeated (Pad, mode edge), the differences of shifted Slices, the strongest
+// channel by ArgMax (the first on ties) and GatherElements, the votes [N, bins, H, W], each cell's
+// sum (Reshape into cells, ReduceSum), each block the Concat of its cells' Slices along the
+// channels, normalized, and Transposed to the lowering's order (block row, block column, cell
+// row, cell column, bin).
+void onnx_hog(OnnxCtx &ctx) {
+    const Shape &in = ctx.x_shape();
+    const int64_t channels = in.dims[0], h = in.dims[1], w = in.dims[2];
+    const HogGeometry g = hog_geometry(ctx.node(), in);
+    auto scalar = [&](const std::string &what, float v) { return ctx.constant(what, {v}, {}); };
+    auto ints = [&](const std::string &what, std::vector<int64_t> v) {
+        const int64_t size = (int64_t)v.size();
+        return ctx.constant_ints(what, std::move(v), {size});
+    };
+    // x[:, :, y0 : y0 + rows, x0 : x0 + columns], the starts and ends named by `what`
+    auto window = [&](const std::string &of, int64_t y0, int64_t x0, int64_t rows, int64_t columns,
+                      const std::string &what) {
+        std::string starts = ints(what + "_starts", {y0, x0});
+        std::string ends = ints(what + "_ends", {y0 + rows, x0 + columns});
+        std::string axes = ints(what + "_axes", {2, 3});
+        return ctx.emit("Slice", {of, starts, ends, axes}, {}, what);
+    };
+    auto binary = [&](const char *op, const std::string &a, const std::string &b,
+                      const std::string &what) {
+        return ctx.emit(op, {a, b}, {}, what);
+    };
+    auto unary = [&](const char *op, const std::string &a, const std::string &what) {
+        return ctx.emit(op, {a}, {}, what);
+    };
+
+    std::string pads = ints("pads", {0, 0, 1, 1, 0, 0, 1, 1});
+    std::string padded = ctx.emit("Pad", {ctx.x(), pads}, {OnnxAttr::s("mode", "edge")}, "padded");
+    std::string right = window(padded, 1, 2, h, w, "right"),
+                left = window(padded, 1, 0, h, w, "left");
+    std::string gx = binary("Sub", right, left, "gx");
+    std::string below = window(padded, 2, 1, h, w, "below"),
+                above = window(padded, 0, 1, h, w, "above");
+    std::string gy = binary("Sub", below, above, "gy");
+    std::string gx2 = binary("Mul", gx, gx, "gx2");
+    std::string gy2 = binary("Mul", gy, gy, "gy2");
+    std::string strength = binary("Add", gx2, gy2, "strength");
+    if (channels > 1) {
+        std::string strongest = ctx.emit("ArgMax", {strength},
+                                         {OnnxAttr::i("axis", 1), OnnxAttr::i("keepdims", 1),
+                                          OnnxAttr::i("select_last_index", 0)},
+                                         "strongest");
+        gx = ctx.emit("GatherElements", {gx, strongest}, {OnnxAttr::i("axis", 1)}, "gx_strongest");
+        gy = ctx.emit("GatherElements", {gy, strongest}, {OnnxAttr::i("axis", 1)}, "gy_strongest");
+        std::string sx2 = binary("Mul", gx, gx, "gx2_strongest");
+        std::string sy2 = binary("Mul", gy, gy, "gy2_strongest");
+        strength = binary("Add", sx2, sy2, "strength_strongest");
+    }
+    std::string magnitude = unary("Sqrt", strength, "magnitude");
+
+    std::string zero = scalar("zero", 0.0f);
+    std::string x_negative = binary("Less", gx, zero, "x_negative");
+    std::string minus_gy = unary("Neg", gy, "minus_gy");
+    std::string signed_y = ctx.emit("Where", {x_negative, minus_gy, gy}, {}, "signed_y");
+    std::string abs_gx = unary("Abs", gx, "abs_gx");
+    std::string r_plus_x = binary("Add", magnitude, abs_gx, "r_plus_x");
+    std::string tiny = scalar("tiny", hog_tiny);
+    std::string denominator = binary("Add", r_plus_x, tiny, "denominator");
+    std::string half_tan = binary("Div", signed_y, denominator, "half_tan");
+    std::string half_angle = unary("Atan", half_tan, "half_angle");
+    std::string signed_degrees =
+        binary("Mul", half_angle, scalar("degrees_per_half_radian", (float)(360.0 / M_PI)),
+               "signed_degrees");
+    std::string negative = binary("Less", signed_degrees, zero, "negative");
+    std::string turned = binary("Add", signed_degrees, scalar("half_turn", 180.0f), "turned");
+    std::string degrees = ctx.emit("Where", {negative, turned, signed_degrees}, {}, "degrees");
+    std::string scaled =
+        binary("Mul", degrees, scalar("bins_per_degree", g.bins / 180.0f), "scaled");
+    std::string p = binary("Sub", scaled, scalar("half", 0.5f), "position");
+
+    std::vector<float> centres((size_t)g.bins);
+    for (int b = 0; b < g.bins; b++) centres[(size_t)b] = (float)b;
+    std::string offset =
+        binary("Sub", p, ctx.constant("bin", centres, {1, g.bins, 1, 1}), "offset");
+    std::string distance = unary("Abs", offset, "distance");
+    std::string around = binary("Sub", scalar("bins", (float)g.bins), distance, "around");
+    std::string nearest = binary("Min", distance, around, "nearest");
+    std::string closeness = binary("Sub", scalar("one", 1.0f), nearest, "closeness");
+    std::string weight = unary("Relu", closeness, "weight");
+    std::string votes = binary("Mul", weight, magnitude, "votes");
+
+    const int64_t cells_h = (int64_t)g.cells_y * g.cell, cells_w = (int64_t)g.cells_x * g.cell;
+    std::string counted = window(votes, 0, 0, cells_h, cells_w, "counted");
+    std::string by_cell = ctx.emit(
+        "Reshape", {counted, ints("cell_shape", {0, g.bins, g.cells_y, g.cell, g.cells_x, g.cell})},
+        {}, "by_cell");
+    std::string hist = ctx.emit("ReduceSum", {by_cell, ints("cell_axes", {3, 5})},
+                                {OnnxAttr::i("keepdims", 0)}, "hist");
+    std::vector<std::string> members;  // [N, bins, blocks_y, blocks_x] each
+    for (int j = 0; j < g.block; j++)
+        for (int i = 0; i < g.block; i++)
+            members.push_back(window(hist, j, i, g.blocks_y, g.blocks_x,
+                                     "cell_" + std::to_string(j) + "_" + std::to_string(i)));
+    std::string blocks = ctx.emit("Concat", members, {OnnxAttr::i("axis", 1)}, "blocks");
+
+    const std::string norm = ctx.node().attrs.get_enum("norm");
+    // v / sqrt(sum of v^2 over the block + eps^2), `what` naming the steps
+    auto l2 = [&](const std::string &v, const std::string &what) {
+        std::string squares =
+            ctx.emit("ReduceSumSquare", {v},
+                     {OnnxAttr::ints("axes", {1}), OnnxAttr::i("keepdims", 1)}, what + "_squares");
+        std::string eps2 = scalar(what + "_eps2", hog_eps * hog_eps);
+        std::string length =
+            unary("Sqrt", binary("Add", squares, eps2, what + "_padded"), what + "_length");
+        return binary("Mul", v, unary("Reciprocal", length, what + "_scale"), what);
+    };
+    std::string normalized;
+    if (norm == "l1" || norm == "l1sqrt") {
+        std::string total = ctx.emit("ReduceSum", {blocks, ints("block_axis", {1})},
+                                     {OnnxAttr::i("keepdims", 1)}, "l1_total");
+        std::string padded_total = binary("Add", total, scalar("eps", hog_eps), "l1_padded");
+        std::string scale = unary("Reciprocal", padded_total, "l1_scale");
+        normalized = binary("Mul", blocks, scale, "l1");
+        if (norm == "l1sqrt") normalized = unary("Sqrt", normalized, "l1sqrt");
+    } else {
+        normalized = l2(blocks, "l2");
+        if (norm == "l2hys") {
+            std::string clipped = binary("Min", normalized, scalar("clip", 0.2f), "clipped");
+            normalized = l2(clipped, "l2hys");
+        }
+    }
+    std::string ordered =
+        ctx.emit("Transpose", {normalized}, {OnnxAttr::ints("perm", {0, 2, 3, 1})}, "ordered");
+    ctx.emit("Flatten", {ordered}, {OnnxAttr::i("axis", 1)});
+}
+
+// atan(v) for |v| <= 1 (TOSA 14 has no atan): for |v| above tan(pi/8), pi/4 + atan(t) with
+// t = (|v| - 1) / (|v| + 1); then atan(t) = t + t z (c0 + z (c1 + z (c2 + z c3))), z = t^2, the
+// c a minimax fit on [0, tan(pi/8)] made for netc (error at most 1.1e-7 over [-1, 1] in float).
+MlirValue mlir_atan(MlirCtx &ctx, const MlirValue &v) {
+    const int rank = (int)v.type.dims.size();
+    auto scalar = [&](const std::string &what, float c) { return mlir_scalar(ctx, what, c, rank); };
+    auto op = [&](const char *name, const std::vector<MlirValue> &operands, const std::string &what,
+                  const char *element = "f32") {
+        return mlir_elementwise(ctx, name, operands, what, element);
+    };
+    MlirValue one = scalar("atan_one", 1.0f), zero = scalar("atan_zero", 0.0f);
+    MlirValue a = ctx.emit("tosa.abs", {v}, v.type, {}, "atan_abs");
+    MlirValue big = op("tosa.greater", {a, scalar("tan_pi_8", 0.41421356237f)}, "atan_big", "i1");
+    MlirValue a_minus = op("tosa.sub", {a, one}, "atan_a_minus_1");
+    MlirValue a_plus = op("tosa.add", {a, one}, "atan_a_plus_1");
+    MlirValue inv = ctx.emit("tosa.reciprocal", {a_plus}, a_plus.type, {}, "atan_inv");
+    MlirValue shifted = mlir_mul(ctx, a_minus, inv, "atan_shifted");
+    MlirValue t = ctx.emit("tosa.select", {big, shifted, a}, v.type, {}, "atan_t");
+    MlirValue base = ctx.emit("tosa.select", {big, scalar("quarter_pi", 0.78539816340f), zero},
+                              v.type, {}, "atan_base");
+    MlirValue z = mlir_mul(ctx, t, t, "atan_z");
+    const float c[] = {-0.3333295f, 0.1997771f, -0.1387768f, 0.08053723f};
+    MlirValue poly = scalar("atan_c3", c[3]);
+    for (int i = 2; i >= 0; i--) {
+        std::string k = std::to_string(i);
+        MlirValue poly_z = mlir_mul(ctx, poly, z, "atan_poly" + k + "_z");
+        poly = op("tosa.add", {poly_z, scalar("atan_c" + k, c[i])}, "atan_poly" + k);
+    }
+    MlirValue tz = mlir_mul(ctx, t, z, "atan_tz");
+    MlirValue tail = mlir_mul(ctx, tz, poly, "atan_tail");
+    MlirValue small = op("tosa.add", {t, tail}, "atan_small");
+    MlirValue magnitude = op("tosa.add", {base, small}, "atan_magnitude");
+    MlirValue negative = op("tosa.greater", {zero, v}, "atan_negative", "i1");
+    MlirValue minus = ctx.emit("tosa.negate", {magnitude}, v.type, {}, "atan_minus");
+    return ctx.emit("tosa.select", {negative, minus, magnitude}, v.type, {}, "atan");
+}
+
+// TOSA, NHWC: edges repeated by concatenating each edge's slice (tosa.pad pads with a constant
+// only), differences of shifted tosa.slice, the strongest channel by a fold from the last channel
+// to the first that takes a channel at least as strong (tosa.greater_equal, tosa.select: the
+// first on ties), the magnitude as tosa.pow(s, 1/2) (TOSA has no sqrt), the votes [N, H, W, bins],
+// each cell's sum (reshapes and tosa.reduce_sum, rows then columns), each block the tosa.concat of
+// its cells' slices along the bins, which is the lowering's order already, normalized.
+void mlir_hog(MlirCtx &ctx) {
+    const std::vector<int64_t> &d = ctx.x().type.dims;  // [N, H, W, C]
+    const int64_t n = d[0], h = d[1], w = d[2], channels = d[3];
+    const HogGeometry g = hog_geometry(ctx.node(), ctx.x_shape());
+    auto scalar = [&](const std::string &what, float v) { return mlir_scalar(ctx, what, v, 4); };
+    auto op = [&](const char *name, const std::vector<MlirValue> &operands, const std::string &what,
+                  const char *element = "f32") {
+        return mlir_elementwise(ctx, name, operands, what, element);
+    };
+    auto unary = [&](const char *name, const MlirValue &a, const std::string &what) {
+        return ctx.emit(name, {a}, a.type, {}, what);
+    };
+    auto slice = [&](const MlirValue &of, std::vector<int64_t> start, std::vector<int64_t> size,
+                     const std::string &what) {
+        return ctx.emit("tosa.slice", {of}, {size},
+                        {MlirAttr::ints("start", start), MlirAttr::ints("size", size)}, what);
+    };
+    auto concat = [&](const std::vector<MlirValue> &parts, int64_t axis, const std::string &what) {
+        MlirType type = parts[0].type;
+        type.dims[(size_t)axis] = 0;
+        for (const MlirValue &part : parts) type.dims[(size_t)axis] += part.type.dims[(size_t)axis];
+        return ctx.emit("tosa.concat", parts, type, {MlirAttr::i64("axis", axis)}, what);
+    };
+
+    MlirValue top = slice(ctx.x(), {0, 0, 0, 0}, {n, 1, w, channels}, "top");
+    MlirValue bottom = slice(ctx.x(), {0, h - 1, 0, 0}, {n, 1, w, channels}, "bottom");
+    MlirValue tall = concat({top, ctx.x(), bottom}, 1, "tall");
+    MlirValue first = slice(tall, {0, 0, 0, 0}, {n, h + 2, 1, channels}, "first_column");
+    MlirValue last = slice(tall, {0, 0, w - 1, 0}, {n, h + 2, 1, channels}, "last_column");
+    MlirValue padded = concat({first, tall, last}, 2, "padded");
+    const std::vector<int64_t> image = {n, h, w, channels};
+    MlirValue right = slice(padded, {0, 1, 2, 0}, image, "right");
+    MlirValue left = slice(padded, {0, 1, 0, 0}, image, "left");
+    MlirValue gx = op("tosa.sub", {right, left}, "gx");
+    MlirValue below = slice(padded, {0, 2, 1, 0}, image, "below");
+    MlirValue above = slice(padded, {0, 0, 1, 0}, image, "above");
+    MlirValue gy = op("tosa.sub", {below, above}, "gy");
+    // gx^2 + gy^2 of (gx, gy), `what` naming the steps
+    auto strength_of = [&](const MlirValue &x, const MlirValue &y, const std::string &what) {
+        MlirValue x2 = mlir_mul(ctx, x, x, what + "_gx2");
+        MlirValue y2 = mlir_mul(ctx, y, y, what + "_gy2");
+        return op("tosa.add", {x2, y2}, what);
+    };
+    MlirValue strength = strength_of(gx, gy, "strength");
+    if (channels > 1) {
+        const std::vector<int64_t> plane = {n, h, w, 1};
+        auto channel = [&](const MlirValue &of, int64_t c) {
+            return slice(of, {0, 0, 0, c}, plane,
+                         of.name.substr(of.name.rfind('.') + 1) + "_" + std::to_string(c));
+        };
+        MlirValue best_x = channel(gx, channels - 1), best_y = channel(gy, channels - 1);
+        MlirValue best = channel(strength, channels - 1);
+        for (int64_t c = channels - 2; c >= 0; c--) {
+            const std::string k = std::to_string(c);
+            MlirValue x = channel(gx, c), y = channel(gy, c), s = channel(strength, c);
+            MlirValue take = op("tosa.greater_equal", {s, best}, "take_" + k, "i1");
+            best_x = ctx.emit("tosa.select", {take, x, best_x}, x.type, {}, "best_gx_" + k);
+            best_y = ctx.emit("tosa.select", {take, y, best_y}, y.type, {}, "best_gy_" + k);
+            best = ctx.emit("tosa.select", {take, s, best}, s.type, {}, "best_strength_" + k);
+        }
+        gx = best_x;
+        gy = best_y;
+        strength = best;
+    }
+    MlirValue magnitude = op("tosa.pow", {strength, scalar("square_root", 0.5f)}, "magnitude");
+
+    MlirValue zero = scalar("zero", 0.0f);
+    MlirValue x_negative = op("tosa.greater", {zero, gx}, "x_negative", "i1");
+    MlirValue minus_gy = unary("tosa.negate", gy, "minus_gy");
+    MlirValue signed_y =
+        ctx.emit("tosa.select", {x_negative, minus_gy, gy}, gy.type, {}, "signed_y");
+    MlirValue abs_gx = unary("tosa.abs", gx, "abs_gx");
+    MlirValue r_plus_x = op("tosa.add", {magnitude, abs_gx}, "r_plus_x");
+    MlirValue denominator = op("tosa.add", {r_plus_x, scalar("tiny", hog_tiny)}, "denominator");
+    MlirValue inverse = unary("tosa.reciprocal", denominator, "inverse");
+    MlirValue half_tan = mlir_mul(ctx, signed_y, inverse, "half_tan");
+    MlirValue half_angle = mlir_atan(ctx, half_tan);
+    MlirValue signed_degrees =
+        mlir_mul(ctx, half_angle, scalar("degrees_per_half_radian", (float)(360.0 / M_PI)),
+                 "signed_degrees");
+    MlirValue negative = op("tosa.greater", {zero, signed_degrees}, "negative", "i1");
+    MlirValue turned = op("tosa.add", {signed_degrees, scalar("half_turn", 180.0f)}, "turned");
+    MlirValue degrees =
+        ctx.emit("tosa.select", {negative, turned, signed_degrees}, turned.type, {}, "degrees");
+    MlirValue scaled = mlir_mul(ctx, degrees, scalar("bins_per_degree", g.bins / 180.0f), "scaled");
+    MlirValue p = op("tosa.sub", {scaled, scalar("half", 0.5f)}, "position");
+
+    std::vector<float> centres((size_t)g.bins);
+    for (int b = 0; b < g.bins; b++) centres[(size_t)b] = (float)b;
+    MlirValue offset =
+        op("tosa.sub", {p, ctx.constant("bin", centres, {1, 1, 1, g.bins})}, "offset");
+    MlirValue distance = unary("tosa.abs", offset, "distance");
+    MlirValue around = op("tosa.sub", {scalar("bins", (float)g.bins), distance}, "around");
+    MlirValue nearest = op("tosa.minimum", {distance, around}, "nearest");
+    MlirValue closeness = op("tosa.sub", {scalar("one", 1.0f), nearest}, "closeness");
+    MlirValue weight = op("tosa.maximum", {closeness, scalar("no_vote", 0.0f)}, "weight");
+    MlirValue votes = mlir_mul(ctx, weight, magnitude, "votes");
+
+    MlirValue counted =
+        slice(votes, {0, 0, 0, 0},
+              {n, (int64_t)g.cells_y * g.cell, (int64_t)g.cells_x * g.cell, g.bins}, "counted");
+    // TOSA takes tensors of rank 4 at most: the rows of a cell summed as [N * cells_y, cell, W,
+    // bins], then its columns as [N * cells_y, cells_x, cell, bins].
+    const int64_t strips = n * g.cells_y;
+    MlirValue by_row =
+        mlir_reshape(ctx, counted, {strips, g.cell, (int64_t)g.cells_x * g.cell, g.bins}, "by_row");
+    MlirValue rows =
+        ctx.emit("tosa.reduce_sum", {by_row}, {{strips, 1, (int64_t)g.cells_x * g.cell, g.bins}},
+                 {MlirAttr::i64("axis", 1)}, "cell_rows");
+    MlirValue by_column = mlir_reshape(ctx, rows, {strips, g.cells_x, g.cell, g.bins}, "by_column");
+    MlirValue sums = ctx.emit("tosa.reduce_sum", {by_column}, {{strips, g.cells_x, 1, g.bins}},
+                              {MlirAttr::i64("axis", 2)}, "cell_sums");
+    MlirValue hist = mlir_reshape(ctx, sums, {n, g.cells_y, g.cells_x, g.bins}, "hist");
+    std::vector<MlirValue> members;  // [N, blocks_y, blocks_x, bins] each
+    for (int j = 0; j < g.block; j++)
+        for (int i = 0; i < g.block; i++)
+            members.push_back(slice(hist, {0, j, i, 0}, {n, g.blocks_y, g.blocks_x, g.bins},
+                                    "cell_" + std::to_string(j) + "_" + std::to_string(i)));
+    MlirValue blocks = concat(members, 3, "blocks");
+
+    const std::string norm = ctx.node().attrs.get_enum("norm");
+    MlirType per_block = blocks.type;
+    per_block.dims[3] = 1;
+    // v / sqrt(sum of v^2 over the block + eps^2), `what` naming the steps
+    auto l2 = [&](const MlirValue &v, const std::string &what) {
+        MlirValue squares = mlir_mul(ctx, v, v, what + "_squares");
+        MlirValue total = ctx.emit("tosa.reduce_sum", {squares}, per_block,
+                                   {MlirAttr::i64("axis", 3)}, what + "_total");
+        MlirValue padded_total =
+            op("tosa.add", {total, scalar(what + "_eps2", hog_eps * hog_eps)}, what + "_padded");
+        MlirValue scale = unary("tosa.rsqrt", padded_total, what + "_scale");
+        return mlir_mul(ctx, v, scale, what);
+    };
+    MlirValue normalized;
+    if (norm == "l1" || norm == "l1sqrt") {
+        MlirValue total = ctx.emit("tosa.reduce_sum", {blocks}, per_block,
+                                   {MlirAttr::i64("axis", 3)}, "l1_total");
+        MlirValue padded_total = op("tosa.add", {total, scalar("eps", hog_eps)}, "l1_padded");
+        MlirValue scale = unary("tosa.reciprocal", padded_total, "l1_scale");
+        normalized = mlir_mul(ctx, blocks, scale, "l1");
+        if (norm == "l1sqrt")
+            normalized = op("tosa.pow", {normalized, scalar("l1_root", 0.5f)}, "l1sqrt");
+    } else {
+        normalized = l2(blocks, "l2");
+        if (norm == "l2hys") {
+            MlirValue clipped = op("tosa.minimum", {normalized, scalar("clip", 0.2f)}, "clipped");
+            normalized = l2(clipped, "l2hys");
+        }
+    }
+    mlir_reshape(ctx, normalized, ctx.value_type().dims);
+}
+
 }  // namespace
 
 const OpDef &op_hog() {
@@ -186,6 +524,8 @@ const OpDef &op_hog() {
         .schedule = schedule_hog,
         .input_gradient = false,
         .flops = hog_flops,
+        .onnx = onnx_hog,
+        .mlir = mlir_hog,
     };
     return def;
 }

@@ -13,7 +13,6 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
-#include <set>
 #include <sstream>
 
 namespace {
@@ -161,13 +160,6 @@ TEST_CASE("the training normalization is a leading Sub and Div over the channels
 }
 
 TEST_CASE("an op without an ONNX mapping is an error at the layer, naming it and the op") {
-    SUBCASE("hog, which has none") {
-        netc::Frontend f = frontend("m.net", "model m {\n  input 1x8x8\n  classes 2\n"
-                                             "  features: hog(cell=4)\n  dense(units=2)\n}\n");
-        CHECK(!netc::export_onnx(*f.graph, f.layout, weights_for(f.layout), *f.diags));
-        CHECK(f.diags->render().find("m.net:4:3: error: layer 'features' (hog): op 'hog' has no "
-                                     "ONNX mapping") != std::string::npos);
-    }
     netc::Frontend f = frontend("m.net", "model m {\n  input 1x8x8\n  classes 2\n  flatten\n"
                                          "  hidden: dense(units=4)\n  relu\n"
                                          "  dense(units=2)\n}\n");
@@ -183,11 +175,9 @@ TEST_CASE("an op without an ONNX mapping is an error at the layer, naming it and
                                  "ONNX mapping") != std::string::npos);
 }
 
-TEST_CASE("every op of the table has an ONNX rule, but hog") {
-    // hog needs atan2 and a per-pixel choice of channel, which ONNX lacks. docs/export.md says so.
-    const std::set<std::string> unmapped = {"hog"};
+TEST_CASE("every op of the table has an ONNX rule") {
     for (const netc::OpDef *op : netc::all_ops()) {
         CAPTURE(op->name);
-        if (op->user_visible) CHECK(bool(op->onnx) == (unmapped.count(op->name) == 0));
+        if (op->user_visible) CHECK(bool(op->onnx));
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`netc --emit=mlir` compiled and run by MLIR 14's own tools.
 
-  mlir_check.py NETC MODEL.net WORKDIR [--images N] [--refused OP,...]
+  mlir_check.py NETC MODEL.net WORKDIR [--images N]
 
 Trains MODEL.net for a few steps (`netc train --steps`: on Fashion-MNIST for a 1x28x28 input, on
 synthetic CIFAR-10 batches written here for 3x32x32), exports it with the checkpoint at a batch of
@@ -16,9 +16,6 @@ N images (default 8), then:
   the runner utils' print_memref_f32; mlir-opt-14 lowers the whole with its own passes (TOSA to
   linalg, bufferization, linalg to loops, on to the LLVM dialect) and mlir-cpu-runner-14 runs it:
   the probabilities printed equal those of `netc predict --json` to 1e-4.
-
---refused names ops without an MLIR mapping (docs/export.md): the model must then be refused, the
-export exiting 1 with an error naming each such op at its layer, and nothing written.
 
 Exit status 0 when everything agrees, 1 when not, 77 (skipped, for ctest) where mlir-opt-14,
 mlir-cpu-runner-14, the runner utils or python3-numpy are missing: scripts/setup.sh installs them.
@@ -204,15 +201,10 @@ def printed_values(output):
 def main():
     args = sys.argv[1:]
     images = 8
-    refused = []
-    for flag in ("--images", "--refused"):
-        if flag in args:
-            i = args.index(flag)
-            if flag == "--images":
-                images = int(args[i + 1])
-            else:
-                refused = args[i + 1].split(",")
-            del args[i:i + 2]
+    if "--images" in args:
+        i = args.index("--images")
+        images = int(args[i + 1])
+        del args[i:i + 2]
     netc, model_path, work = args
     missing = [tool for tool in (MLIR_OPT, RUNNER) if shutil.which(tool) is None]
     missing += [lib for lib in RUNNER_LIBS if not os.path.exists(lib)]
@@ -237,18 +229,6 @@ def main():
     mlir_path = os.path.join(work, "model.mlir")
     export = [netc, model_path, "--weights", ckpt, "--emit=mlir", "--batch", str(images),
               "-o", mlir_path]
-    if refused:
-        result = subprocess.run(export, capture_output=True, text=True)
-        assert result.returncode == 1, "the export of a model with %s exited with %d" % (
-            ", ".join(refused), result.returncode)
-        for op in refused:
-            assert re.search(r"\.net:\d+:\d+: error: layer '\w+' \(%s\): op '%s' has no MLIR "
-                             r"\(TOSA\) mapping" % (op, op), result.stderr), \
-                "no located error for %s in:\n%s" % (op, result.stderr)
-        assert not os.path.exists(mlir_path), "a refused export wrote %s" % mlir_path
-        print("%s: refused as it should be, %s having no MLIR mapping" %
-              (os.path.basename(model_path), ", ".join(refused)))
-        return
     run(export)
     params = {}
     for line in run([netc, "--emit=params", model_path]).splitlines():

@@ -164,14 +164,44 @@ def numpy_run(model, pixels):
                 return onnx.helper.get_attribute_value(a)
         return default
 
-    binary = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
+    binary = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide,
+              "Min": np.minimum, "Less": np.less}
+    unary = {"Floor": np.floor, "Abs": np.abs, "Neg": np.negative, "Sqrt": np.sqrt,
+             "Atan": np.arctan, "Reciprocal": np.reciprocal, "Relu": lambda v: np.maximum(v, 0)}
     for node in model.graph.node:
         x = [values[i] for i in node.input if i]
         t = node.op_type
         if t in binary:
             y = binary[t](x[0], x[1])
-        elif t == "Floor":
-            y = np.floor(x[0])
+        elif t in unary:
+            y = unary[t](x[0])
+        elif t == "Where":
+            y = np.where(x[0], x[1], x[2])
+        elif t == "Pad" and attr(node, "mode") == b"edge":
+            rank = x[0].ndim
+            y = np.pad(x[0], [(int(x[1][i]), int(x[1][i + rank])) for i in range(rank)], "edge")
+        elif t == "Slice" and len(x) == 4:
+            index = [slice(None)] * x[0].ndim
+            for start, end, axis in zip(x[1], x[2], x[3]):
+                index[int(axis)] = slice(int(start), int(end))
+            y = x[0][tuple(index)]
+        elif t == "ArgMax" and attr(node, "keepdims", 1) and not attr(node, "select_last_index", 0):
+            y = np.expand_dims(np.argmax(x[0], axis=attr(node, "axis", 0)), attr(node, "axis", 0))
+        elif t == "GatherElements":
+            y = np.take_along_axis(x[0], x[1], axis=attr(node, "axis", 0))
+        elif t == "Reshape":
+            shape = [x[0].shape[i] if d == 0 else int(d) for i, d in enumerate(x[1])]
+            y = x[0].reshape(shape)
+        elif t == "ReduceSum":
+            y = x[0].sum(axis=tuple(int(a) for a in x[1]),
+                         keepdims=bool(attr(node, "keepdims", 1)), dtype=np.float32)
+        elif t == "ReduceSumSquare":
+            y = (x[0] * x[0]).sum(axis=tuple(attr(node, "axes")),
+                                  keepdims=bool(attr(node, "keepdims", 1)), dtype=np.float32)
+        elif t == "Concat":
+            y = np.concatenate(x, axis=attr(node, "axis"))
+        elif t == "Transpose":
+            y = np.transpose(x[0], attr(node, "perm"))
         elif t == "Clip":
             y = np.minimum(np.maximum(x[0], x[1]), x[2])
         elif t == "Unsqueeze":

@@ -111,17 +111,15 @@ TEST_CASE("--emit=mlir needs --weights and -o, and goes alone; --batch is for it
     CHECK(!fs::exists(scratch() / "a.o"));
 }
 
-TEST_CASE("a model with an op without an MLIR mapping is refused at the layer, nothing written") {
+TEST_CASE("the feature extractors export: hog and color_histogram beside each other") {
     std::string weights = write_fc_weights("hog.safetensors", 1312);
-    fs::path out = scratch() / "kept.mlir";
-    std::ofstream(out) << "the previous model";
+    fs::path out = scratch() / "hog.mlir";
     Run r = run_netc("examples/fashion_hog_svm.net --weights " + weights + " --emit=mlir -o " +
                      out.string());
     INFO(r.err);
-    CHECK(r.status == 1);
-    CHECK(contains(r.err, "examples/fashion_hog_svm.net:9:3: error: layer 'shape' (hog): op "
-                          "'hog' has no MLIR (TOSA) mapping, so the model cannot be exported to "
-                          "MLIR"));
-    CHECK(contains(r.err, "1 error in examples/fashion_hog_svm.net"));  // its histogram exports
-    CHECK(slurp(out) == "the previous model");
+    REQUIRE(r.status == 0);
+    std::string text = slurp(out);
+    CHECK(contains(text, "%shape = \"tosa.reshape\"(%shape.l2hys) {new_shape = [1, 1296]}"));
+    CHECK(contains(text, "%tone = \"tosa.reshape\"(%tone.fractions)"));
+    CHECK(contains(text, "\"tosa.pow\"(%shape.strength, %shape.square_root)"));
 }
