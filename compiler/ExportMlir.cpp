@@ -1,5 +1,6 @@
 #include "compiler/ExportMlir.h"
 
+#include "compiler/KnnExport.h"
 #include "compiler/Mlir.h"
 #include "compiler/ops/Op.h"
 #include "dsl/Error.h"
@@ -324,6 +325,59 @@ MlirValue mlir_normalize_groups(MlirCtx &ctx, int64_t groups) {
     return mlir_reshape(ctx, normalized, d, affine ? "unscaled" : "");
 }
 
+namespace {
+
+/// probs [N, classes] = softmax over the classes of the logits: exp(z - max z) / sum.
+MlirValue softmax_probs(MlirFunction &f, const Graph &graph, const MlirValue &logits) {
+    const int64_t batch = f.batch;
+    internal_assert(logits.type.dims == std::vector<int64_t>({batch, graph.classes}));
+    Node softmax_node = graph.nodes[graph.forward_count - 1];
+    softmax_node.name = "classes";
+    softmax_node.loc = graph.loc;
+    MlirCtx softmax(f, graph, softmax_node, {logits});
+    MlirType column{{batch, 1}};
+    MlirValue top =
+        softmax.emit("tosa.reduce_max", {logits}, column, {MlirAttr::i64("axis", 1)}, "max");
+    MlirValue shifted = mlir_elementwise(softmax, "tosa.sub", {logits, top}, "shifted");
+    MlirValue e = softmax.emit("tosa.exp", {shifted}, shifted.type, {}, "exp");
+    MlirValue total =
+        softmax.emit("tosa.reduce_sum", {e}, column, {MlirAttr::i64("axis", 1)}, "sum");
+    MlirValue inv = softmax.emit("tosa.reciprocal", {total}, column, {}, "inv_sum");
+    return mlir_mul(softmax, e, inv, "probs");
+}
+
+/// probs [N, classes] = the nearest stored samples' vote shares (compiler/KnnExport.h), the
+/// stored set constants of the checkpoint's names: its features, its labels as floats and the
+/// indices 0..S-1, the rows [1, S] the one-hots compare with.
+MlirValue knn_probs(MlirFunction &f, const Graph &graph, const EmbeddedWeights &weights,
+                    const MlirValue &features) {
+    const int64_t count = (int64_t)weights.reference_labels.size();
+    const int64_t per_sample = graph.output().shape.elements();
+    internal_assert((int64_t)weights.reference.size() == count * per_sample);
+    Node head = knn_classifier_node(graph, "classes");
+    const std::string location = layer_location(f, head);
+    MlirValue stored = write_const(f, "%reference.features",
+                                   hex_dense(weights.reference.data(), weights.reference.size()),
+                                   {{count, per_sample}}, location);
+    std::vector<float> label_values(weights.reference_labels.begin(),
+                                    weights.reference_labels.end());
+    MlirValue labels =
+        write_const(f, "%reference.labels", hex_dense(label_values.data(), label_values.size()),
+                    {{1, count}}, location);
+    std::vector<int64_t> indices((size_t)count);
+    for (int64_t r = 0; r < count; r++) indices[(size_t)r] = r;
+    MlirType index_type{{1, count}, "i32"};
+    MlirValue index = write_const(
+        f, "%reference.index",
+        dense_text(indices, index_type.dims, [](int64_t v) { return std::to_string(v); }),
+        index_type, location);
+    MlirCtx ctx(f, graph, head, {features, stored, labels, index});
+    head.op->mlir(ctx);
+    return ctx.value();
+}
+
+}  // namespace
+
 std::optional<std::string> export_mlir(const Graph &graph, const ParamLayout &layout,
                                        const EmbeddedWeights &weights, int64_t batch,
                                        Diagnostics &diags) {
@@ -383,23 +437,8 @@ std::optional<std::string> export_mlir(const Graph &graph, const ParamLayout &la
         values[id] = ctx.value();
     }
 
-    // probs [N, classes] = softmax over the classes of the logits: exp(z - max z) / sum.
-    const MlirValue &logits = values[graph.forward_count - 1];
-    internal_assert(logits.type.dims == std::vector<int64_t>({batch, graph.classes}));
-    Node softmax_node = graph.nodes[graph.forward_count - 1];
-    softmax_node.name = "classes";
-    softmax_node.loc = graph.loc;
-    MlirCtx softmax(f, graph, softmax_node, {logits});
-    MlirType column{{batch, 1}};
-    MlirValue top =
-        softmax.emit("tosa.reduce_max", {logits}, column, {MlirAttr::i64("axis", 1)}, "max");
-    MlirValue shifted = mlir_elementwise(softmax, "tosa.sub", {logits, top}, "shifted");
-    MlirValue e = softmax.emit("tosa.exp", {shifted}, shifted.type, {}, "exp");
-    MlirValue total =
-        softmax.emit("tosa.reduce_sum", {e}, column, {MlirAttr::i64("axis", 1)}, "sum");
-    MlirValue inv = softmax.emit("tosa.reciprocal", {total}, column, {}, "inv_sum");
-    MlirValue probs = mlir_mul(softmax, e, inv, "probs");
-
+    MlirValue probs = graph.is_knn() ? knn_probs(f, graph, weights, values.back())
+                                     : softmax_probs(f, graph, values.back());
     std::ostringstream out;
     out << "// netc: model " << graph.model << " from " << f.file
         << ", its inference graph with trained weights in MLIR 14's TOSA dialect, at a batch of "

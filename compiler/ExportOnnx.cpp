@@ -1,5 +1,6 @@
 #include "compiler/ExportOnnx.h"
 
+#include "compiler/KnnExport.h"
 #include "compiler/Onnx.h"
 #include "compiler/ops/Op.h"
 #include "dsl/Error.h"
@@ -45,6 +46,21 @@ void set_batched_type(onnx::ValueInfoProto *info, const std::string &name,
 
 void claim(OnnxGraph &g, const std::string &name) {
     if (!g.names.insert(name).second) internal_error("ONNX name '" + name + "' used twice");
+}
+
+/// The model as bytes, or nullopt after an error where protobuf cannot write it in one piece.
+std::optional<std::string> serialized(const onnx::ModelProto &model, const Graph &graph,
+                                      Diagnostics &diags) {
+    // Protobuf refuses messages of 2 GiB or more; ONNX's external data files are not written.
+    if (size_t size = model.ByteSizeLong(); size > (size_t)INT32_MAX) {
+        diags.error(graph.loc, "model '" + graph.model + "' takes " + std::to_string(size) +
+                                   " bytes as ONNX, more than the 2 GiB protobuf allows in one "
+                                   "file");
+        return std::nullopt;
+    }
+    std::string bytes;
+    if (!model.SerializeToString(&bytes)) internal_error("the ONNX model did not serialize");
+    return bytes;
 }
 
 }  // namespace
@@ -95,14 +111,30 @@ std::string OnnxCtx::emit(const std::string &op_type, std::vector<std::string> i
         if (!value_.empty()) internal_error("layer '" + node_.name + "' has two ONNX values");
         value_ = output;
     }
-    claim(graph_, output);
+    add_node(op_type, std::move(inputs), std::move(attrs), {output});
+    return output;
+}
+
+std::vector<std::string> OnnxCtx::emit_outputs(const std::string &op_type,
+                                               std::vector<std::string> inputs,
+                                               std::vector<OnnxAttr> attrs,
+                                               const std::vector<std::string> &whats) {
+    std::vector<std::string> outputs;
+    for (const std::string &what : whats) outputs.push_back(intermediate(what));
+    add_node(op_type, std::move(inputs), std::move(attrs), outputs);
+    return outputs;
+}
+
+void OnnxCtx::add_node(const std::string &op_type, std::vector<std::string> inputs,
+                       std::vector<OnnxAttr> attrs, const std::vector<std::string> &outputs) {
+    for (const std::string &output : outputs) claim(graph_, output);
     onnx::NodeProto *n = graph_.proto->add_node();
-    n->set_name(output);
+    n->set_name(outputs[0]);
     n->set_op_type(op_type);
     n->set_doc_string(node_.name + " (" + node_.op->name + ") at line " +
                       std::to_string(node_.loc.line));
     for (const std::string &in : inputs) n->add_input(in);
-    n->add_output(output);
+    for (const std::string &output : outputs) n->add_output(output);
     for (const OnnxAttr &a : attrs) {
         onnx::AttributeProto *p = n->add_attribute();
         p->set_name(a.name);
@@ -120,7 +152,6 @@ std::string OnnxCtx::emit(const std::string &op_type, std::vector<std::string> i
             for (int64_t v : std::get<std::vector<int64_t>>(a.value)) p->add_ints(v);
         }
     }
-    return output;
 }
 
 void OnnxCtx::set_value(const std::string &name) {
@@ -218,6 +249,29 @@ std::optional<std::string> export_onnx(const Graph &graph, const ParamLayout &la
     }
     if (!ok) return std::nullopt;
 
+    if (graph.is_knn()) {
+        // probs [N, classes] = the nearest stored samples' vote shares (compiler/KnnExport.h).
+        const int64_t count = (int64_t)weights.reference_labels.size();
+        internal_assert((int64_t)weights.reference.size() ==
+                        count * graph.output().shape.elements());
+        claim(g, "reference.features");
+        add_float_initializer(g, "reference.features", weights.reference.data(),
+                              weights.reference.size(), {count, graph.output().shape.elements()});
+        claim(g, "reference.labels");
+        onnx::TensorProto *labels = proto->add_initializer();
+        labels->set_name("reference.labels");
+        labels->set_data_type(onnx::TensorProto::INT64);
+        labels->add_dims(count);
+        for (int32_t label : weights.reference_labels) labels->add_int64_data(label);
+        Node head = knn_classifier_node(graph, "probs");
+        OnnxCtx ctx(g, graph, head,
+                    {values[graph.forward_count - 1], "reference.features", "reference.labels"});
+        head.op->onnx(ctx);
+        internal_assert(ctx.value() == "probs");
+        set_batched_type(proto->add_output(), "probs", {graph.classes});
+        return serialized(model, graph, diags);
+    }
+
     // probs [N, classes] = softmax over the classes of the logits [N, classes].
     claim(g, "probs");
     onnx::NodeProto *softmax = proto->add_node();
@@ -231,17 +285,7 @@ std::optional<std::string> export_onnx(const Graph &graph, const ParamLayout &la
     axis->set_type(onnx::AttributeProto::INT);
     axis->set_i(1);
     set_batched_type(proto->add_output(), "probs", {graph.classes});
-
-    // Protobuf refuses messages of 2 GiB or more; ONNX's external data files are not written.
-    if (size_t size = model.ByteSizeLong(); size > (size_t)INT32_MAX) {
-        diags.error(graph.loc, "model '" + graph.model + "' takes " + std::to_string(size) +
-                                   " bytes as ONNX, more than the 2 GiB protobuf allows in one "
-                                   "file");
-        return std::nullopt;
-    }
-    std::string bytes;
-    if (!model.SerializeToString(&bytes)) internal_error("the ONNX model did not serialize");
-    return bytes;
+    return serialized(model, graph, diags);
 }
 
 }  // namespace netc

@@ -28,6 +28,10 @@ struct EmbeddedWeights {
     std::vector<float> arena;   // (layout.total)
     std::vector<float> mean;    // (channels); empty: none
     std::vector<float> stddev;  // (channels)
+    // A kNN model's stored set, which the exports carry (an object does not: the application
+    // passes it): (samples, features) row by row, and each sample's class.
+    std::vector<float> reference;
+    std::vector<int32_t> reference_labels;
 };
 
 /// A pipeline as Halide: its inputs by role, its output Funcs, and the named stages the

@@ -57,6 +57,12 @@ public:
     /// is the layer's value, named as the layer; otherwise `<layer>/<what>`, an intermediate.
     std::string emit(const std::string &op_type, std::vector<std::string> inputs,
                      std::vector<OnnxAttr> attrs = {}, const std::string &what = "");
+    /// Adds a node of several outputs (TopK's values and indices), intermediates named by
+    /// `whats`, and returns them in order.
+    std::vector<std::string> emit_outputs(const std::string &op_type,
+                                          std::vector<std::string> inputs,
+                                          std::vector<OnnxAttr> attrs,
+                                          const std::vector<std::string> &whats);
     /// The layer's value is the existing value `name` (an op that is the identity in inference).
     void set_value(const std::string &name);
 
@@ -65,6 +71,8 @@ public:
 
 private:
     std::string intermediate(const std::string &what) const;
+    void add_node(const std::string &op_type, std::vector<std::string> inputs,
+                  std::vector<OnnxAttr> attrs, const std::vector<std::string> &outputs);
 
     OnnxGraph &graph_;
     const Graph &netc_graph_;

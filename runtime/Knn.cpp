@@ -20,10 +20,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-Status enough_samples(const NeighborModel &model, int64_t count, const std::string &what) {
-    if (count >= model.k()) return {};
+Status enough_samples(int k, int64_t count, const std::string &what) {
+    if (count >= k) return {};
     return Status::error(what + " holds " + std::to_string(count) +
-                         " samples, fewer than the model's k = " + std::to_string(model.k()) +
+                         " samples, fewer than the model's k = " + std::to_string(k) +
                          ": lower k or use more data");
 }
 
@@ -73,7 +73,8 @@ Result<ReferenceSet> reference_of(NeighborModel &model, const Dataset &data,
 Result<KnnFit> fit_knn(NeighborModel &model, const Dataset &data, const KnnConfig &config) {
     Result<ValidationSplit> split = split_validation(data.count, config.validation, config.seed);
     if (!split) return split.status();
-    if (Status s = enough_samples(model, (int64_t)split->train.size(), "the training split"); !s) {
+    if (Status s = enough_samples(model.k(), (int64_t)split->train.size(), "the training split");
+        !s) {
         return s;
     }
     KnnFit fit;
@@ -120,25 +121,32 @@ Status save_knn_checkpoint(const std::string &path, const NeighborModel &model, 
 
 Result<KnnCheckpoint> load_knn_checkpoint(const std::string &path, const NeighborModel &model,
                                           bool allow_nonfinite) {
+    return load_knn_checkpoint(path, model.info(), model.feature_count(), model.k(),
+                               allow_nonfinite);
+}
+
+Result<KnnCheckpoint> load_knn_checkpoint(const std::string &path, const ModelInfo &info,
+                                          int64_t feature_count, int k, bool allow_nonfinite) {
     using R = Result<KnnCheckpoint>;
     Result<SafetensorsFile> read = read_safetensors(path);
     if (!read) return read.status();
     const SafetensorsFile &file = *read;
-    if (Status s = check_format(file); !s) return s;
+    // The kind first: a parameter checkpoint (netc's or a PyTorch state_dict) is told apart.
     auto kind = file.metadata.find("kind");
     if (kind == file.metadata.end() || kind->second != "knn") {
         return R::error(path + ": not the checkpoint of a kNN model (no 'kind' \"knn\" in "
                                "__metadata__): a kNN model's checkpoint holds its stored "
                                "training set, written by netc train");
     }
+    if (Status s = check_format(file); !s) return s;
     const Tensor *features = file.find(features_tensor);
     const Tensor *labels = file.find(labels_tensor);
     const int64_t count = features && features->shape.size() == 2 ? features->shape[0] : 0;
-    Status tensors = check_tensors(file, {{features_tensor, {count, model.feature_count()}},
-                                          {labels_tensor, {count}, DType::I32}});
+    Status tensors = check_tensors(
+        file, {{features_tensor, {count, feature_count}}, {labels_tensor, {count}, DType::I32}});
     if (!tensors) {
         return R::error(tensors.message() + "\n" + path + ": the checkpoint does not fit model '" +
-                        model.info().name + "'");
+                        info.name + "'");
     }
     if (!allow_nonfinite) {
         if (Status finite = check_finite(file); !finite) {
@@ -146,20 +154,20 @@ Result<KnnCheckpoint> load_knn_checkpoint(const std::string &path, const Neighbo
                             "; refused (netc's --allow-nonfinite loads it anyway)");
         }
     }
-    Result<CheckpointIdentity> identity = read_identity(file, model.info());
+    Result<CheckpointIdentity> identity = read_identity(file, info);
     if (!identity) return identity.status();
-    if (Status s = enough_samples(model, count, path + ": the stored training set"); !s) return s;
+    if (Status s = enough_samples(k, count, path + ": the stored training set"); !s) return s;
 
     KnnCheckpoint ckpt;
     ckpt.class_names = std::move(identity->class_names);
     ckpt.normalization = std::move(identity->normalization);
     ReferenceSet &ref = ckpt.reference;
     ref.count = count;
-    ref.features = model.feature_count();
+    ref.features = feature_count;
     ref.values = features->floats();
     ref.labels.resize((size_t)count);
     std::memcpy(ref.labels.data(), labels->data.data(), labels->data.size());
-    const int classes = model.info().data.classes;
+    const int classes = info.data.classes;
     for (int64_t r = 0; r < count; r++) {
         if (ref.labels[(size_t)r] < 0 || ref.labels[(size_t)r] >= classes) {
             return R::error(path + ": tensor '" + labels_tensor + "' holds label " +

@@ -96,5 +96,10 @@ struct KnnCheckpoint {
 /// range, every value finite (unless `allow_nonfinite`), at least k samples.
 Result<KnnCheckpoint> load_knn_checkpoint(const std::string &path, const NeighborModel &model,
                                           bool allow_nonfinite = false);
+/// The same for a model known by its description alone (the exports, which compile nothing):
+/// `feature_count` floats a sample, at least `k` samples.
+Result<KnnCheckpoint> load_knn_checkpoint(const std::string &path, const ModelInfo &info,
+                                          int64_t feature_count, int k,
+                                          bool allow_nonfinite = false);
 
 }  // namespace netc::runtime

@@ -123,15 +123,18 @@ def test_images(shape, count, work, rng):
     return inputs, pixels.astype(np.float32) / np.float32(255)
 
 
+DTYPES = {"F32": np.float32, "I32": np.int32}
+
+
 def read_safetensors(path):
     with open(path, "rb") as f:
         size = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(size))
         data = f.read()
     return header.get("__metadata__", {}), {
-        name: np.frombuffer(data[t["data_offsets"][0]:t["data_offsets"][1]], np.float32)
+        name: np.frombuffer(data[t["data_offsets"][0]:t["data_offsets"][1]], DTYPES[t["dtype"]])
         .reshape(t["shape"])
-        for name, t in header.items() if name != "__metadata__" and t["dtype"] == "F32"}
+        for name, t in header.items() if name != "__metadata__" and t["dtype"] in DTYPES}
 
 
 def tensor_type(dims):
@@ -160,6 +163,15 @@ def check_text(text, shape, batch, classes, params, checkpoint, metadata):
         assert dims == torch_shape, "%s: %s, torch %s" % (name, dims, torch_shape)
         assert data == checkpoint[name].astype("<f4").tobytes(), \
             "%s differs from the checkpoint" % name
+    if metadata.get("kind") == "knn":
+        # The stored set under the checkpoint's names: its features, its labels as floats.
+        stored = {"reference.features": checkpoint["reference.features"],
+                  "reference.labels": checkpoint["reference.labels"].astype(np.float32)[None, :]}
+        for name, value in stored.items():
+            assert "%" + name in consts, "no constant %%%s" % name
+            data, dims = consts["%" + name]
+            assert dims == list(value.shape) and data == value.astype("<f4").tobytes(), \
+                "%s differs from the checkpoint" % name
     computed = [(name, op) for name, op, _ in ops if op != "tosa.const"]
     if "normalization_mean" in metadata:
         first = [op for _, op in computed[:2]]
@@ -223,9 +235,12 @@ def main():
         data = os.path.join(work, "cifar")
         write_cifar(data, rng)
 
-    run([netc, "train", model_path, "--data", data, "--limit", "512", "--steps", "3",
-         "--out", os.path.join(work, "run")])
-    ckpt = os.path.join(work, "run", "last.safetensors")
+    # A kNN model stores the training split (its checkpoint is best.safetensors); any other
+    # trains for 3 steps.
+    knn = re.search(r"^\s*classify\s+knn", open(model_path).read(), re.M) is not None
+    run([netc, "train", model_path, "--data", data, "--limit", "512"] +
+        ([] if knn else ["--steps", "3"]) + ["--out", os.path.join(work, "run")])
+    ckpt = os.path.join(work, "run", "best.safetensors" if knn else "last.safetensors")
     mlir_path = os.path.join(work, "model.mlir")
     export = [netc, model_path, "--weights", ckpt, "--emit=mlir", "--batch", str(images),
               "-o", mlir_path]

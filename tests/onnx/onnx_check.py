@@ -4,18 +4,21 @@
   onnx_check.py NETC MODEL.net WORKDIR [--opencv-lacks OP,...]
 
 Trains MODEL.net for a few steps (`netc train --steps`: on Fashion-MNIST for a 1x28x28 input, on
-synthetic CIFAR-10 batches written here for 3x32x32), exports it with the checkpoint, then:
+synthetic CIFAR-10 batches written here for 3x32x32; a kNN model stores 512 images' worth),
+exports it with the checkpoint, then:
 
 - onnx.checker.check_model(full_check=True) passes, the opset is 13 or later, the input is
   [N, C, H, W] with N symbolic, and shape inference, from a copy whose output shape is erased,
   gives the output [N, classes] and a shape to every node's value;
 - every parameter of `netc --emit=params` is an initializer of that torch name and shape holding
-  the checkpoint's values bit for bit;
+  the checkpoint's values bit for bit (a kNN model's stored set, its reference.features and
+  reference.labels);
 - OpenCV's DNN module (cv2.dnn.readNetFromONNX) computes, on 64 test images, the probabilities
   `netc predict --json` prints, to 1e-4.
 
 --opencv-lacks names ONNX ops OpenCV 4.6 cannot import or run: a model using one is checked by
-onnx and, where it uses only the ops numpy_run() implements (color_histogram's), by those ops
+onnx and, where it uses only the ops numpy_run() implements (the feature extractors', the kNN
+classifier's), by those ops
 run in numpy against `netc predict` to 1e-4; OpenCV must then fail on it (so the list stays
 true).
 
@@ -97,15 +100,18 @@ def test_images(shape, work, rng):
     return inputs, pixels.astype(np.float32) / np.float32(255)
 
 
+DTYPES = {"F32": np.float32, "I32": np.int32}
+
+
 def read_safetensors(path):
     with open(path, "rb") as f:
         size = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(size))
         data = f.read()
     return header.get("__metadata__", {}), {
-        name: np.frombuffer(data[t["data_offsets"][0]:t["data_offsets"][1]], np.float32)
+        name: np.frombuffer(data[t["data_offsets"][0]:t["data_offsets"][1]], DTYPES[t["dtype"]])
         .reshape(t["shape"])
-        for name, t in header.items() if name != "__metadata__" and t["dtype"] == "F32"}
+        for name, t in header.items() if name != "__metadata__" and t["dtype"] in DTYPES}
 
 
 def dims_of(value_info):
@@ -149,7 +155,15 @@ def check_model(model, shape, classes, params, checkpoint, metadata):
         mean = onnx.numpy_helper.to_array(inits["normalization_mean"]).ravel()
         assert np.array_equal(mean, np.array(
             [float(v) for v in metadata["normalization_mean"].split(",")], np.float32))
-    assert model.graph.node[-1].op_type == "Softmax"
+    if metadata.get("kind") == "knn":
+        # The stored set under the checkpoint's names, the vote shares last.
+        for name in ("reference.features", "reference.labels"):
+            assert name in inits, "no initializer %s" % name
+            value = onnx.numpy_helper.to_array(inits[name])
+            assert np.array_equal(value, checkpoint[name]), "%s differs from the checkpoint" % name
+        assert model.graph.node[-1].op_type == "Div"
+    else:
+        assert model.graph.node[-1].op_type == "Softmax"
 
 
 def numpy_run(model, pixels):
@@ -165,7 +179,7 @@ def numpy_run(model, pixels):
         return default
 
     binary = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide,
-              "Min": np.minimum, "Less": np.less}
+              "Min": np.minimum, "Max": np.maximum, "Less": np.less, "Greater": np.greater}
     unary = {"Floor": np.floor, "Abs": np.abs, "Neg": np.negative, "Sqrt": np.sqrt,
              "Atan": np.arctan, "Reciprocal": np.reciprocal, "Relu": lambda v: np.maximum(v, 0)}
     for node in model.graph.node:
@@ -187,6 +201,19 @@ def numpy_run(model, pixels):
             y = x[0][tuple(index)]
         elif t == "ArgMax" and attr(node, "keepdims", 1) and not attr(node, "select_last_index", 0):
             y = np.expand_dims(np.argmax(x[0], axis=attr(node, "axis", 0)), attr(node, "axis", 0))
+        elif t == "TopK" and attr(node, "largest") == 0 and attr(node, "sorted", 1):
+            # the smallest first; of equal values the lower index first (a stable sort)
+            axis = attr(node, "axis", -1)
+            order = np.argsort(x[0], axis=axis, kind="stable").take(range(int(x[1][0])), axis)
+            values[node.output[1]] = order.astype(np.int64)
+            y = np.take_along_axis(x[0], order, axis)
+        elif t == "Gather" and attr(node, "axis", 0) == 0:
+            y = np.take(x[0], x[1], axis=0)
+        elif (t == "AveragePool" and attr(node, "kernel_shape") == attr(node, "strides") and
+              not any(attr(node, "pads", [0])) and
+              all(d % k == 0 for d, k in zip(x[0].shape[2:], attr(node, "kernel_shape")))):
+            (kh, kw), (n, c, h, w) = attr(node, "kernel_shape"), x[0].shape
+            y = x[0].reshape(n, c, h // kh, kh, w // kw, kw).mean(axis=(3, 5), dtype=np.float32)
         elif t == "GatherElements":
             y = np.take_along_axis(x[0], x[1], axis=attr(node, "axis", 0))
         elif t == "Reshape":
@@ -249,9 +276,12 @@ def main():
         data = os.path.join(work, "cifar")
         write_cifar(data, rng)
 
-    run([netc, "train", model_path, "--data", data, "--limit", "512", "--steps", "3",
-         "--out", os.path.join(work, "run")])
-    ckpt = os.path.join(work, "run", "last.safetensors")
+    # A kNN model stores the training split (its checkpoint is best.safetensors); any other
+    # trains for 3 steps.
+    knn = re.search(r"^\s*classify\s+knn", open(model_path).read(), re.M) is not None
+    run([netc, "train", model_path, "--data", data, "--limit", "512"] +
+        ([] if knn else ["--steps", "3"]) + ["--out", os.path.join(work, "run")])
+    ckpt = os.path.join(work, "run", "best.safetensors" if knn else "last.safetensors")
     onnx_path = os.path.join(work, "model.onnx")
     run([netc, model_path, "--weights", ckpt, "--emit=onnx", "-o", onnx_path])
     params = {}

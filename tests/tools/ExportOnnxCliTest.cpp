@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -95,6 +96,53 @@ TEST_CASE("--emit=onnx writes the model from a weights-only checkpoint") {
     for (const auto &entry : fs::directory_iterator(scratch())) {
         CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
     }
+}
+
+TEST_CASE("a kNN model exports with its stored set, which its object does not carry") {
+    fs::path run = scratch() / "knn_run";
+    Run trained = run_netc("train examples/fashion_knn.net --data "
+                           "/usr/share/datasets/fashion-mnist --limit 200 --out " +
+                           run.string());
+    INFO(trained.err);
+    REQUIRE(trained.status == 0);
+    const std::string ckpt = (run / "best.safetensors").string();
+    fs::path out = scratch() / "knn.onnx";
+    Run r =
+        run_netc("examples/fashion_knn.net --weights " + ckpt + " --emit=onnx -o " + out.string());
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    onnx::ModelProto model;
+    REQUIRE(model.ParseFromString(slurp(out)));
+    std::vector<int64_t> feature_dims, label_dims;
+    for (const auto &t : model.graph().initializer()) {
+        if (t.name() == "reference.features") feature_dims.assign(t.dims().begin(), t.dims().end());
+        if (t.name() == "reference.labels") {
+            label_dims.assign(t.dims().begin(), t.dims().end());
+            CHECK(t.data_type() == onnx::TensorProto::INT64);
+        }
+    }
+    CHECK(feature_dims == std::vector<int64_t>{180, 784});  // the training split of 200
+    CHECK(label_dims == std::vector<int64_t>{180});
+    const auto &nodes = model.graph().node();
+    CHECK(std::any_of(nodes.begin(), nodes.end(),
+                      [](const onnx::NodeProto &n) { return n.op_type() == "TopK"; }));
+    CHECK(nodes[nodes.size() - 1].op_type() == "Div");  // the vote shares
+    CHECK(model.graph().output(0).name() == "probs");
+
+    // A checkpoint of parameters is not a kNN model's.
+    Run other = run_netc("examples/fashion_knn.net --weights " +
+                         write_linear_weights("not_knn.safetensors") + " --emit=onnx -o " +
+                         (scratch() / "other.onnx").string());
+    CHECK(other.status == 1);
+    CHECK(contains(other.err, "not the checkpoint of a kNN model"));
+    CHECK(!fs::exists(scratch() / "other.onnx"));
+    // 60,000 images' features are no part of an object: the application passes them.
+    Run object = run_netc("examples/fashion_knn.net --weights " + ckpt + " -o " +
+                          (scratch() / "knn.o").string());
+    CHECK(object.status == 1);
+    CHECK(contains(object.err, "a kNN model's stored training set is not compiled in: leave out "
+                               "--weights"));
+    CHECK(!fs::exists(scratch() / "knn.o"));
 }
 
 TEST_CASE("--emit=onnx needs --weights and -o, and goes alone") {

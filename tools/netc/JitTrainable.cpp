@@ -9,18 +9,6 @@
 
 namespace netc {
 
-runtime::DataSpec data_spec(const Graph &graph) {
-    runtime::DataSpec spec;
-    const std::vector<int64_t> &in = graph.input.dims;
-    spec.channels = in.size() == 3 ? (int)in[0] : 1;
-    spec.height = in.size() == 3 ? (int)in[1] : (int)(in.size() == 2 ? in[0] : 1);
-    spec.width = (int)(in.empty() ? 1 : in.back());
-    spec.classes = (int)graph.classes;
-    return spec;
-}
-
-namespace {
-
 runtime::ModelInfo model_info(const Graph &graph, const ParamLayout &layout) {
     runtime::ModelInfo info;
     info.name = graph.model;
@@ -34,6 +22,18 @@ runtime::ModelInfo model_info(const Graph &graph, const ParamLayout &layout) {
     }
     return info;
 }
+
+runtime::DataSpec data_spec(const Graph &graph) {
+    runtime::DataSpec spec;
+    const std::vector<int64_t> &in = graph.input.dims;
+    spec.channels = in.size() == 3 ? (int)in[0] : 1;
+    spec.height = in.size() == 3 ? (int)in[1] : (int)(in.size() == 2 ? in[0] : 1);
+    spec.width = (int)(in.empty() ? 1 : in.back());
+    spec.classes = (int)graph.classes;
+    return spec;
+}
+
+namespace {
 
 /// Runs `call`, turning the JIT's refusal of a bad argument into a Status.
 template <typename Call> runtime::Status refused_as_status(Call call) {

@@ -59,6 +59,9 @@ private:
 /// The input shape and classes of a model, as the data sets are checked against them.
 runtime::DataSpec data_spec(const Graph &graph);
 
+/// The model's name, data, tensors and optimizer as the runtime's checkpoints record them.
+runtime::ModelInfo model_info(const Graph &graph, const ParamLayout &layout);
+
 /// The kNN model's train block (batch, seed, validation) as the runtime's KnnConfig.
 runtime::KnnConfig knn_config(const Graph &graph);
 

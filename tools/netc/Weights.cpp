@@ -1,8 +1,11 @@
 #include "tools/netc/Weights.h"
 
+#include "compiler/Knn.h"
 #include "runtime/Batcher.h"
 #include "runtime/Checkpoint.h"
+#include "runtime/Knn.h"
 #include "runtime/Safetensors.h"
+#include "tools/netc/JitTrainable.h"
 
 #include <algorithm>
 
@@ -60,6 +63,22 @@ bool load_weights(const std::string &path, const Graph &graph, const ParamLayout
         out.mean = *m;
         out.stddev = *s;
     }
+    return true;
+}
+
+bool load_knn_weights(const std::string &path, const Graph &graph, const ParamLayout &layout,
+                      EmbeddedWeights &out, std::string &error, bool allow_nonfinite) {
+    runtime::Result<runtime::KnnCheckpoint> ckpt = runtime::load_knn_checkpoint(
+        path, model_info(graph, layout), knn_feature_count(graph), knn_k(graph), allow_nonfinite);
+    if (!ckpt) {
+        error = ckpt.message();
+        return false;
+    }
+    out.arena.assign(layout.total, 0.0f);
+    out.mean = ckpt->normalization.mean;
+    out.stddev = ckpt->normalization.stddev;
+    out.reference = std::move(ckpt->reference.values);
+    out.reference_labels = std::move(ckpt->reference.labels);
     return true;
 }
 

@@ -17,4 +17,10 @@ namespace netc {
 bool load_weights(const std::string &path, const Graph &graph, const ParamLayout &layout,
                   EmbeddedWeights &out, std::string &error, bool allow_nonfinite = false);
 
+/// A kNN model's checkpoint (runtime/Knn.h): its stored set and normalization, for the exports.
+/// Fails as runtime::load_knn_checkpoint does (another model, features of another size, labels
+/// out of range, fewer samples than k, a NaN or infinity unless `allow_nonfinite`).
+bool load_knn_weights(const std::string &path, const Graph &graph, const ParamLayout &layout,
+                      EmbeddedWeights &out, std::string &error, bool allow_nonfinite = false);
+
 }  // namespace netc

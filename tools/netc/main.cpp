@@ -250,11 +250,11 @@ int run(int argc, char **argv) {
         return exit_user_error;
     }
     if (!load(file, f)) return exit_user_error;
-    if (f.graph->is_knn() && !weights.empty()) {
+    if (f.graph->is_knn() && !weights.empty() && exported.empty()) {
         // 60,000 Fashion-MNIST samples are 188 MB of features: an object does not carry them.
         std::cerr << "netc: error: " << file
-                  << ": a kNN model's stored training set is not compiled in or exported: "
-                     "leave out --weights; the application passes the reference set to "
+                  << ": a kNN model's stored training set is not compiled in: leave out "
+                     "--weights; the application passes the reference set to "
                   << f.graph->model << "_classify (the checkpoint's reference.features and "
                   << "reference.labels, or " << f.graph->model << "_features of its images)\n";
         return exit_user_error;
@@ -262,8 +262,12 @@ int run(int argc, char **argv) {
     if (!exported.empty()) {
         netc::EmbeddedWeights embedded;
         std::string weights_error;
-        if (!netc::load_weights(weights, *f.graph, f.layout, embedded, weights_error,
-                                allow_nonfinite)) {
+        bool loaded = f.graph->is_knn()
+                          ? netc::load_knn_weights(weights, *f.graph, f.layout, embedded,
+                                                   weights_error, allow_nonfinite)
+                          : netc::load_weights(weights, *f.graph, f.layout, embedded, weights_error,
+                                               allow_nonfinite);
+        if (!loaded) {
             std::cerr << "netc: error: " << weights_error << "\n";
             return exit_user_error;
         }
