@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Benchmarks netc's schedule strategies against PyTorch: runs `netc bench --json` on every example
-(examples/*.net) and times PyTorch's twin of the same model (architecture, batch, loss,
-regularization and optimizer) in the same run, then prints netc's figure over PyTorch's for the
-train step, predict at batch 256 and batch-1 latency, per model and strategy.
+(examples/*.net) and every model of bench/models/ (shapes the examples do not have), and times
+PyTorch's twin of the same model (bench/twin.py: architecture, batch, loss, regularization and
+optimizer) in the same run, then prints netc's figure over PyTorch's for the train step, predict
+at batch 256 and batch-1 latency, per model and strategy. A model without a twin (a kNN, HOG) is
+listed as skipped.
 
   bench/schedules.py [--netc PATH] [--models a,b] [--strategies a,b] [--steps N] [--timeout S]
 
@@ -20,51 +22,11 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-import fashion  # noqa: E402  the PyTorch twins of the Fashion-MNIST examples
-
-
-class Resnet(nn.Module):
-    """examples/cifar_resnet.net: a stem and three basic blocks (16, 32 downsampled, 32)."""
-
-    def __init__(self):
-        super().__init__()
-
-        def conv(cin, cout, k=3, stride=1):
-            return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False)
-
-        self.stem_conv, self.stem_bn = conv(3, 16), nn.BatchNorm2d(16)
-        self.block1_conv1, self.block1_bn1 = conv(16, 16), nn.BatchNorm2d(16)
-        self.block1_conv2, self.block1_bn2 = conv(16, 16), nn.BatchNorm2d(16)
-        self.block2_conv1, self.block2_bn1 = conv(16, 32, stride=2), nn.BatchNorm2d(32)
-        self.block2_conv2, self.block2_bn2 = conv(32, 32), nn.BatchNorm2d(32)
-        self.block2_proj, self.block2_proj_bn = conv(16, 32, k=1, stride=2), nn.BatchNorm2d(32)
-        self.block3_conv1, self.block3_bn1 = conv(32, 32), nn.BatchNorm2d(32)
-        self.block3_conv2, self.block3_bn2 = conv(32, 32), nn.BatchNorm2d(32)
-        self.fc = nn.Linear(32, 10)
-
-    def forward(self, x):
-        stem = F.relu(self.stem_bn(self.stem_conv(x)))
-        y = F.relu(self.block1_bn1(self.block1_conv1(stem)))
-        block1 = F.relu(self.block1_bn2(self.block1_conv2(y)) + stem)
-        y = F.relu(self.block2_bn1(self.block2_conv1(block1)))
-        block2 = F.relu(self.block2_bn2(self.block2_conv2(y)) +
-                        self.block2_proj_bn(self.block2_proj(block1)))
-        y = F.relu(self.block3_bn1(self.block3_conv1(block2)))
-        y = F.relu(self.block3_bn2(self.block3_conv2(y)) + block2)
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
-
-
-# Each example's twin: the model, its input, and how it trains (examples/<name>.net).
-SETUPS = {"fashion_%s" % name: dict(setup, input=(1, 28, 28))
-          for name, setup in fashion.SETUPS.items()}
-SETUPS["cifar_resnet"] = dict(
-    model=Resnet, loss=F.cross_entropy, l2=5e-4, batch=128, input=(3, 32, 32),
-    optimizer=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True))
+import twin  # noqa: E402  the PyTorch twin of a .net model
 
 
 def median_seconds(fn, reps, warmup=2):
@@ -115,8 +77,8 @@ def ratio(value):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--netc", default=os.path.join(ROOT, "build", "netc"))
-    parser.add_argument("--models", help="comma-separated example names (default: every "
-                        "examples/*.net)")
+    parser.add_argument("--models", help="comma-separated example names or .net files "
+                        "(default: every examples/*.net and bench/models/*.net with a twin)")
     parser.add_argument("--strategies", help="passed to netc bench (default: all)")
     parser.add_argument("--steps", type=int, default=20, help="timed train steps (default 20)")
     parser.add_argument("--timeout", type=float, default=120,
@@ -124,14 +86,23 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    models = (args.models.split(",") if args.models else
-              sorted(f[:-4] for f in os.listdir(os.path.join(ROOT, "examples"))
-                     if f.endswith(".net")))
-    lines = []
-    for name in models:
-        if name not in SETUPS:
-            sys.exit("%s: no PyTorch twin in bench/schedules.py" % name)
-        command = [args.netc, "bench", os.path.join(ROOT, "examples", name + ".net"), "--json",
+    if args.models:
+        paths = [m if m.endswith(".net") else os.path.join(ROOT, "examples", m + ".net")
+                 for m in args.models.split(",")]
+    else:
+        paths = [os.path.join(ROOT, d, f) for d in ("examples", "bench/models")
+                 for f in sorted(os.listdir(os.path.join(ROOT, d))) if f.endswith(".net")]
+    lines, skipped = [], []
+    for path in paths:
+        name = os.path.basename(path)[:-4]
+        try:
+            setup = twin.setup(path, args.netc)
+        except twin.NoTwin as e:
+            if args.models:
+                sys.exit(str(e))
+            skipped.append("%s (%s)" % (name, e))
+            continue
+        command = [args.netc, "bench", path, "--json",
                    "--steps", str(args.steps), "--timeout", str(args.timeout)]
         if args.strategies:
             command += ["--strategies", args.strategies]
@@ -143,7 +114,7 @@ def main():
         batch = report["batch"]
         print("PyTorch %s: %s at batch %d ..." % (torch.__version__, name, batch),
               file=sys.stderr, flush=True)
-        train, predict, latency = torch_figures(SETUPS[name], batch, args.steps)
+        train, predict, latency = torch_figures(setup, batch, args.steps)
         lines.append(ROW % (name, "pytorch", "%.0f" % (batch / train), "",
                             "%.0f" % (256 / predict), "", "%.3f" % (latency * 1e3), ""))
         for row in report["strategies"]:
@@ -173,6 +144,8 @@ def main():
     print(ROW % ("model", "strategy", "train img/s", "", "predict img/s", "", "batch-1 ms", ""))
     for line in lines:
         print(line)
+    for line in skipped:
+        print("skipped: " + line)
     return 0
 
 

@@ -32,31 +32,78 @@ std::vector<ParamSpec> dense_params(const Node &node, const std::vector<Shape> &
     return p;
 }
 
+// The three products of a dense layer are register-tiled matrix products (schedule_product).
+// A tile computes whole blocks of accumulators, past the last unit or sample where the sizes do
+// not divide, so the products' reads are clamped into the operands: the rows and columns past
+// the end repeat the last one, and what they compute is never stored.
+
 // out(c, n) = sum_i W[c, i] * in(i, n) + b[c], W masked by DropConnect while training
 OpLowering lower_dense(const LowerCtx &ctx) {
     const Dims &d = dims();
     int inputs = (int)ctx.input_shape().dims[0];
+    int units = (int)ctx.node.shape.dims[0];
     Var i("i");
     Func weight_t(ctx.name("weight_t"));  // W transposed: output units innermost, to vectorize
     weight_t(d.c, i) = dropconnect_weight(ctx, ctx.param("weight", {d.c, i}), d.c * inputs + i);
     RDom r(0, inputs, ctx.name("r"));
+    Expr c = min(d.c, units - 1), n = min(d.n, ctx.batch - 1);
     Func acc(ctx.name("acc"));
-    acc(d.c, d.n) = ctx.has_param("bias") ? ctx.param("bias", {d.c}) : 0.0f;
-    acc(d.c, d.n) += weight_t(d.c, r) * ctx.inputs[0](r, d.n);
+    acc(d.c, d.n) = ctx.has_param("bias") ? ctx.param("bias", {c}) : 0.0f;
+    acc(d.c, d.n) += weight_t(c, r) * ctx.inputs[0](r, n);
     Func out(ctx.node.name);
     out(d.c, d.n) = acc(d.c, d.n);
     return {out, {{"weight_t", weight_t}, {"acc", acc}}, {}, {{"r", r}}};
 }
 
+/// Accumulators of a register tile of a matrix product: `cols` (vectors of the target's width)
+/// by `rows` (each a broadcast operand).
+struct ProductTile {
+    int cols, rows;
+};
+
+// AVX-512 has 32 vector registers: 2 x 8 accumulators, 2 loads and the broadcasts; AVX2 has 16:
+// 2 x 4. Each step of the reduction is then 16 (8) FMAs for 2 vector loads.
+ProductTile product_tile(const ScheduleCtx &ctx) {
+    return {2 * ctx.vector_width, ctx.vector_width >= 16 ? 8 : 4};
+}
+
+/// out(col, row) = acc(col, row), acc summing a(col, r) * b(r, row) over `r` with its reads
+/// clamped (above): tiles of product_tile(ctx) accumulators held in registers over the whole
+/// reduction, vectors along `col`. One task per block of columns, where `staged` (a transposed
+/// copy of the weights, when defined) is computed once for every row; per block of rows where
+/// the columns (`cols` of them) make fewer blocks than the rows could.
+void schedule_product(const ScheduleCtx &ctx, Func out, Func acc, Var col, Var row, RVar r,
+                      int cols, Func staged) {
+    const int width = ctx.vector_width;
+    const ProductTile tile = product_tile(ctx);
+    Var co("co"), ci("ci"), ro("ro"), ri("ri");
+    const bool by_columns = cols > 2 * tile.cols;
+    out.compute_root()
+        .split(col, co, ci, tile.cols, TailStrategy::GuardWithIf)
+        .split(row, ro, ri, tile.rows, TailStrategy::GuardWithIf)
+        .vectorize(ci, width, TailStrategy::GuardWithIf);
+    if (by_columns) {
+        out.reorder(ci, ri, ro, co).parallel(co);
+    } else {
+        out.reorder(ci, ri, co, ro).parallel(ro);
+    }
+    acc.compute_at(out, by_columns ? ro : co)
+        .bound_extent(col, tile.cols)
+        .bound_extent(row, tile.rows)
+        .vectorize(col, width)
+        .unroll(col)
+        .unroll(row);
+    acc.update().reorder(col, row, r).vectorize(col, width).unroll(col).unroll(row);
+    if (staged.defined()) {
+        Var c = staged.args()[0];
+        staged.compute_at(out, by_columns ? co : ro).vectorize(c, width, TailStrategy::GuardWithIf);
+    }
+}
+
 void schedule_dense(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
-    Func weight_t = l.stage("weight_t"), acc = l.stage("acc");
-    int width = ctx.vector_width;
-    weight_t.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
-    schedule_root(ctx, l.out, node.shape);
-    acc.compute_at(l.out, d.n).vectorize(d.c, width, TailStrategy::GuardWithIf);
-    RVar r = l.reduction("r").x;
-    acc.update().reorder(d.c, r, d.n).vectorize(d.c, width, TailStrategy::GuardWithIf);
+    schedule_product(ctx, l.out, l.stage("acc"), d.c, d.n, l.reduction("r").x,
+                     (int)node.shape.dims[0], l.stage("weight_t"));
 }
 
 // dL/dx(i, n) = sum_o W[o, i] * dy(o, n), with the forward pass's masked W under DropConnect
@@ -65,15 +112,29 @@ OpLowering lower_dense_grad_input(const LowerCtx &ctx) {
     int units = (int)ctx.forward_node().shape.dims[0];
     int inputs = (int)ctx.node.shape.dims[0];
     Var o("o");
-    Func weight(ctx.name("weight"));  // W as stored: inputs innermost, to vectorize over them
+    // W as stored, inputs innermost as the product vectorizes them: read in place, or, masked
+    // under DropConnect, a stage of its own (the mask once per weight)
+    Func weight(ctx.name("weight"));
     weight(d.c, o) = dropconnect_weight(ctx, ctx.param("weight", {o, d.c}), o * inputs + d.c);
     RDom r(0, units, ctx.name("r"));
     Func acc(ctx.name("acc"));
     acc(d.c, d.n) = 0.0f;
-    acc(d.c, d.n) += weight(d.c, r) * ctx.inputs[0](r, d.n);
+    acc(d.c, d.n) += weight(min(d.c, inputs - 1), r) * ctx.inputs[0](r, min(d.n, ctx.batch - 1));
     Func out(ctx.node.name);
     out(d.c, d.n) = acc(d.c, d.n);
-    return {out, {{"weight_t", weight}, {"acc", acc}}, {}, {{"r", r}}};
+    OpLowering l{out, {{"acc", acc}}, {}, {{"r", r}}};
+    if (dropconnect_active(ctx)) l.stages["weight"] = weight;
+    return l;
+}
+
+void schedule_dense_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    const Dims &d = dims();
+    if (l.has_stage("weight")) {
+        l.stage("weight").compute_root().vectorize(d.c, ctx.vector_width,
+                                                   TailStrategy::GuardWithIf);
+    }
+    schedule_product(ctx, l.out, l.stage("acc"), d.c, d.n, l.reduction("r").x,
+                     (int)node.shape.dims[0], Func());
 }
 
 // dL/dW[o, i] = sum_n dy(o, n) * x(i, n), as (i0 = i, i1 = o); under DropConnect
@@ -81,10 +142,12 @@ OpLowering lower_dense_grad_input(const LowerCtx &ctx) {
 OpLowering lower_dense_grad_weight(const LowerCtx &ctx) {
     const Dims &d = dims();
     int inputs = (int)ctx.input_shape(1).dims[0];
+    int units = (int)ctx.forward_node().shape.dims[0];
     RDom r(0, ctx.batch, ctx.name("r"));
     Func acc(ctx.name("acc"));
     acc(d.i0, d.i1) = 0.0f;
-    acc(d.i0, d.i1) += ctx.inputs[0](d.i1, r) * ctx.inputs[1](d.i0, r);
+    acc(d.i0, d.i1) +=
+        ctx.inputs[0](min(d.i1, units - 1), r) * ctx.inputs[1](min(d.i0, inputs - 1), r);
     Func out(ctx.node.name);
     out(d.i0, d.i1) = dropconnect_active(ctx)
                           ? acc(d.i0, d.i1) * dropconnect_scale(ctx, d.i1 * inputs + d.i0)
@@ -92,15 +155,10 @@ OpLowering lower_dense_grad_weight(const LowerCtx &ctx) {
     return {out, {{"acc", acc}}, {}, {{"r", r}}};
 }
 
-void schedule_dense_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+void schedule_dense_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
-    Func acc = l.stage("acc");
-    int width = ctx.vector_width;
-    l.out.compute_root().vectorize(d.i0, width, TailStrategy::GuardWithIf).parallel(d.i1);
-    acc.compute_at(l.out, d.i1).vectorize(d.i0, width, TailStrategy::GuardWithIf);
-    acc.update()
-        .reorder(d.i0, l.reduction("r").x, d.i1)
-        .vectorize(d.i0, width, TailStrategy::GuardWithIf);
+    const int inputs = (int)ctx.graph.nodes[node.inputs[1]].shape.dims[0];
+    schedule_product(ctx, l.out, l.stage("acc"), d.i0, d.i1, l.reduction("r").x, inputs, Func());
 }
 
 /// Multiply-adds of the dense node `dense` (a forward node) over the batch: N * units * inputs.
@@ -140,7 +198,7 @@ const OpDef &op_dense_grad_input() {
         .summary = "dL/dx of dense: dy W",
         .user_visible = false,
         .lower = lower_dense_grad_input,
-        .schedule = schedule_dense,
+        .schedule = schedule_dense_grad_input,
         .flops = dense_grad_input_flops,
     };
     return def;
