@@ -171,6 +171,11 @@ void schedule_root(const ScheduleCtx &ctx, Func f, const Shape &shape) {
     int width = ctx.vector_width;
     if (shape.dims[0] >= width) {
         f.vectorize(d.c, width, TailStrategy::GuardWithIf);
+    } else if (shape.rank() == 3 && shape.dims[2] >= width / 2) {
+        // Few channels (an image's 1 or 3, LeNet's 6): vectors of pixels along a row instead,
+        // strided by the channels. Measured on LeNet-5's tanh after its 6-channel conv (2-core
+        // Zen 5, AVX-512): 4.3 ms of a 13 ms predict at batch 64 in scalar code before.
+        f.vectorize(d.x, width, TailStrategy::GuardWithIf);
     }
     if (shape.rank() == 3) {
         Var yn("yn");
