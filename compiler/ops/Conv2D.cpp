@@ -66,9 +66,7 @@ OpLowering lower_conv2d(const LowerCtx &ctx) {
         padded(r.x, d.x * stride + r.y * dilation - pad, d.y * stride + r.z * dilation - pad, d.n);
     Func out(ctx.node.name);
     out(d.c, d.x, d.y, d.n) = acc(d.c, d.x, d.y, d.n);
-    OpLowering l{out, {{"weight_r", weight_r}, {"acc", acc}}, {}, {{"r", r}}};
-    if (pad > 0) l.stages["padded"] = padded;
-    return l;
+    return {out, {{"weight_r", weight_r}, {"acc", acc}, {"padded", padded}}, {}, {{"r", r}}};
 }
 
 // Register tiles over the reduction (input channels and taps), by the output's channels:
@@ -86,14 +84,25 @@ void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     weight_r.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
     // The input with its padding as a buffer of its own, one pass: the taps then read it
     // without a bounds check each (LeNet-5's transposed 5x5 convolution: 21.6 of 38 ms a step
-    // with them).
-    if (l.has_stage("padded")) {
-        const Node &input = ctx.graph.nodes[node.inputs[0]];
-        schedule_root(ctx, l.stage("padded"), input.shape);
+    // with them). An unpadded forward convolution reads its input in place.
+    Func padded = l.stage("padded");
+    const Shape &input = ctx.graph.nodes[node.inputs[0]].shape;
+    const bool pixels_in_vectors = channels < width && row >= width / 2;
+    const bool unpadded = node.forward < 0 && node.attrs.get_int("pad") == 0;
+    if (pixels_in_vectors) {
+        // stored by rows of one channel, so a vector of pixels is one load
+        Var pyn("pyn");
+        padded.compute_root()
+            .reorder_storage(d.x, d.c, d.y, d.n)
+            .vectorize(d.x, width, TailStrategy::GuardWithIf)
+            .fuse(d.y, d.n, pyn)
+            .parallel(pyn);
+    } else if (!unpadded) {
+        schedule_root(ctx, padded, input);
     }
     Var xo("xo"), xi("xi"), yn("yn");
     l.out.compute_root().fuse(d.y, d.n, yn).parallel(yn);
-    if (channels >= width || row < width / 2) {
+    if (!pixels_in_vectors) {
         const int vectors = (channels + width - 1) / width;
         const int pixels = std::max(1, std::min(8, 16 / vectors));
         l.out.split(d.x, xo, xi, pixels, TailStrategy::GuardWithIf)
@@ -164,14 +173,21 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     const Dims &d = dims();
     Window w = window_of(ctx);
     const Shape &out_shape = ctx.forward_node().shape;
-    Func x = pad_image(ctx.inputs[1], ctx.input_shape(1), 0.0f);
+    // Unpadded, every tap of the reduction reads inside the image: no bounds check at all;
+    // padded, the padding is a buffer of its own (schedule_conv2d_grad_weight).
+    Func x = w.pad > 0 ? pad_image(ctx.inputs[1], ctx.input_shape(1), 0.0f) : ctx.inputs[1];
     Var f("f"), c("c"), kx("kx"), ky("ky");
     RDom r(0, (int)out_shape.dims[2], 0, (int)out_shape.dims[1], 0, ctx.batch, ctx.name("r"));
+    // dy and x as the product reads them: in place, or copies stored by rows of one channel
+    // where the schedule takes vectors of pixels (schedule_conv2d_grad_weight)
+    Func dy_rows(ctx.name("dy_rows")), x_rows(ctx.name("x_rows"));
+    dy_rows(d.c, d.x, d.y, d.n) = ctx.inputs[0](d.c, d.x, d.y, d.n);
+    x_rows(d.c, d.x, d.y, d.n) = x(d.c, d.x, d.y, d.n);
     Func acc(ctx.name("acc"));  // (f, c, kx, ky): filters innermost, to vectorize over them
     acc(f, c, kx, ky) = 0.0f;
     acc(f, c, kx, ky) +=
-        ctx.inputs[0](f, r.x, r.y, r.z) * x(c, r.x * w.stride + kx * w.dilation - w.pad,
-                                            r.y * w.stride + ky * w.dilation - w.pad, r.z);
+        dy_rows(f, r.x, r.y, r.z) * x_rows(c, r.x * w.stride + kx * w.dilation - w.pad,
+                                           r.y * w.stride + ky * w.dilation - w.pad, r.z);
     Func out(ctx.node.name);
     Expr grad = acc(d.i3, d.i2, d.i0, d.i1);
     if (dropconnect_active(ctx)) {
@@ -179,15 +195,36 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
         grad *= dropconnect_scale(ctx, weight_index(d.i3, d.i2, d.i1, d.i0, channels, w.k));
     }
     out(d.i0, d.i1, d.i2, d.i3) = grad;
-    return {out, {{"acc", acc}}, {}, {{"r", r}}};
+    OpLowering l{out, {{"acc", acc}, {"dy_rows", dy_rows}, {"x_rows", x_rows}}, {}, {{"r", r}}};
+    if (w.pad > 0) l.stages["padded"] = x;
+    return l;
 }
 
 void schedule_conv2d_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     schedule_conv2d(ctx, node, l);
 }
 
-void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowering &l) {
+void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     Func acc = l.stage("acc");
+    const int filters = (int)ctx.graph.nodes[node.forward].shape.dims[0];
+    const int row = (int)ctx.graph.nodes[node.forward].shape.dims[2];
+    const bool pixels_in_vectors = filters < ctx.vector_width && row >= ctx.vector_width;
+    if (pixels_in_vectors) {
+        // copies by rows of one channel, so a vector of pixels is one load (the padding, if
+        // any, computed into x's)
+        const Dims &d = dims();
+        for (const char *name : {"dy_rows", "x_rows"}) {
+            Var yn("yn");
+            l.stage(name)
+                .compute_root()
+                .reorder_storage(d.x, d.c, d.y, d.n)
+                .vectorize(d.x, ctx.vector_width, TailStrategy::GuardWithIf)
+                .fuse(d.y, d.n, yn)
+                .parallel(yn);
+        }
+    } else if (l.has_stage("padded")) {
+        schedule_root(ctx, l.stage("padded"), ctx.graph.nodes[node.inputs[1]].shape);
+    }
     const RDom &r = l.reduction("r");
     std::vector<Var> v = acc.args();  // f, c, kx, ky
     int width = ctx.vector_width;
@@ -202,9 +239,24 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &, OpLowerin
         .reorder(d.i3, task)
         .parallel(task);
     acc.compute_at(l.out, task).vectorize(v[0], width, TailStrategy::GuardWithIf);
-    acc.update()
-        .reorder(v[0], r.x, r.y, r.z, v[1], v[2], v[3])
-        .vectorize(v[0], width, TailStrategy::GuardWithIf);
+    if (!pixels_in_vectors) {
+        acc.update()
+            .reorder(v[0], r.x, r.y, r.z, v[1], v[2], v[3])
+            .vectorize(v[0], width, TailStrategy::GuardWithIf);
+        return;
+    }
+    // Fewer filters than a vector: vectors of output pixels along a row instead, each filter's
+    // sum a vector of partial sums (rfactor) added up at the end.
+    RVar rxo("rxo"), rxi("rxi");
+    Var lane("lane");
+    acc.update().split(r.x, rxo, rxi, width, TailStrategy::GuardWithIf);
+    Func partial = acc.update().rfactor(rxi, lane);
+    std::vector<Var> p = partial.args();  // f, c, kx, ky, lane
+    partial.compute_at(l.out, task).reorder(lane, p[0]).vectorize(lane).unroll(p[0]);
+    partial.update()
+        .reorder(lane, p[0], rxo, r.y, r.z, p[1], p[2], p[3])
+        .vectorize(lane)
+        .unroll(p[0]);
 }
 
 /// Multiply-adds of the convolution `conv` (a forward node) over the batch:
