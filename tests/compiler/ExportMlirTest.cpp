@@ -235,7 +235,7 @@ TEST_CASE("an op without an MLIR mapping is an error at the layer, naming it and
     netc::OpDef unmapped = *f.graph->nodes[2].op;
     unmapped.mlir = nullptr;
     for (netc::Node &node : f.graph->nodes)
-        if (node.op->name == "dense") node.op = &unmapped;
+        if (std::string(node.op->name) == "dense") node.op = &unmapped;
     CHECK(!netc::export_mlir(*f.graph, f.layout, weights_for(f.layout), 1, *f.diags));
     CHECK(f.diags->error_count() == 2);
     std::string said = f.diags->render();
