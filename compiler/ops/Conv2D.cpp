@@ -122,11 +122,14 @@ void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
             .unroll(d.x);
         return;
     }
-    l.out.split(d.x, xo, xi, width, TailStrategy::GuardWithIf)
+    // A row shorter than two vectors takes half vectors (8 floats): LeNet-5's rows of 10 and 14
+    // pixels fill 16-float vectors by 5/8 and 7/8 and cost a whole tail vector each.
+    const int pixels = row < 2 * width ? std::min(width, 8) : width;
+    l.out.split(d.x, xo, xi, pixels, TailStrategy::GuardWithIf)
         .reorder(xi, d.c, xo, yn)
         .vectorize(xi);
     acc.compute_at(l.out, xo)
-        .bound_extent(d.x, width)
+        .bound_extent(d.x, pixels)
         .bound_extent(d.c, channels)
         .vectorize(d.x)
         .unroll(d.c);
@@ -253,7 +256,8 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLow
     // sum a vector of partial sums (rfactor) added up at the end.
     RVar rxo("rxo"), rxi("rxi");
     Var lane("lane");
-    acc.update().split(r.x, rxo, rxi, width, TailStrategy::GuardWithIf);
+    const int lanes = row < 2 * width ? std::min(width, 8) : width;  // as schedule_conv2d's
+    acc.update().split(r.x, rxo, rxi, lanes, TailStrategy::GuardWithIf);
     Func partial = acc.update().rfactor(rxi, lane);
     std::vector<Var> p = partial.args();  // f, c, kx, ky, lane
     partial.compute_at(l.out, task).reorder(lane, p[0]).vectorize(lane).unroll(p[0]);
