@@ -76,9 +76,10 @@ OpLowering lower_conv2d(const LowerCtx &ctx) {
 //                            broadcast
 // The accumulators of a tile are computed whole (reads past the row's end see the padding).
 // Measured on a 2-core Zen 5 (AVX-512), netc bench train img/s, one accumulator vector per pixel
-// before -> these tiles (with the rows of one channel below and the weight gradient's plans):
-// bench/models/lenet5 1,368-1,512 -> 4,962, cifar_lenet 547-564 -> 4,012, cifar_strided
-// 974-1,086 -> 1,983, examples/cifar_resnet 545-579 -> 797, fashion_cnn 2,338-2,501 -> 3,053.
+// before -> these tiles (with the rows of one channel, the half vectors and the weight
+// gradient's plans below): bench/models/lenet5 1,368-1,512 -> 7,951-8,347, cifar_lenet 547-564
+// -> 9,280-10,412, cifar_strided 974-1,086 -> 2,263-2,433, examples/cifar_resnet 545-579 ->
+// 759-795, fashion_cnn 2,338-2,501 -> 2,932-3,017.
 void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
     Func weight_r = l.stage("weight_r"), acc = l.stage("acc");
