@@ -69,6 +69,13 @@ OpLowering lower_conv2d(const LowerCtx &ctx) {
     return {out, {{"weight_r", weight_r}, {"acc", acc}, {"padded", padded}}, {}, {{"r", r}}};
 }
 
+/// The vectors of pixels along a row of `row` pixels: half vectors (8 floats) on a row shorter
+/// than two vectors, whose tail is otherwise scalar (LeNet-5's rows of 10 and 14 pixels fill
+/// 16-float vectors by 5/8 and 7/8 and cost a whole tail each).
+int pixel_vector(const ScheduleCtx &ctx, int row) {
+    return row < 2 * ctx.vector_width ? std::min(ctx.vector_width, 8) : ctx.vector_width;
+}
+
 // Register tiles over the reduction (input channels and taps), by the output's channels:
 //   many (a vector or more)  vectors of channels by a few pixels of a row, each pixel's input a
 //                            broadcast: up to 16 accumulators
@@ -123,9 +130,7 @@ void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
             .unroll(d.x);
         return;
     }
-    // A row shorter than two vectors takes half vectors (8 floats): LeNet-5's rows of 10 and 14
-    // pixels fill 16-float vectors by 5/8 and 7/8 and cost a whole tail vector each.
-    const int pixels = row < 2 * width ? std::min(width, 8) : width;
+    const int pixels = pixel_vector(ctx, row);
     l.out.split(d.x, xo, xi, pixels, TailStrategy::GuardWithIf)
         .reorder(xi, d.c, xo, yn)
         .vectorize(xi);
@@ -257,7 +262,7 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLow
     // sum a vector of partial sums (rfactor) added up at the end.
     RVar rxo("rxo"), rxi("rxi");
     Var lane("lane");
-    const int lanes = row < 2 * width ? std::min(width, 8) : width;  // as schedule_conv2d's
+    const int lanes = pixel_vector(ctx, row);
     acc.update().split(r.x, rxo, rxi, lanes, TailStrategy::GuardWithIf);
     Func partial = acc.update().rfactor(rxi, lane);
     std::vector<Var> p = partial.args();  // f, c, kx, ky, lane
