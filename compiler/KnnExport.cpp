@@ -141,6 +141,8 @@ void mlir_knn(MlirCtx &ctx) {
         queries = mlir_reshape(ctx, nchw, {n, f}, "queries");
     }
 
+    MlirValue square_root;  // 1/2, the exponent of tosa.pow (TOSA has no sqrt): l2 and cosine
+    if (distance != "l1") square_root = scalar("square_root", 0.5f);
     MlirValue ranked;  // [N, S]
     if (distance == "l1") {
         MlirValue rows = mlir_reshape(ctx, queries, {n, 1, f}, "rows");
@@ -165,7 +167,7 @@ void mlir_knn(MlirCtx &ctx) {
             ranked = op("tosa.maximum", {expanded, scalar("no_distance", 0.0f)}, "squared");
         } else {
             MlirValue product = mlir_mul(ctx, query_squares, stored_squares, "square_norms");
-            MlirValue norms = op("tosa.pow", {product, scalar("square_root", 0.5f)}, "norms");
+            MlirValue norms = op("tosa.pow", {product, square_root}, "norms");
             MlirValue safe = op("tosa.maximum", {norms, scalar("tiny", 1e-30f)}, "safe_norms");
             MlirValue inverse = ctx.emit("tosa.reciprocal", {safe}, safe.type, {}, "inverse_norms");
             MlirValue cosine = mlir_mul(ctx, dot, inverse, "cosine");
@@ -178,6 +180,8 @@ void mlir_knn(MlirCtx &ctx) {
     }
 
     MlirValue zero = scalar("nothing", 0.0f);
+    MlirValue taken;  // the largest float's negation, for the distances already taken
+    if (k > 1) taken = scalar("taken", -std::numeric_limits<float>::max());
     MlirValue remaining = ctx.emit("tosa.negate", {ranked}, ranked.type, {}, "closeness");
     std::vector<MlirValue> near, neighbour_labels;  // [N, 1] each, nearest first
     for (int j = 0; j < k; j++) {
@@ -188,12 +192,11 @@ void mlir_knn(MlirCtx &ctx) {
         MlirValue pick = op("tosa.equal", {column, index}, "pick" + at, "i1");
         MlirValue picked = op("tosa.select", {pick, ranked, zero}, "picked" + at);
         MlirValue d = sum_over(picked, 1, "ranked" + at);
-        if (distance == "l2") d = op("tosa.pow", {d, scalar("root" + at, 0.5f)}, "distance" + at);
+        if (distance == "l2") d = op("tosa.pow", {d, square_root}, "distance" + at);
         near.push_back(d);
         MlirValue label = op("tosa.select", {pick, labels, zero}, "label_picked" + at);
         neighbour_labels.push_back(sum_over(label, 1, "label" + at));
         if (j + 1 < k) {
-            MlirValue taken = scalar("taken" + at, -std::numeric_limits<float>::max());
             remaining = op("tosa.select", {pick, taken, remaining}, "remaining" + at);
         }
     }
@@ -201,14 +204,14 @@ void mlir_knn(MlirCtx &ctx) {
     std::vector<float> class_index;
     for (int64_t c = 0; c < classes; c++) class_index.push_back((float)c);
     MlirValue class_row = ctx.constant("classes", class_index, {1, classes});
-    MlirValue exact;
+    MlirValue one_vote = scalar("one_vote", 1.0f), exact;
     if (weighted) exact = op("tosa.equal", {near[0], zero}, "exact", "i1");
     MlirValue shares, total;
     for (int j = 0; j < k; j++) {
         const std::string at = "_" + std::to_string(j);
         MlirValue hit =
             op("tosa.equal", {neighbour_labels[(size_t)j], class_row}, "hit" + at, "i1");
-        MlirValue weight = scalar("vote" + at, 1.0f);
+        MlirValue weight = one_vote;
         if (weighted) {
             MlirValue at_zero = op("tosa.equal", {near[(size_t)j], zero}, "at_zero" + at, "i1");
             MlirValue zero_vote = op("tosa.select", {at_zero, weight, zero}, "zero_vote" + at);
