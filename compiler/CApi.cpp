@@ -166,8 +166,7 @@ std::vector<const PipelineSpec *> object_pipelines(const Program &program) {
 }
 
 /// The wrapper of a pipeline with a raw entry point of its own.
-std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &in,
-                            bool needs_length) {
+std::string lowered_wrapper(const Names &n, const PipelineSpec &p, bool needs_length) {
     std::string decls, checks, setup, args;
     auto buffer = [&](const std::string &b, const std::string &data, const char *type, int dims,
                       const std::string &extents) {
@@ -217,8 +216,6 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
     if (p.has_input(Role::TotalSteps) && needs_length) {
         checks += "    if (netc_total_steps < 1) return NETC_ERROR_NO_SCHEDULE_LENGTH;\n";
     }
-    std::string image_extents =
-        fmt::format("{}, {}, {}, batch", in.dims[2], in.dims[1], in.dims[0]);
     // Each buffer role gets one halide_buffer_t, made the first time it appears: an output that is
     // also an input (params, opt_state) is the same memory, read and written in place.
     std::set<Role> made;
@@ -247,7 +244,8 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, const Shape &
             }
             return out;
         }
-        case Role::Images: return one("b_images", "images", "halide_type_float", 4, image_extents);
+        case Role::Images:  // one row of C*H*W floats (NCHW) per sample
+            return one("b_images", "images", "halide_type_float", 2, n.M + "_INPUT_SIZE, batch");
         case Role::Labels: return one("b_labels", "labels", "halide_type_int", 1, "batch");
         case Role::Gradient: return one("b_grad", "grad", "halide_type_float", 1, arena);
         case Role::Losses: return one("b_losses", "losses", "halide_type_float", 1, "3");
@@ -418,7 +416,9 @@ extern const netc_model {m}_model;
 
 {api}/* The raw entry points, over halide_buffer_t (see HalideRuntime.h), for callers who want them.
  * They return 0 or a Halide error code (halide_error_code_t); they check buffer shapes, the step
- * and the run's length themselves, but not the labels. */
+ * and the run's length themselves, but not the labels. Images are a 2-D buffer of extents
+ * ({M}_INPUT_SIZE, batch), one NCHW sample per row; the arena, state and gradient 1-D; the
+ * probabilities ({M}_CLASSES, batch). */
 struct halide_buffer_t;
 {raw}
 #ifdef __cplusplus
@@ -463,8 +463,8 @@ std::string c_wrappers(const Graph &graph, const ParamLayout &layout, const Prog
     std::string wrappers;
     for (const PipelineSpec *p : object_pipelines(program)) {
         wrappers += "\n";  // not "\n" + ...: GCC 12 warns falsely (-Wrestrict)
-        wrappers += p->lowered() ? lowered_wrapper(n, *p, in, needs_length)
-                                 : composed_wrapper(n, program, *p);
+        wrappers +=
+            p->lowered() ? lowered_wrapper(n, *p, needs_length) : composed_wrapper(n, program, *p);
     }
     if (program.trainable) {
         wrappers += fmt::format("\nvoid {}_set_total_steps(int64_t steps) {{ netc_total_steps = "

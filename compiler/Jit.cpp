@@ -18,7 +18,7 @@ Buffer<float> wrap(const float *data, std::vector<int> extents) {
 
 struct JitModel::Evaluator {
     ImageParam params{Float(32), 1, "params"};
-    ImageParam images{Float(32), 4, "images"};
+    ImageParam images{Float(32), 2, "images"};
     Param<uint32_t> rng_key{"rng_key"};
     Pipeline pipeline;
 };
@@ -35,6 +35,10 @@ JitModel::~JitModel() = default;
 
 namespace {
 
+/// The images as the pipelines take them: one row of C*H*W floats (NCHW) per sample.
+std::vector<int> image_rows(const Shape &s, int batch) { return {(int)s.elements(), batch}; }
+
+/// The image gradient's extents, (x, y, c, n): NCHW as well.
 std::vector<int> image_extents(const Shape &s, int batch) {
     return {(int)s.dims[2], (int)s.dims[1], (int)s.dims[0], batch};
 }
@@ -133,7 +137,7 @@ void JitModel::run(const std::string &name, const Call &call) {
             }
             break;
         case Role::Images:
-            p.images.set(wrap(call.images, image_extents(graph_.input, call.batch)));
+            p.images.set(wrap(call.images, image_rows(graph_.input, call.batch)));
             break;
         case Role::Labels:
             p.labels.set(Buffer<int32_t>(const_cast<int32_t *>(call.labels), call.batch));
@@ -288,7 +292,7 @@ std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params, 
         ev = std::make_shared<Evaluator>();
         constrain_inputs(graph_, layout_, ev->params, ev->images, (int)graph_.train.batch);
         Forward fwd = lower_forward(graph_, layout_, mode, ev->params, ev->images,
-                                    ev->images.dim(3).extent(), ev->rng_key);
+                                    ev->images.dim(1).extent(), ev->rng_key);
         schedule_nodes(graph_, fwd, target_, {node});
         Func value = fwd.values[node].out;
         if (node == 0) value.compute_root();
@@ -296,7 +300,7 @@ std::vector<float> JitModel::evaluate(int node, Mode mode, const float *params, 
         ev->pipeline.compile_jit(target_);
     }
     ev->params.set(wrap(params, {(int)layout_.total}));
-    ev->images.set(wrap(images, image_extents(graph_.input, batch)));
+    ev->images.set(wrap(images, image_rows(graph_.input, batch)));
     ev->rng_key.set(rng_key);
     const Shape &s = graph_.nodes[node].shape;
     std::vector<float> out((size_t)s.elements() * batch);

@@ -58,6 +58,8 @@ public:
                                           // sample_offset + n (a shard of a data-parallel step);
                                           // per-sample random draws are keyed by it
     Halide::Func labels;                  // (n) int32 class labels (training pipelines only)
+    Halide::Func images;                  // (i, n): the samples as the pipeline takes them, NCHW
+                                          // rows; the input node is their (c, x, y, n) view
     const OpLowering *forward = nullptr;  // backward nodes: their forward node's lowering
 
     const Shape &input_shape(int i = 0) const;

@@ -15,9 +15,11 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, 
     const Dims &d = dims();
     Forward fwd;
     fwd.values.reserve(graph.nodes.size());  // backward nodes point at their forward node's entry
-    // The edge: NCHW images become the channels-innermost layout once.
+    // The edge: NCHW rows become the channels-innermost layout once (where an op needs it; a
+    // flatten of the input reads the rows in place).
+    const int h = (int)graph.input.dims[1], w = (int)graph.input.dims[2];
     Func input("input");
-    input(d.c, d.x, d.y, d.n) = images(d.x, d.y, d.c, d.n);
+    input(d.c, d.x, d.y, d.n) = images((d.c * h + d.y) * w + d.x, d.n);
     fwd.values.push_back({input, {}, {}, {}});
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         const Node &node = graph.nodes[i];
@@ -27,6 +29,7 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, 
         for (int id : node.inputs) inputs.push_back(fwd.values[id].out);
         LowerCtx ctx(graph, node, layout, mode, inputs, params, batch, rng_key);
         ctx.labels = labels;
+        ctx.images = images;
         if (sample_offset.defined()) ctx.sample_offset = sample_offset;
         if (node.forward >= 0) ctx.forward = &fwd.values[node.forward];
         fwd.values.push_back(node.op->lower(ctx));

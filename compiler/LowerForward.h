@@ -19,10 +19,10 @@ struct Forward {
     Halide::Func probs;              // (c, n): softmax over classes (none in a kNN model)
 };
 
-/// Lowers every node. `params` is the flat arena (i); `images` the NCHW input (x, y, c, n);
-/// `batch` the batch extent; `rng_key` the uint32 key of this step's random stream; `labels`
-/// the int32 labels (n), needed only by a backward graph; `sample_offset` the global index of
-/// the batch's first sample (LowerCtx::sample_offset; undefined: 0).
+/// Lowers every node. `params` is the flat arena (i); `images` the NCHW input, one row per sample
+/// (i, n); `batch` the batch extent; `rng_key` the uint32 key of this step's random stream;
+/// `labels` the int32 labels (n), needed only by a backward graph; `sample_offset` the global index
+/// of the batch's first sample (LowerCtx::sample_offset; undefined: 0).
 Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode,
                       const Halide::Func &params, const Halide::Func &images,
                       const Halide::Expr &batch, const Halide::Expr &rng_key,

@@ -17,11 +17,9 @@ void constrain_inputs(const Graph &graph, const ParamLayout &layout, ImageParam 
     params.set_estimates({{0, (int)layout.total}});
     const Shape &in = graph.input;  // [C, H, W]
     int c = (int)in.dims[0], h = (int)in.dims[1], w = (int)in.dims[2];
-    images.dim(0).set_bounds(0, w);
-    images.dim(1).set_bounds(0, h).set_stride(w);
-    images.dim(2).set_bounds(0, c).set_stride(w * h);
-    images.dim(3).set_min(0).set_stride(w * h * c);
-    images.set_estimates({{0, w}, {0, h}, {0, c}, {0, batch_estimate}});
+    images.dim(0).set_bounds(0, c * h * w);
+    images.dim(1).set_min(0).set_stride(c * h * w);
+    images.set_estimates({{0, c * h * w}, {0, batch_estimate}});
 }
 
 namespace {
@@ -143,7 +141,7 @@ void lower_predict(LoweredPipeline &p, const Graph &graph, const ParamLayout &la
         params(d.c) = arena(d.c);
         images = Func("normalized_images");
         if (weights.mean.empty()) {
-            images(d.x, d.y, d.c, d.n) = p.images(d.x, d.y, d.c, d.n);
+            images(d.c, d.n) = p.images(d.c, d.n);
         } else {
             int channels = (int)weights.mean.size();
             Buffer<float> mean(channels, "mean"), inv_std(channels, "inv_std");
@@ -151,11 +149,12 @@ void lower_predict(LoweredPipeline &p, const Graph &graph, const ParamLayout &la
                 mean(c) = weights.mean[c];
                 inv_std(c) = 1.0f / weights.stddev[c];
             }
-            images(d.x, d.y, d.c, d.n) = (p.images(d.x, d.y, d.c, d.n) - mean(d.c)) * inv_std(d.c);
+            Expr channel = d.c / (int)(graph.input.dims[1] * graph.input.dims[2]);
+            images(d.c, d.n) = (p.images(d.c, d.n) - mean(channel)) * inv_std(channel);
         }
     }
     p.graph = &graph;
-    p.forward = lower_forward(graph, layout, Mode::Infer, params, images, p.images.dim(3).extent(),
+    p.forward = lower_forward(graph, layout, Mode::Infer, params, images, p.images.dim(1).extent(),
                               Expr(0u));
     p.stages["input"] = p.forward.values[0].out;
     p.outputs = {output_probs(p, graph, options.batch_estimate)};
@@ -175,7 +174,7 @@ void lower_training(LoweredPipeline &p, const Program &program, const Graph &for
     p.graph = train;
     Expr offset = spec.has_input(Role::SampleOffset) ? Expr(p.sample_offset) : Expr(0);
     GradientFuncs g = lower_gradient(*train, layout, p.params, p.images, p.labels,
-                                     p.images.dim(3).extent(), offset, p.step, p.total_steps);
+                                     p.images.dim(1).extent(), offset, p.step, p.total_steps);
     p.forward = g.graph;
     p.stages["input"] = g.graph.values[0].out;
     for (const auto &[name, f] : g.stages) p.stages[name] = f;
@@ -254,7 +253,7 @@ void lower_knn_pipeline(LoweredPipeline &p, const Graph &graph, const ParamLayou
     const PipelineSpec &spec = *p.spec;
     KnnInputs in;
     in.images = p.images;
-    in.batch = p.images.dim(3).extent();
+    in.batch = p.images.dim(1).extent();
     if (spec.has_input(Role::Reference)) {
         constrain_reference(p, graph);
         in.reference = p.reference;

@@ -46,7 +46,7 @@ struct LoweredPipeline {
     Halide::Param<uint64_t> seed{"seed"};
     Halide::ImageParam params{Halide::Float(32), 1, "params"};  // (i)
     std::vector<Halide::ImageParam> state;                      // one (i) per slot
-    Halide::ImageParam images{Halide::Float(32), 4, "images"};  // NCHW: (x, y, c, n)
+    Halide::ImageParam images{Halide::Float(32), 2, "images"};  // NCHW samples: (i, n)
     Halide::ImageParam labels{Halide::Int(32), 1, "labels"};    // (n)
     Halide::ImageParam grad{Halide::Float(32), 1, "grad"};      // (i)
     Halide::Param<int64_t> step{"step"};

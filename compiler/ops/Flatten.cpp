@@ -15,12 +15,21 @@ std::optional<Shape> flatten_shape(const Node &, const std::vector<Shape> &in, s
     return Shape{{in[0].elements()}};
 }
 
+/// Whether the flatten only renames elements it reads in place: the pipeline's NCHW rows are
+/// already the flattened input, and a flat input is its own flattening. The lowering reads them
+/// directly and the schedule leaves the flatten inline, so no copy of the images is made.
+bool reads_in_place(const Graph &graph, const Node &node) {
+    return node.inputs[0] == 0 || graph.nodes[node.inputs[0]].shape.rank() == 1;
+}
+
 // out(i, n) = in(i / (H*W), i % W, (i / W) % H, n)
 OpLowering lower_flatten(const LowerCtx &ctx) {
     const Dims &d = dims();
     const Shape &in = ctx.input_shape();
     Func out(ctx.node.name);
-    if (in.rank() == 1) {
+    if (ctx.node.inputs[0] == 0) {
+        out(d.c, d.n) = ctx.images(d.c, d.n);
+    } else if (in.rank() == 1) {
         out(d.c, d.n) = ctx.inputs[0](d.c, d.n);
     } else {
         int h = (int)in.dims[1], w = (int)in.dims[2];
@@ -30,6 +39,7 @@ OpLowering lower_flatten(const LowerCtx &ctx) {
 }
 
 void schedule_flatten(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    if (reads_in_place(ctx.graph, node) && !ctx.is_output) return;  // inline
     schedule_root(ctx, l.out, node.shape);
 }
 

@@ -103,10 +103,10 @@ std::vector<int> param_extents(const Shape &s) {
 void GradCheck::run_netc() {
     using namespace Halide;
     const ParamLayout &layout = fe_.layout;
-    ImageParam params(Float(32), 1, "params"), images(Float(32), 4, "images");
+    ImageParam params(Float(32), 1, "params"), images(Float(32), 2, "images");  // NCHW rows
     ImageParam labels(Int(32), 1, "labels");
     Halide::Target target = get_jit_target_from_environment();
-    Forward fwd = lower_forward(train_, layout, Mode::Train, params, images, images.dim(3).extent(),
+    Forward fwd = lower_forward(train_, layout, Mode::Train, params, images, images.dim(1).extent(),
                                 Expr(kRngKey), labels);
     std::vector<int> outputs;
     for (const GradTarget &t : targets_) outputs.push_back(t.grad_node);
@@ -128,7 +128,7 @@ void GradCheck::run_netc() {
     buffers.push_back(Buffer<float>(kBatch));
     Buffer<float> pb(params_.data(), (int)layout.total);
     const Shape &in = graph().input;
-    Buffer<float> ib(images_.data(), {(int)in.dims[2], (int)in.dims[1], (int)in.dims[0], kBatch});
+    Buffer<float> ib(images_.data(), {(int)in.elements(), kBatch});
     Buffer<int32_t> lb(labels_.data(), kBatch);
     params.set(pb);
     images.set(ib);
