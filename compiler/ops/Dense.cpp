@@ -32,27 +32,50 @@ std::vector<ParamSpec> dense_params(const Node &node, const std::vector<Shape> &
     return p;
 }
 
-// The three products of a dense layer are register-tiled matrix products (schedule_product).
-// A tile computes whole blocks of accumulators, past the last unit or sample where the sizes do
-// not divide, so the products' reads are clamped into the operands: the rows and columns past
-// the end repeat the last one, and what they compute is never stored.
+// The three products of a dense layer are register-tiled matrix products: the gradients'
+// (schedule_product) vectors of one operand by broadcasts of the other, the forward's dot
+// products (schedule_dense). A tile computes whole blocks of accumulators, past the last unit or
+// sample where the sizes do not divide, so the products' reads are clamped into the operands:
+// the rows and columns past the end repeat the last one, and what they compute is never stored.
+
+// The forward product is a product of dot products: W is stored [units, inputs], inputs
+// innermost as the samples are, so both operands are read along the reduction in place. Lanes
+// of partial sums run along the inputs (dot_lanes of them), a tile of units x samples of them is
+// held in registers, and each output adds its lanes up once at the end. The inputs past the last
+// whole group of lanes are added one by one.
+constexpr int dot_lanes = 16;  // one AVX-512 vector, two AVX2 ones
 
 // out(c, n) = sum_i W[c, i] * in(i, n) + b[c], W masked by DropConnect while training
 OpLowering lower_dense(const LowerCtx &ctx) {
     const Dims &d = dims();
     int inputs = (int)ctx.input_shape().dims[0];
     int units = (int)ctx.node.shape.dims[0];
-    Var i("i");
-    Func weight_t(ctx.name("weight_t"));  // W transposed: output units innermost, to vectorize
-    weight_t(d.c, i) = dropconnect_weight(ctx, ctx.param("weight", {d.c, i}), d.c * inputs + i);
-    RDom r(0, inputs, ctx.name("r"));
     Expr c = min(d.c, units - 1), n = min(d.n, ctx.batch - 1);
-    Func acc(ctx.name("acc"));
-    acc(d.c, d.n) = ctx.has_param("bias") ? ctx.param("bias", {c}) : 0.0f;
-    acc(d.c, d.n) += weight_t(c, r) * ctx.inputs[0](r, n);
-    Func out(ctx.node.name);
-    out(d.c, d.n) = acc(d.c, d.n);
-    return {out, {{"weight_t", weight_t}, {"acc", acc}}, {}, {{"r", r}}};
+    auto product = [&](Expr i) {
+        return dropconnect_weight(ctx, ctx.param("weight", {c, i}), c * inputs + i) *
+               ctx.inputs[0](i, n);
+    };
+    const int groups = inputs / dot_lanes, rest = inputs - groups * dot_lanes;
+    Var lane("lane");
+    Expr total = ctx.has_param("bias") ? ctx.param("bias", {c}) : 0.0f;
+    OpLowering l;
+    if (groups > 0) {
+        Func lanes(ctx.name("lanes"));  // lanes(lane, c, n): partial dot products
+        RDom r(0, groups, ctx.name("r"));
+        lanes(lane, d.c, d.n) = 0.0f;
+        lanes(lane, d.c, d.n) += product(r * dot_lanes + lane);
+        RDom k(0, dot_lanes, ctx.name("k"));
+        total += sum(lanes(k, d.c, d.n));
+        l.stages["lanes"] = lanes;
+        l.reductions["r"] = r;
+    }
+    if (rest > 0) {
+        RDom t(groups * dot_lanes, rest, ctx.name("t"));
+        total += sum(product(t));
+    }
+    l.out = Func(ctx.node.name);
+    l.out(d.c, d.n) = total;
+    return l;
 }
 
 /// Accumulators of a register tile of a matrix product: `cols` (vectors of the target's width)
@@ -65,20 +88,18 @@ struct ProductTile {
 // 2 x 4. Each step of the reduction is then 16 (8) FMAs for 2 vector loads. Measured on a 2-core
 // Zen 5 (AVX-512), netc bench train img/s, one vector of units per sample before -> these tiles:
 // bench/models/wide_mlp 4,090 -> 11,705-17,164, fashion_mlp 28,570 -> 102,982-110,440,
-// fashion_linear 99,932 -> 420,649-461,191; wide_mlp's batch-1 latency 3.07 -> 0.68 ms, where
-// the transposed weight, copied every call, is most of the time (PyTorch: 0.12 ms). The AVX2
-// tile is not measured: no AVX2-only machine in this session.
+// fashion_linear 99,932 -> 420,649-461,191 (all three products so then, the forward's over a
+// transposed copy of W made every call). The AVX2 tile is not measured: no AVX2-only machine.
 ProductTile product_tile(const ScheduleCtx &ctx) {
     return {2 * ctx.vector_width, ctx.vector_width >= 16 ? 8 : 4};
 }
 
 /// out(col, row) = acc(col, row), acc summing a(col, r) * b(r, row) over `r` with its reads
 /// clamped (above): tiles of product_tile(ctx) accumulators held in registers over the whole
-/// reduction, vectors along `col`. One task per block of columns, where `staged` (a transposed
-/// copy of the weights, when defined) is computed once for every row; per block of rows where
-/// the columns (`cols` of them) make fewer blocks than the rows could.
+/// reduction, vectors along `col`. One task per block of columns; per block of rows where the
+/// columns (`cols` of them) make fewer blocks than the rows could.
 void schedule_product(const ScheduleCtx &ctx, Func out, Func acc, Var col, Var row, RVar r,
-                      int cols, Func staged) {
+                      int cols) {
     const int width = ctx.vector_width;
     const ProductTile tile = product_tile(ctx);
     Var co("co"), ci("ci"), ro("ro"), ri("ri");
@@ -99,16 +120,53 @@ void schedule_product(const ScheduleCtx &ctx, Func out, Func acc, Var col, Var r
         .unroll(col)
         .unroll(row);
     acc.update().reorder(col, row, r).vectorize(col, width).unroll(col).unroll(row);
-    if (staged.defined()) {
-        Var c = staged.args()[0];
-        staged.compute_at(out, by_columns ? co : ro).vectorize(c, width, TailStrategy::GuardWithIf);
-    }
 }
 
+// Tiles of units x samples of lanes: AVX-512 holds 4 x 4 accumulators, 4 + 4 loads a step; AVX2,
+// with 16 registers and two of them per group of lanes, 2 x 2. Measured on a 2-core Zen 5
+// (AVX-512), netc bench, a transposed copy of W with the broadcast tiles of schedule_product and
+// the images copied twice -> these with the images read in place (LowerForward.cpp):
+// fashion_linear train 0.56 -> 2.84-2.89 M img/s, predict 0.61 -> 4.4-5.1 M, batch-1 0.014 ->
+// 0.001-0.002 ms; fashion_mlp 99 -> 113-120 k, 235 -> 260-303 k, 0.056 -> 0.025-0.028 ms;
+// bench/models/wide_mlp 11.8 -> 17.0-17.6 k, 33 -> 54-56 k, 1.24 -> 0.085-0.119 ms. The AVX2
+// tiles, emulated there (HL_JIT_TARGET=x86-64-linux-avx-avx2-f16c-fma-sse41): 2.4 M, 80 k and
+// 10 k train img/s.
 void schedule_dense(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
-    schedule_product(ctx, l.out, l.stage("acc"), d.c, d.n, l.reduction("r").x,
-                     (int)node.shape.dims[0], l.stage("weight_t"));
+    const int units = (int)node.shape.dims[0];
+    const int tile = ctx.vector_width >= 16 ? 4 : 2;
+    Var co("co"), ci("ci"), no("no"), ni("ni");
+    Func out = l.out;
+    out.compute_root()
+        .split(d.c, co, ci, tile, TailStrategy::GuardWithIf)
+        .split(d.n, no, ni, tile, TailStrategy::GuardWithIf);
+    if (!l.has_stage("lanes")) {  // fewer inputs than lanes: a few scalar products each
+        out.parallel(no);
+        return;
+    }
+    Func lanes = l.stage("lanes");
+    Var lane = lanes.args()[0];
+    if (units > 8 * tile) {
+        // a task per block of units, whose weights stay in L1 while the samples go by
+        out.reorder(ci, ni, no, co).parallel(co);
+        lanes.compute_at(out, no);
+    } else {
+        // few units: a task per block of samples, over all the units
+        out.reorder(ci, ni, co, no).parallel(no);
+        lanes.compute_at(out, co);
+    }
+    lanes.bound_extent(d.c, tile)
+        .bound_extent(d.n, tile)
+        .vectorize(lane, ctx.vector_width)
+        .unroll(lane)
+        .unroll(d.c)
+        .unroll(d.n);
+    lanes.update()
+        .reorder(lane, d.c, d.n, l.reduction("r").x)
+        .vectorize(lane, ctx.vector_width)
+        .unroll(lane)
+        .unroll(d.c)
+        .unroll(d.n);
 }
 
 // dL/dx(i, n) = sum_o W[o, i] * dy(o, n), with the forward pass's masked W under DropConnect
@@ -139,7 +197,7 @@ void schedule_dense_grad_input(const ScheduleCtx &ctx, const Node &node, OpLower
                                                    TailStrategy::GuardWithIf);
     }
     schedule_product(ctx, l.out, l.stage("acc"), d.c, d.n, l.reduction("r").x,
-                     (int)node.shape.dims[0], Func());
+                     (int)node.shape.dims[0]);
 }
 
 // dL/dW[o, i] = sum_n dy(o, n) * x(i, n), as (i0 = i, i1 = o); under DropConnect
@@ -163,7 +221,7 @@ OpLowering lower_dense_grad_weight(const LowerCtx &ctx) {
 void schedule_dense_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
     const int inputs = (int)ctx.graph.nodes[node.inputs[1]].shape.dims[0];
-    schedule_product(ctx, l.out, l.stage("acc"), d.i0, d.i1, l.reduction("r").x, inputs, Func());
+    schedule_product(ctx, l.out, l.stage("acc"), d.i0, d.i1, l.reduction("r").x, inputs);
 }
 
 /// Multiply-adds of the dense node `dense` (a forward node) over the batch: N * units * inputs.
