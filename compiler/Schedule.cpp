@@ -62,9 +62,10 @@ int vector_width(const Target &target) {
 void schedule_nodes(const Graph &graph, Forward &fwd, const Target &target,
                     const std::vector<int> &outputs) {
     int width = vector_width(target);
-    // The NCHW -> (c, x, y, n) copy: one pass, so convolutions read channels contiguously.
-    ScheduleCtx edge{graph, target, width, true, false};
-    schedule_root(edge, fwd.values[0].out, graph.nodes[0].shape);
+    // The (c, x, y, n) view of the NCHW rows (compiler/ops/Input.cpp)
+    ScheduleCtx edge{graph, target, width, false, false};
+    edge.is_output = std::find(outputs.begin(), outputs.end(), 0) != outputs.end();
+    graph.nodes[0].op->schedule(edge, graph.nodes[0], fwd.values[0]);
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         const Node &node = graph.nodes[i];
         ScheduleCtx ctx{graph, target, width, false, true};

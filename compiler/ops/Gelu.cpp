@@ -16,7 +16,7 @@ OpLowering lower_gelu(const LowerCtx &ctx) {
     bool exact = ctx.node.attrs.get_enum("approximate") == "none";
     return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) {
         if (exact) return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
-        return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+        return 0.5f * x * (1.0f + vector_tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     });
 }
 
@@ -30,7 +30,7 @@ OpLowering lower_gelu_grad(const LowerCtx &ctx) {
             Expr pdf = 0.39894228040143268f * exp(-0.5f * x * x);
             return dy * (cdf + x * pdf);
         }
-        Expr t = tanh(0.79788456080286536f * (x + 0.044715f * x * x * x));
+        Expr t = vector_tanh(0.79788456080286536f * (x + 0.044715f * x * x * x));
         Expr du = 0.79788456080286536f * (1.0f + 3.0f * 0.044715f * x * x);
         return dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
     });

@@ -12,7 +12,7 @@ namespace {
 
 // y = tanh(x), elementwise.
 OpLowering lower_tanh(const LowerCtx &ctx) {
-    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return tanh(x); });
+    return lower_pointwise(ctx, [&](Expr x, const std::vector<Expr> &) { return vector_tanh(x); });
 }
 
 // d/dx tanh(x) = 1 - y^2

@@ -6,10 +6,14 @@
 // serves every batch size). Each checked node costs one JIT compile (0.3-1 s on two cores, most
 // of it in LLVM), which is what bounds how many configurations a test case lists.
 #include "compiler/ForwardHarness.h"
+#include "compiler/Lower.h"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -150,6 +154,54 @@ TEST_CASE("add and concat: images and vectors, two and more inputs") {
     for (const char *name : {"a", "b", "add2", "add3", "cat2", "cat3", "f", "g", "addf", "catf"}) {
         h.check(name);
     }
+}
+
+namespace {
+
+/// Distance in units in the last place between two finite floats of the same sign or near 0.
+int64_t ulps(float a, float b) {
+    auto ordered = [](float f) {
+        int32_t i;
+        std::memcpy(&i, &f, sizeof i);
+        return i < 0 ? (int64_t)INT32_MIN - i : (int64_t)i;
+    };
+    return std::llabs(ordered(a) - ordered(b));
+}
+
+}  // namespace
+
+TEST_CASE("vector_tanh: within 4 ulps of tanh, vectorized, and exact at 0 and in the tails") {
+    std::vector<float> xs;
+    for (int i = -200000; i <= 200000; i++) xs.push_back((float)i * 5e-5f);  // [-10, 10]
+    for (float boundary : {0.25f, -0.25f}) {  // either side of the series' limit
+        float below = boundary, above = boundary;
+        for (int k = 0; k < 4; k++) {
+            below = std::nextafter(below, 0.0f);
+            above = std::nextafter(above, 2 * boundary);
+            xs.push_back(below);
+            xs.push_back(above);
+        }
+    }
+    const float inf = std::numeric_limits<float>::infinity();
+    for (float special : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-8f, 20.0f, -20.0f, 90.0f, inf, -inf}) {
+        xs.push_back(special);
+    }
+    Halide::Buffer<float> in(xs.data(), (int)xs.size());
+    Halide::Var i("i");
+    Halide::Func f("f");
+    f(i) = vector_tanh(in(i));
+    f.vectorize(i, 16, Halide::TailStrategy::GuardWithIf);
+    Halide::Buffer<float> out =
+        f.realize({(int)xs.size()}, Halide::get_jit_target_from_environment());
+    int64_t worst = 0;
+    for (size_t k = 0; k < xs.size(); k++) {
+        float expected = std::tanh(xs[k]);
+        REQUIRE_MESSAGE(std::isfinite(out((int)k)), "x = " << xs[k]);
+        worst = std::max(worst, ulps(out((int)k), expected));
+        if (std::fabs(xs[k]) < 1e-7f || std::fabs(xs[k]) >= 20.0f) CHECK(out((int)k) == expected);
+    }
+    MESSAGE("vector_tanh: at most " << worst << " ulps from std::tanh");
+    CHECK(worst <= 4);
 }
 
 TEST_CASE("elementwise activations on images and on vectors") {
