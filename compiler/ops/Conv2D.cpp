@@ -151,6 +151,35 @@ Window window_of(const LowerCtx &ctx) {
             (int)ctx.attr_int("dilation")};
 }
 
+/// The input gradient of a strided, undilated convolution by phases: an input pixel
+/// ix = qx*s + px (px in [0, s)) receives exactly the taps kx = (px + p) % s + s*jx, from the
+/// output pixels ox = qx + (px + p) / s - jx, and likewise along y. acc(c, qx, px, qy, py, n)
+/// sums those taps alone (W zero past the kernel where s does not divide k), so no tap is
+/// computed to be thrown away: with stride 2, three of every four were, behind a select.
+OpLowering lower_conv2d_grad_input_phases(const LowerCtx &ctx, const Window &w, Func dy) {
+    const Dims &d = dims();
+    const int filters = (int)ctx.forward_node().shape.dims[0];
+    const int s = w.stride, taps = (w.k + s - 1) / s;
+    Var f("f"), kx("kx"), ky("ky");
+    Func weight_t(ctx.name("weight_t"));  // input channels innermost, zero past the kernel
+    Expr wx = min(kx, w.k - 1), wy = min(ky, w.k - 1);
+    weight_t(d.c, f, kx, ky) =
+        select(kx < w.k && ky < w.k,
+               dropconnect_weight(ctx, ctx.param("weight", {f, d.c, wy, wx}),
+                                  weight_index(f, d.c, wy, wx, (int)ctx.node.shape.dims[0], w.k)),
+               0.0f);
+    Var qx("qx"), px("px"), qy("qy"), py("py");
+    RDom r(0, filters, 0, taps, 0, taps, ctx.name("r"));
+    Expr tx = (px + w.pad) % s + s * r.y, ty = (py + w.pad) % s + s * r.z;
+    Expr ox = qx + (px + w.pad) / s - r.y, oy = qy + (py + w.pad) / s - r.z;
+    Func acc(ctx.name("acc"));
+    acc(d.c, qx, px, qy, py, d.n) = 0.0f;
+    acc(d.c, qx, px, qy, py, d.n) += weight_t(d.c, r.x, tx, ty) * dy(r.x, ox, oy, d.n);
+    Func out(ctx.node.name);
+    out(d.c, d.x, d.y, d.n) = acc(d.c, d.x / s, d.x % s, d.y / s, d.y % s, d.n);
+    return {out, {{"weight_r", weight_t}, {"acc", acc}, {"padded", dy}}, {}, {{"r", r}}};
+}
+
 // dL/dx(c, ix, iy, n) = sum_{f, kx, ky} W[f, c, ky, kx] * dy(f, ox, oy, n)
 //   where ix = ox*s + kx*d - p (and likewise y): a transposed convolution, with the forward
 //   pass's masked W under DropConnect
@@ -160,6 +189,7 @@ OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
     const Shape &out_shape = ctx.forward_node().shape;  // [F, OH, OW]
     int filters = (int)out_shape.dims[0];
     Func dy = pad_image(ctx.inputs[0], out_shape, 0.0f);
+    if (w.stride > 1 && w.dilation == 1) return lower_conv2d_grad_input_phases(ctx, w, dy);
     Var f("f"), kx("kx"), ky("ky");
     Func weight_t(ctx.name("weight_t"));  // input channels innermost, to vectorize over them
     weight_t(d.c, f, kx, ky) =
@@ -198,9 +228,12 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     x_rows(d.c, d.x, d.y, d.n) = x(d.c, d.x, d.y, d.n);
     Func acc(ctx.name("acc"));  // (f, c, kx, ky): filters innermost, to vectorize over them
     acc(f, c, kx, ky) = 0.0f;
+    // filters and channels clamped: a tile is computed whole (schedule_conv2d_grad_weight)
+    Expr filter = min(f, (int)out_shape.dims[0] - 1);
+    Expr channel = min(c, (int)ctx.input_shape(1).dims[0] - 1);
     acc(f, c, kx, ky) +=
-        dy_rows(f, r.x, r.y, r.z) * x_rows(c, r.x * w.stride + kx * w.dilation - w.pad,
-                                           r.y * w.stride + ky * w.dilation - w.pad, r.z);
+        dy_rows(filter, r.x, r.y, r.z) * x_rows(channel, r.x * w.stride + kx * w.dilation - w.pad,
+                                                r.y * w.stride + ky * w.dilation - w.pad, r.z);
     Func out(ctx.node.name);
     Expr grad = acc(d.i3, d.i2, d.i0, d.i1);
     if (dropconnect_active(ctx)) {
@@ -213,7 +246,46 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     return l;
 }
 
+/// The phases' plan (lower_conv2d_grad_input_phases): a tile of vectors of channels by a few
+/// input pixels of a row, whole phases of them (a multiple of the stride), in registers.
+/// Measured on bench/models/cifar_strided (2-core Zen 5, Halide's profiler, train step at batch
+/// 64), every tap behind a select before: down2's (32 channels) 5.2 -> 2.6 ms; down1's (16
+/// channels) 2.5 -> 2.9-3.6 ms, no gain: one vector of channels by 8 pixels is bound by its 8
+/// broadcasts of dy per 8 FMAs either way (vectors of pixels would be the next plan to try).
+void schedule_conv2d_grad_input_phases(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    const Dims &d = dims();
+    const int width = ctx.vector_width,
+              s = (int)ctx.graph.nodes[node.forward].attrs.get_int("stride");
+    const int channels = (int)node.shape.dims[0];
+    l.stage("weight_r").compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
+    schedule_root(ctx, l.stage("padded"), ctx.graph.nodes[node.forward].shape);
+    const int vectors = (channels + width - 1) / width;
+    const int phases = std::max(1, std::min(8, 16 / vectors) / s);  // pixels / s per tile
+    Func acc = l.stage("acc");
+    std::vector<Var> a = acc.args();  // c, qx, px, qy, py, n
+    const RDom &r = l.reduction("r");
+    Var xo("xo"), xi("xi"), yn("yn");
+    l.out.compute_root()
+        .split(d.x, xo, xi, phases * s, TailStrategy::GuardWithIf)
+        .reorder(d.c, xi, xo, d.y, d.n)
+        .fuse(d.y, d.n, yn)
+        .parallel(yn)
+        .vectorize(d.c, width, TailStrategy::GuardWithIf);
+    acc.compute_at(l.out, xo)
+        .bound_extent(a[1], phases)
+        .bound_extent(a[2], s)
+        .vectorize(d.c, width, TailStrategy::GuardWithIf)
+        .unroll(a[1])
+        .unroll(a[2]);
+    acc.update()
+        .reorder(d.c, a[1], a[2], r.x, r.y, r.z, a[3], a[4], a[5])
+        .vectorize(d.c, width, TailStrategy::GuardWithIf)
+        .unroll(a[1])
+        .unroll(a[2]);
+}
+
 void schedule_conv2d_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
+    if (l.stage("acc").dimensions() == 6) return schedule_conv2d_grad_input_phases(ctx, node, l);
     schedule_conv2d(ctx, node, l);
 }
 
@@ -246,18 +318,43 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLow
     // One task per input channel before: LeNet-5's first layer (1 channel) ran on one core.
     const Dims &d = dims();
     Var tap("tap"), task("task");
+    if (!pixels_in_vectors) {
+        // A register tile of vectors of filters by a block of input channels, so each pass over
+        // dy serves the block: with one channel a task, every task streamed all of dy (2 MB on
+        // cifar_strided's down1) for 2 FMAs per 3 loads. 2-core Zen 5, Halide's profiler, at
+        // batch 64: cifar_strided's down1 3.5 -> 0.9 ms, down2 2.6 -> 0.8 ms; netc bench train
+        // img/s: fashion_cnn 2.9 -> 4.2 k (48 % of peak), cifar_resnet 0.7 -> 0.9 k, cifar_lenet
+        // 7-9 -> 14.9 k, cifar_strided 2.6 -> 2.8-3.6 k.
+        const int vectors = (filters + width - 1) / width;
+        const int channels = (int)ctx.graph.nodes[node.inputs[1]].shape.dims[0];
+        const int block = std::max(1, std::min({8, 16 / vectors, channels}));
+        Var co("co"), ci("ci"), fo("fo"), fi("fi");
+        l.out.compute_root()
+            .split(d.i2, co, ci, block, TailStrategy::GuardWithIf)
+            .fuse(d.i0, d.i1, tap)
+            .fuse(tap, co, task)
+            .reorder(d.i3, ci, task)
+            .parallel(task);
+        acc.compute_at(l.out, task)
+            .bound_extent(v[0], vectors * width)
+            .bound_extent(v[1], block)
+            .vectorize(v[0], width)
+            .unroll(v[0])
+            .unroll(v[1]);
+        acc.update()
+            .split(v[0], fo, fi, width)
+            .reorder(fi, fo, v[1], r.x, r.y, r.z, v[2], v[3])
+            .vectorize(fi)
+            .unroll(fo)
+            .unroll(v[1]);
+        return;
+    }
     l.out.compute_root()
         .fuse(d.i0, d.i1, tap)
         .fuse(tap, d.i2, task)
         .reorder(d.i3, task)
         .parallel(task);
     acc.compute_at(l.out, task).vectorize(v[0], width, TailStrategy::GuardWithIf);
-    if (!pixels_in_vectors) {
-        acc.update()
-            .reorder(v[0], r.x, r.y, r.z, v[1], v[2], v[3])
-            .vectorize(v[0], width, TailStrategy::GuardWithIf);
-        return;
-    }
     // Fewer filters than a vector: vectors of output pixels along a row instead, each filter's
     // sum a vector of partial sums (rfactor) added up at the end.
     RVar rxo("rxo"), rxi("rxi");
@@ -266,7 +363,11 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLow
     acc.update().split(r.x, rxo, rxi, lanes, TailStrategy::GuardWithIf);
     Func partial = acc.update().rfactor(rxi, lane);
     std::vector<Var> p = partial.args();  // f, c, kx, ky, lane
-    partial.compute_at(l.out, task).reorder(lane, p[0]).vectorize(lane).unroll(p[0]);
+    partial.compute_at(l.out, task)
+        .bound_extent(p[0], filters)  // the weight's extent; an output of unknown bounds otherwise
+        .reorder(lane, p[0])
+        .vectorize(lane)
+        .unroll(p[0]);
     partial.update()
         .reorder(lane, p[0], rxo, r.y, r.z, p[1], p[2], p[3])
         .vectorize(lane)

@@ -40,6 +40,20 @@ TEST_CASE("sigmoid, tanh, leaky_relu, conv2d with stride and dilation, overlappi
                  "d_c2_input", "d_t1_input", "d_p1_input", "d_l1_input", "d_d2_input", "d_logits"});
 }
 
+TEST_CASE("conv2d's input gradient by phases: strides 2 and 3, kernels that the stride divides, "
+          "does not divide and is larger than, channels fewer and more than a vector") {
+    GradCheck gc(model_source("5x15x17", 3,
+                              "  c0: conv2d(filters=5, kernel=1)\n"
+                              "  c1: conv2d(filters=17, kernel=4, stride=2, pad=1)\n"
+                              "  c2: conv2d(filters=6, kernel=5, stride=3, pad=2)\n"
+                              "  c3: conv2d(filters=4, kernel=1, stride=2)\n"
+                              "  flatten\n"
+                              "  d1: dense(units=3)\n"
+                              "  loss softmax_cross_entropy"));
+    check_model(gc, {"c0.weight", "c1.weight", "c2.weight", "c3.weight", "d_c1_input",
+                     "d_c2_input", "d_c3_input", "d_logits"});
+}
+
 TEST_CASE("avgpool (overlapping, padded, uncovered pixels), elu, selu, exact gelu, relu, "
           "global_avgpool, prelu on images; cross-entropy with label smoothing") {
     GradCheck gc(model_source("3x7x7", 4,
