@@ -31,8 +31,9 @@ std::vector<int64_t> sample_indices(int64_t size, int count, std::mt19937_64 &rn
     return all;
 }
 
-double relative_error(double a, double b) {
-    return std::fabs(a - b) / std::max({std::fabs(a), std::fabs(b), 1e-2});
+/// |a - b| less `slack` (never below 0), relative to the larger of the two and 0.01.
+double relative_error(double a, double b, double slack = 0) {
+    return std::max(0.0, std::fabs(a - b) - slack) / std::max({std::fabs(a), std::fabs(b), 1e-2});
 }
 
 /// Checks entries of one tensor that lives at `values + offset`; `loss` evaluates the loss.
@@ -86,8 +87,7 @@ TensorCheck check_tensor(const std::string &name, float *values, int64_t size,
             continue;
         }
         t.checked++;
-        double e = std::max(0.0, std::fabs(a - numeric) - rounding) /
-                   std::max({std::fabs(a), std::fabs(numeric), 1e-2});
+        double e = relative_error(a, numeric, rounding);
         if (e > t.max_error) {
             t.max_error = e;
             t.worst_index = i;

@@ -76,6 +76,10 @@ int pixel_vector(const ScheduleCtx &ctx, int row) {
     return row < 2 * ctx.vector_width ? std::min(ctx.vector_width, 8) : ctx.vector_width;
 }
 
+/// The columns of a register tile whose rows are `vectors` vectors wide: 16 accumulators in all,
+/// at most 8 columns (pixels, or input channels in the weight gradient).
+int tile_columns(int vectors) { return std::max(1, std::min(8, 16 / vectors)); }
+
 // Register tiles over the reduction (input channels and taps), by the output's channels:
 //   many (a vector or more)  vectors of channels by a few pixels of a row, each pixel's input a
 //                            broadcast: up to 16 accumulators
@@ -116,7 +120,7 @@ void schedule_conv2d(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     l.out.compute_root().fuse(d.y, d.n, yn).parallel(yn);
     if (!pixels_in_vectors) {
         const int vectors = (channels + width - 1) / width;
-        const int pixels = std::max(1, std::min(8, 16 / vectors));
+        const int pixels = tile_columns(vectors);
         l.out.split(d.x, xo, xi, pixels, TailStrategy::GuardWithIf)
             .reorder(d.c, xi, xo, yn)
             .vectorize(d.c, width, TailStrategy::GuardWithIf);
@@ -146,10 +150,15 @@ struct Window {
     int k, stride, pad, dilation;
 };
 
-Window window_of(const LowerCtx &ctx) {
-    return {(int)ctx.attr_int("kernel"), (int)ctx.attr_int("stride"), (int)ctx.attr_int("pad"),
-            (int)ctx.attr_int("dilation")};
+/// The window of a conv2d node (a gradient node carries its forward node's attributes).
+Window window_of(const Node &conv) {
+    const Attrs &a = conv.attrs;
+    return {(int)a.get_int("kernel"), (int)a.get_int("stride"), (int)a.get_int("pad"),
+            (int)a.get_int("dilation")};
 }
+
+/// Whether the input gradient is lowered by phases (lower_conv2d_grad_input_phases).
+bool input_grad_by_phases(const Window &w) { return w.stride > 1 && w.dilation == 1; }
 
 /// The input gradient of a strided, undilated convolution by phases: an input pixel
 /// ix = qx*s + px (px in [0, s)) receives exactly the taps kx = (px + p) % s + s*jx, from the
@@ -185,11 +194,11 @@ OpLowering lower_conv2d_grad_input_phases(const LowerCtx &ctx, const Window &w, 
 //   pass's masked W under DropConnect
 OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
     const Dims &d = dims();
-    Window w = window_of(ctx);
+    Window w = window_of(ctx.node);
     const Shape &out_shape = ctx.forward_node().shape;  // [F, OH, OW]
     int filters = (int)out_shape.dims[0];
     Func dy = pad_image(ctx.inputs[0], out_shape, 0.0f);
-    if (w.stride > 1 && w.dilation == 1) return lower_conv2d_grad_input_phases(ctx, w, dy);
+    if (input_grad_by_phases(w)) return lower_conv2d_grad_input_phases(ctx, w, dy);
     Var f("f"), kx("kx"), ky("ky");
     Func weight_t(ctx.name("weight_t"));  // input channels innermost, to vectorize over them
     weight_t(d.c, f, kx, ky) =
@@ -214,7 +223,7 @@ OpLowering lower_conv2d_grad_input(const LowerCtx &ctx) {
 // n); under DropConnect (W' = W * mask / (1 - p)) dL/dW = mask / (1 - p) * dL/dW'
 OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     const Dims &d = dims();
-    Window w = window_of(ctx);
+    Window w = window_of(ctx.node);
     const Shape &out_shape = ctx.forward_node().shape;
     // Unpadded, every tap of the reduction reads inside the image: no bounds check at all;
     // padded, the padding is a buffer of its own (schedule_conv2d_grad_weight).
@@ -254,13 +263,12 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
 /// broadcasts of dy per 8 FMAs either way (vectors of pixels would be the next plan to try).
 void schedule_conv2d_grad_input_phases(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
-    const int width = ctx.vector_width,
-              s = (int)ctx.graph.nodes[node.forward].attrs.get_int("stride");
+    const int width = ctx.vector_width, s = window_of(ctx.graph.nodes[node.forward]).stride;
     const int channels = (int)node.shape.dims[0];
     l.stage("weight_r").compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
     schedule_root(ctx, l.stage("padded"), ctx.graph.nodes[node.forward].shape);
     const int vectors = (channels + width - 1) / width;
-    const int phases = std::max(1, std::min(8, 16 / vectors) / s);  // pixels / s per tile
+    const int phases = std::max(1, tile_columns(vectors) / s);  // pixels / s per tile
     Func acc = l.stage("acc");
     std::vector<Var> a = acc.args();  // c, qx, px, qy, py, n
     const RDom &r = l.reduction("r");
@@ -285,7 +293,9 @@ void schedule_conv2d_grad_input_phases(const ScheduleCtx &ctx, const Node &node,
 }
 
 void schedule_conv2d_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
-    if (l.stage("acc").dimensions() == 6) return schedule_conv2d_grad_input_phases(ctx, node, l);
+    if (input_grad_by_phases(window_of(ctx.graph.nodes[node.forward]))) {
+        return schedule_conv2d_grad_input_phases(ctx, node, l);
+    }
     schedule_conv2d(ctx, node, l);
 }
 
@@ -327,7 +337,7 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLow
         // 7-9 -> 14.9 k, cifar_strided 2.6 -> 2.8-3.6 k.
         const int vectors = (filters + width - 1) / width;
         const int channels = (int)ctx.graph.nodes[node.inputs[1]].shape.dims[0];
-        const int block = std::max(1, std::min({8, 16 / vectors, channels}));
+        const int block = std::min(tile_columns(vectors), channels);
         Var co("co"), ci("ci"), fo("fo"), fi("fi");
         l.out.compute_root()
             .split(d.i2, co, ci, block, TailStrategy::GuardWithIf)
