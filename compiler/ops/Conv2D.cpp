@@ -255,12 +255,14 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     return l;
 }
 
-/// The phases' plan (lower_conv2d_grad_input_phases): a tile of vectors of channels by a few
-/// input pixels of a row, whole phases of them (a multiple of the stride), in registers.
+/// The phases' plan (lower_conv2d_grad_input_phases): a tile of vectors of channels by s rows
+/// and a few whole phases (a multiple of s) of input pixels along them, in registers, so each
+/// dy broadcast and weight vector serves every phase that reads it. A tile of one row computed
+/// the phases of both rows (Halide bounds y % s by the whole [0, s)) and threw half away.
 /// Measured on bench/models/cifar_strided (2-core Zen 5, Halide's profiler, train step at batch
-/// 64), every tap behind a select before: down2's (32 channels) 5.2 -> 2.6 ms; down1's (16
-/// channels) 2.5 -> 2.9-3.6 ms, no gain: one vector of channels by 8 pixels is bound by its 8
-/// broadcasts of dy per 8 FMAs either way (vectors of pixels would be the next plan to try).
+/// 64): every tap behind a select, down1's (16 channels) 2.5 ms, down2's (32) 5.2 ms; phases of
+/// one row: 2.9-4.0, 2.6-2.7 ms; phases of s rows: 1.3-1.8, 1.6-2.1 ms (netc bench train img/s
+/// 3,664 -> 3,680-3,940).
 void schedule_conv2d_grad_input_phases(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     const Dims &d = dims();
     const int width = ctx.vector_width, s = window_of(ctx.graph.nodes[node.forward]).stride;
@@ -268,28 +270,34 @@ void schedule_conv2d_grad_input_phases(const ScheduleCtx &ctx, const Node &node,
     l.stage("weight_r").compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
     schedule_root(ctx, l.stage("padded"), ctx.graph.nodes[node.forward].shape);
     const int vectors = (channels + width - 1) / width;
-    const int phases = std::max(1, tile_columns(vectors) / s);  // pixels / s per tile
+    // accumulators: 16 of AVX-512's 32 registers, 8 of AVX2's 16
+    const int budget = width >= 16 ? 16 : 8;
+    const int phases = std::max(1, budget / (vectors * s * s));  // pixels / s per tile row
     Func acc = l.stage("acc");
     std::vector<Var> a = acc.args();  // c, qx, px, qy, py, n
     const RDom &r = l.reduction("r");
-    Var xo("xo"), xi("xi"), yn("yn");
+    Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), yn("yn");
     l.out.compute_root()
         .split(d.x, xo, xi, phases * s, TailStrategy::GuardWithIf)
-        .reorder(d.c, xi, xo, d.y, d.n)
-        .fuse(d.y, d.n, yn)
+        .split(d.y, yo, yi, s, TailStrategy::GuardWithIf)
+        .reorder(d.c, xi, yi, xo, yo, d.n)
+        .fuse(yo, d.n, yn)
         .parallel(yn)
         .vectorize(d.c, width, TailStrategy::GuardWithIf);
     acc.compute_at(l.out, xo)
         .bound_extent(a[1], phases)
         .bound_extent(a[2], s)
+        .bound_extent(a[4], s)
         .vectorize(d.c, width, TailStrategy::GuardWithIf)
         .unroll(a[1])
-        .unroll(a[2]);
+        .unroll(a[2])
+        .unroll(a[4]);
     acc.update()
-        .reorder(d.c, a[1], a[2], r.x, r.y, r.z, a[3], a[4], a[5])
+        .reorder(d.c, a[1], a[2], a[4], r.x, r.y, r.z, a[3], a[5])
         .vectorize(d.c, width, TailStrategy::GuardWithIf)
         .unroll(a[1])
-        .unroll(a[2]);
+        .unroll(a[2])
+        .unroll(a[4]);
 }
 
 void schedule_conv2d_grad_input(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
