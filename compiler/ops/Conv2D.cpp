@@ -226,8 +226,8 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
     Window w = window_of(ctx.node);
     const Shape &out_shape = ctx.forward_node().shape;
     // Unpadded, every tap of the reduction reads inside the image: no bounds check at all;
-    // padded, the padding is a buffer of its own (schedule_conv2d_grad_weight).
-    Func x = w.pad > 0 ? pad_image(ctx.inputs[1], ctx.input_shape(1), 0.0f) : ctx.inputs[1];
+    // padded, it reads the forward convolution's padded input, already a buffer of its own.
+    Func x = w.pad > 0 ? ctx.forward->stage("padded") : ctx.inputs[1];
     Var f("f"), c("c"), kx("kx"), ky("ky");
     RDom r(0, (int)out_shape.dims[2], 0, (int)out_shape.dims[1], 0, ctx.batch, ctx.name("r"));
     // dy and x as the product reads them: in place, or copies stored by rows of one channel
@@ -250,9 +250,7 @@ OpLowering lower_conv2d_grad_weight(const LowerCtx &ctx) {
         grad *= dropconnect_scale(ctx, weight_index(d.i3, d.i2, d.i1, d.i0, channels, w.k));
     }
     out(d.i0, d.i1, d.i2, d.i3) = grad;
-    OpLowering l{out, {{"acc", acc}, {"dy_rows", dy_rows}, {"x_rows", x_rows}}, {}, {{"r", r}}};
-    if (w.pad > 0) l.stages["padded"] = x;
-    return l;
+    return {out, {{"acc", acc}, {"dy_rows", dy_rows}, {"x_rows", x_rows}}, {}, {{"r", r}}};
 }
 
 /// The phases' plan (lower_conv2d_grad_input_phases): a tile of vectors of channels by s rows
@@ -313,8 +311,7 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLow
     const int row = (int)ctx.graph.nodes[node.forward].shape.dims[2];
     const bool pixels_in_vectors = filters < ctx.vector_width && row >= ctx.vector_width;
     if (pixels_in_vectors) {
-        // copies by rows of one channel, so a vector of pixels is one load (the padding, if
-        // any, computed into x's)
+        // copies by rows of one channel, so a vector of pixels is one load
         const Dims &d = dims();
         for (const char *name : {"dy_rows", "x_rows"}) {
             Var yn("yn");
@@ -325,8 +322,6 @@ void schedule_conv2d_grad_weight(const ScheduleCtx &ctx, const Node &node, OpLow
                 .fuse(d.y, d.n, yn)
                 .parallel(yn);
         }
-    } else if (l.has_stage("padded")) {
-        schedule_root(ctx, l.stage("padded"), ctx.graph.nodes[node.inputs[1]].shape);
     }
     const RDom &r = l.reduction("r");
     std::vector<Var> v = acc.args();  // f, c, kx, ky
