@@ -92,6 +92,8 @@ struct OpLowering {
     std::map<std::string, Halide::Func> stages;      // intermediates: "acc", "weight_r", "sum"
     std::map<std::string, Halide::Func> saved;       // values backward nodes reuse ("mean")
     std::map<std::string, Halide::RDom> reductions;  // domains of updates: "r"
+    std::map<std::string, Halide::Expr> conditions;  // runtime conditions the algorithm selects
+                                                     // on, for the schedule to specialize
 
     /// The intermediate called `name`; an internal error when the lowering made none.
     Halide::Func stage(const std::string &name) const;
