@@ -278,7 +278,7 @@ std::string lowered_wrapper(const Names &n, const PipelineSpec &p, bool needs_le
     for (Role r : p.outputs) {
         for (const std::string &b : buffers_of(r)) arg(b);
     }
-    return fmt::format("{} {{\n{}    netc_install_workspace();\n{}{}    return "
+    return fmt::format("{} {{\n{}    netc_install_runtime();\n{}{}    return "
                        "netc_status({}_{}_raw({}));\n}}\n",
                        signature(n, p), decls, checks, setup, n.m, p.name, args);
 }
@@ -299,7 +299,7 @@ std::string composed_wrapper(const Names &n, const Program &program, const Pipel
         body += fmt::format("    if (status == NETC_OK) status = {}_{}({});\n", n.m, part, args);
     }
     return fmt::format(
-        "{} {{\n    int32_t status = NETC_OK;\n    float *grad;\n    netc_install_workspace();\n"
+        "{} {{\n    int32_t status = NETC_OK;\n    float *grad;\n    netc_install_runtime();\n"
         "    grad = (float *)netc_workspace_malloc(NULL, sizeof(float) * {}_PARAM_COUNT);\n"
         "    if (!grad) return NETC_ERROR_RUNTIME;\n{}    netc_workspace_free(NULL, grad);\n"
         "    return status;\n}}\n",
@@ -385,6 +385,7 @@ std::string c_header(const Graph &graph, const ParamLayout &layout, const Progra
  * Every entry point returns NETC_OK or a NETC_ERROR_* code (below) and may be called from several
  * threads at once on different buffers. Intermediate buffers come from the workspace (see
  * netc_workspace_release below): after the first call of a batch size, a call allocates nothing.
+ * Parallel loops run on netc's thread pool: HL_NUM_THREADS threads, else one per processor.
  */
 #ifndef NETC_MODEL_{M}_H
 #define NETC_MODEL_{M}_H
@@ -483,17 +484,21 @@ std::string c_wrappers(const Graph &graph, const ParamLayout &layout, const Prog
 /* ---- the workspace (runtime/Workspace.c), shared by every model object of a program ---- */
 #define NETC_WORKSPACE_WEAK __attribute__((weak))
 {workspace}
+/* ---- the thread pool (runtime/ThreadPool.c), shared likewise ---- */
+#define NETC_THREAD_POOL_WEAK __attribute__((weak))
+{thread_pool}
 /* ---- the model ---- */
 #include <pthread.h>
 
-static pthread_once_t netc_workspace_once = PTHREAD_ONCE_INIT;
+static pthread_once_t netc_runtime_once = PTHREAD_ONCE_INIT;
 
-static void netc_workspace_set(void) {{
+static void netc_runtime_set(void) {{
     halide_set_custom_malloc(netc_workspace_malloc);
     halide_set_custom_free(netc_workspace_free);
+    halide_set_custom_do_par_for(netc_do_par_for);
 }}
 
-static void netc_install_workspace(void) {{ pthread_once(&netc_workspace_once, netc_workspace_set); }}
+static void netc_install_runtime(void) {{ pthread_once(&netc_runtime_once, netc_runtime_set); }}
 
 const netc_param_info {m}_params[{M}_PARAM_TENSORS] = {{
 {table}}};
@@ -539,7 +544,8 @@ const netc_model {m}_model = {{
         fmt::arg("m", m), fmt::arg("M", M), fmt::arg("table", table), fmt::arg("c", in.dims[0]),
         fmt::arg("h", in.dims[1]), fmt::arg("w", in.dims[2]), fmt::arg("slots", n.slots),
         fmt::arg("total_steps", total_steps), fmt::arg("wrappers", wrappers),
-        fmt::arg("workspace", workspace_source_text), fmt::arg("slot_names", slot_names),
+        fmt::arg("workspace", workspace_source_text), fmt::arg("thread_pool", thread_pool_text),
+        fmt::arg("slot_names", slot_names),
         fmt::arg("optimizer", t.optimizer.name),
         fmt::arg("tensor_count", layout.entries.size()),  // the table pads an empty one
         fmt::arg("batch", t.batch), fmt::arg("epochs", t.epochs), fmt::arg("seed", t.seed),

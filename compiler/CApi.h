@@ -32,6 +32,8 @@ extern const char *const model_api_text;
 /// runtime/Workspace.h and runtime/Workspace.c as text: every object carries the workspace.
 extern const char *const workspace_header_text;
 extern const char *const workspace_source_text;
+/// runtime/ThreadPool.h and runtime/ThreadPool.c as one text: every object carries the pool.
+extern const char *const thread_pool_text;
 
 /// The names of the raw entry points: "<model>_init_raw", "<model>_predict_raw", ...
 std::string raw_entry_name(const Graph &graph, const std::string &entry);

@@ -3,6 +3,7 @@
 #include "compiler/Knn.h"
 #include "compiler/Optimizer.h"
 #include "dsl/Error.h"
+#include "runtime/ThreadPool.h"
 #include "runtime/Workspace.h"
 
 #include <stdexcept>
@@ -45,6 +46,11 @@ std::vector<int> image_extents(const Shape &s, int batch) {
 
 void *jit_malloc(JITUserContext *, size_t size) { return netc_workspace_malloc(nullptr, size); }
 void jit_free(JITUserContext *, void *p) { netc_workspace_free(nullptr, p); }
+int jit_do_par_for(JITUserContext *context, int (*task)(JITUserContext *, int, uint8_t *), int min,
+                   int size, uint8_t *closure) {
+    return netc_do_par_for(context, reinterpret_cast<int (*)(void *, int, uint8_t *)>(task), min,
+                           size, closure);
+}
 
 }  // namespace
 
@@ -57,9 +63,11 @@ JitModel::Compiled &JitModel::compiled(const PipelineSpec &spec) {
     fresh->lowered = lower_pipeline(program_, graph_, layout_, spec, options);
     schedule_pipeline(fresh->lowered, strategy_, target_);
     Pipeline &pipeline = fresh->lowered.pipeline;
-    // Intermediates come from the workspace, so a step allocates nothing once it has run.
+    // Intermediates come from the workspace, so a step allocates nothing once it has run; the
+    // parallel loops run on netc's pool.
     pipeline.jit_handlers().custom_malloc = jit_malloc;
     pipeline.jit_handlers().custom_free = jit_free;
+    pipeline.jit_handlers().custom_do_par_for = jit_do_par_for;
     compile_reporting(strategy_, spec.name, [&] { pipeline.compile_jit(target_); });
     c = std::move(fresh);
     return *c;
