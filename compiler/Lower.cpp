@@ -217,6 +217,29 @@ void schedule_root(const ScheduleCtx &ctx, Func f, const Shape &shape) {
     f.split(rows, task, rows, rows_per_task, TailStrategy::GuardWithIf).parallel(task);
 }
 
+// Blocks of samples of at least 16K values a task, as schedule_root's. Measured on
+// examples/fashion_cnn (2-core Zen 5, Halide's profiler, batch 64): its second batchnorm's sum on
+// one thread 0.35 ms, in blocks 0.14 ms; the train step's change is within this machine's noise.
+void schedule_channel_sum(const ScheduleCtx &ctx, Func f, const RDom &r, int64_t per_sample) {
+    const Dims &d = dims();
+    const int width = ctx.vector_width;
+    const int last = r.dimensions() - 1;
+    const int per_task = (int)std::max<int64_t>(1, 16384 / std::max<int64_t>(per_sample, 1));
+    f.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
+    RVar blocks("blocks"), samples("samples");
+    Var block("block");
+    f.update().split(r[last], blocks, samples, per_task, TailStrategy::GuardWithIf);
+    Func partial = f.update().rfactor(blocks, block);
+    Var c = partial.args()[0];
+    std::vector<VarOrRVar> order = {c};
+    for (int k = 0; k < last; k++) order.push_back(r[k]);
+    order.push_back(samples);
+    order.push_back(block);
+    partial.compute_root().vectorize(c, width, TailStrategy::GuardWithIf).parallel(block);
+    partial.update().reorder(order).vectorize(c, width, TailStrategy::GuardWithIf).parallel(block);
+    f.update().vectorize(d.c, width, TailStrategy::GuardWithIf);
+}
+
 // |x| < 1/4: the Taylor series to x^9, whose next term is below 1e-8 of x there; beyond, with
 // e = exp(-2|x|), (1 - e) / (1 + e), where 1 - e cancels at most 1.5 bits and e underflows to 0
 // (tanh 1) with nothing to overflow. The sign is put back at the end. (Halide compiles floats with

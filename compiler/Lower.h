@@ -141,6 +141,11 @@ const OpDef &op_bias_grad();
 void schedule_elementwise(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered);
 /// Computes `f` at root, vectorized over channels, parallel over the outermost dimension.
 void schedule_root(const ScheduleCtx &ctx, Halide::Func f, const Shape &shape);
+/// A per-channel sum f(c) += ... over `r`, whose last dimension is the samples (of `per_sample`
+/// values each): vectors of channels, partial sums over blocks of samples in parallel, then
+/// added up.
+void schedule_channel_sum(const ScheduleCtx &ctx, Halide::Func f, const Halide::RDom &r,
+                          int64_t per_sample);
 
 /// tanh(x) in float, from Halide's exp, so that it vectorizes: Halide 14 lowers its own tanh to
 /// a call of libm's scalar tanhf per lane (10 ns an element; 26 % of LeNet-5's train step).

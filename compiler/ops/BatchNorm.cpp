@@ -77,17 +77,9 @@ OpLowering lower_batchnorm(const LowerCtx &ctx) {
 }
 
 void schedule_batchnorm(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
-    const Dims &d = dims();
-    int width = ctx.vector_width;
     if (l.has_reduction("r")) {  // training: batch statistics
-        // sum and sum_sq: accumulate whole channel vectors across the batch and pixels.
-        const RDom &r = l.reduction("r");
         for (const char *name : {"sum", "sum_sq"}) {
-            Func f = l.stage(name);
-            f.compute_root().vectorize(d.c, width, TailStrategy::GuardWithIf);
-            std::vector<VarOrRVar> order = {d.c};
-            for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
-            f.update().reorder(order).vectorize(d.c, width, TailStrategy::GuardWithIf);
+            schedule_channel_sum(ctx, l.stage(name), l.reduction("r"), node.shape.elements());
         }
     }
     l.stage("scale").compute_root();
@@ -119,13 +111,10 @@ GradSums grad_sums(const LowerCtx &ctx, const Func &dy, const Func &x) {
     return g;
 }
 
-void schedule_grad_sums(const ScheduleCtx &ctx, const std::vector<Func> &sums, const RDom &r) {
-    const Dims &d = dims();
-    std::vector<VarOrRVar> order = {d.c};
-    for (int k = 0; k < r.dimensions(); k++) order.push_back(r[k]);
+void schedule_grad_sums(const ScheduleCtx &ctx, const Node &node, const std::vector<Func> &sums,
+                        const RDom &r) {
     for (Func f : sums) {
-        f.compute_root().vectorize(d.c, ctx.vector_width, TailStrategy::GuardWithIf);
-        f.update().reorder(order).vectorize(d.c, ctx.vector_width, TailStrategy::GuardWithIf);
+        schedule_channel_sum(ctx, f, r, ctx.graph.nodes[node.forward].shape.elements());
     }
 }
 
@@ -157,7 +146,7 @@ OpLowering lower_batchnorm_grad_weight(const LowerCtx &ctx) {
 void schedule_batchnorm_grad(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     std::vector<Func> sums;
     for (const auto &[name, f] : l.stages) sums.push_back(f);  // sum_dy and sum_dy_xhat
-    schedule_grad_sums(ctx, sums, l.reduction("r"));
+    schedule_grad_sums(ctx, node, sums, l.reduction("r"));
     if (node.batched) {
         schedule_root(ctx, l.out, node.shape);
     } else {
