@@ -183,7 +183,7 @@ const OpDef &op_bias_grad() {
 }
 
 void schedule_elementwise(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered) {
-    if (ctx.only_elementwise_users && !ctx.is_output) return;  // inline
+    if (ctx.users_read_once && !ctx.is_output) return;  // inline
     schedule_root(ctx, lowered.out, node.shape);
 }
 

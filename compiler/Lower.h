@@ -107,9 +107,10 @@ struct OpLowering {
 struct ScheduleCtx {
     const Graph &graph;
     Halide::Target target;
-    int vector_width = 8;                 // floats per vector on the target
-    bool is_output = false;               // the node's value is a pipeline output
-    bool only_elementwise_users = false;  // every consumer reads it at the same (c, x, y, n)
+    int vector_width = 8;          // floats per vector on the target
+    bool is_output = false;        // the node's value is a pipeline output
+    bool users_read_once = false;  // every consumer reads each element once: elementwise, or
+                                   // through a copy of its own (OpDef::reads_copy)
 };
 
 // Helpers shared by op lowerings.
@@ -135,9 +136,10 @@ const OpDef &op_bias_grad();
 
 // Schedule helpers shared by op schedule hints.
 
-/// Elementwise ops: inlined into consumers that are elementwise too (so chains such as
-/// batchnorm-relu fuse into one loop), computed at root before a window or reduction op, which
-/// would otherwise recompute them once per tap.
+/// Elementwise ops: inlined into consumers that read each element once, elementwise ops (so
+/// chains such as batchnorm-relu fuse into one loop) or a padded convolution's copy of its input
+/// (which the chain then fills in the same pass); computed at root before a window or reduction
+/// op, which would otherwise recompute them once per tap.
 void schedule_elementwise(const ScheduleCtx &ctx, const Node &node, OpLowering &lowered);
 /// Computes `f` at root, vectorized over channels, parallel over the outermost dimension.
 void schedule_root(const ScheduleCtx &ctx, Halide::Func f, const Shape &shape);

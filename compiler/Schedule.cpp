@@ -59,6 +59,20 @@ int vector_width(const Target &target) {
     return 4;
 }
 
+namespace {
+
+/// Whether `user` reads the value of node `value` once an element (ScheduleCtx::users_read_once).
+bool reads_once(const Node &user, int value) {
+    if (user.op->elementwise) return true;
+    if (!user.op->reads_copy) return false;
+    for (size_t k = 0; k < user.inputs.size(); k++) {
+        if (user.inputs[k] == value && !user.op->reads_copy(user, (int)k)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 void schedule_nodes(const Graph &graph, Forward &fwd, const Target &target,
                     const std::vector<int> &outputs) {
     int width = vector_width(target);
@@ -72,8 +86,8 @@ void schedule_nodes(const Graph &graph, Forward &fwd, const Target &target,
         ctx.is_output = (int)i + 1 == graph.forward_count ||
                         std::find(outputs.begin(), outputs.end(), (int)i) != outputs.end();
         std::vector<int> users = graph.users((int)i);
-        for (int u : users) ctx.only_elementwise_users &= graph.nodes[u].op->elementwise;
-        if (users.empty()) ctx.only_elementwise_users = false;
+        for (int u : users) ctx.users_read_once &= reads_once(graph.nodes[u], (int)i);
+        if (users.empty()) ctx.users_read_once = false;
         internal_assert(node.op->schedule);
         node.op->schedule(ctx, node, fwd.values[i]);
     }

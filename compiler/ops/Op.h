@@ -71,6 +71,9 @@ struct OpDef {
     ParamRule params = nullptr;  // null: the op has no parameters
     bool user_visible = true;    // false for the graph's input node
     bool elementwise = false;    // output (c, x, y, n) reads inputs only at (c, x, y, n)
+    // Whether the node reads its input `input` only through a buffer of its own (a padded copy),
+    // so that a producer computed inline into it is computed once an element (null: never).
+    bool (*reads_copy)(const Node &node, int input) = nullptr;
     LowerRule lower = nullptr;
     ScheduleRule schedule = nullptr;
     BackwardRule backward = nullptr;
