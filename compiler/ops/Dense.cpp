@@ -150,18 +150,21 @@ void schedule_dense(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
         return;
     }
     // Tiles of units x samples; below few_samples a call (a specialization), of one sample by
-    // tile^2 units (the same accumulators). The lanes are computed at the same loop in both,
-    // over a tile's whole extents: out's splits round up (an internal buffer; the reads are
-    // clamped), or, when out is the pipeline's output, lanes' extents are bounded to the tile.
-    // bench/models/wide_mlp's batch-1 predict (2-core Zen 5, Halide's profiler): 4 x 4 tiles
-    // of the one sample 0.105 ms, 16 x 1 tiles 0.090 ms (0.067-0.075 with runtime/ThreadPool.c).
+    // 2 x tile units (8 accumulators on either target). The lanes are computed at the same loop
+    // in both, over a tile's whole extents: out's splits round up (an internal buffer; the reads
+    // are clamped), or, when out is the pipeline's output, lanes' extents are bounded to the tile.
+    // bench/models/wide_mlp's batch-1 predict (2-core Zen 5, AVX-512): 4 x 4 tiles of the one
+    // sample 0.105 ms, 16 x 1 0.090 ms (Halide's profiler and pool); with runtime/ThreadPool.c,
+    // netc bench, two runs each: 16 x 1 0.071-0.077 ms, 8 x 1 0.043-0.052, 4 x 1 0.047-0.050,
+    // 2 x 1 0.073-0.115 (too few accumulators for the FMAs' latency). AVX2 code there: 4 x 1
+    // (8 ymm accumulators) 0.046-0.050 ms.
     struct Path {
         Stage stage;
         int units, samples;
     };
     std::vector<Path> paths;
     if (!ctx.is_output) {
-        paths.push_back({out.specialize(l.conditions.at("few_samples")), tile * tile, 1});
+        paths.push_back({out.specialize(l.conditions.at("few_samples")), 2 * tile, 1});
     }
     paths.push_back({out, tile, tile});
     const TailStrategy tail = ctx.is_output ? TailStrategy::GuardWithIf : TailStrategy::RoundUp;
