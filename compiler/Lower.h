@@ -110,7 +110,8 @@ struct ScheduleCtx {
     int vector_width = 8;          // floats per vector on the target
     bool is_output = false;        // the node's value is a pipeline output
     bool users_read_once = false;  // every consumer reads each element once: elementwise, or
-                                   // through a copy of its own (OpDef::reads_copy)
+                                   // through a copy of its own, or by disjoint windows
+                                   // (OpDef::reads_once)
 };
 
 // Helpers shared by op lowerings.

@@ -108,6 +108,7 @@ const OpDef &op_avgpool() {
         .summary = "mean over square windows; padded zeros count in the mean",
         .attrs = pool_window_attrs(),
         .infer_shape = pool_shape,
+        .reads_once = pool_reads_once,
         .lower = lower_avgpool,
         .schedule = schedule_avgpool,
         .backward = backward_avgpool,

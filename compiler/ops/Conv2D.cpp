@@ -157,16 +157,16 @@ Window window_of(const Node &conv) {
             (int)a.get_int("dilation")};
 }
 
-// What reads its input through a padded copy of its own (OpDef::reads_copy): the forward
+// What reads its input through a padded copy of its own (OpDef::reads_once): the forward
 // convolution with padding, the input gradient (dy, always padded), and the weight gradient's x
 // when padded (the forward's copy). An elementwise producer (relu, batchnorm) is then computed
 // into the copy instead of a pass of its own: bench/models/cifar_strided's predict at batch 256
 // (2-core Zen 5, one object each, five runs) 21.5-22.8 -> 19.1-20.9 ms.
-bool conv2d_reads_copy(const Node &node, int input) {
+bool conv2d_reads_once(const Node &node, int input) {
     return input == 0 && node.attrs.get_int("pad") > 0;
 }
-bool conv2d_grad_input_reads_copy(const Node &, int input) { return input == 0; }
-bool conv2d_grad_weight_reads_copy(const Node &node, int input) {
+bool conv2d_grad_input_reads_once(const Node &, int input) { return input == 0; }
+bool conv2d_grad_weight_reads_once(const Node &node, int input) {
     return input == 1 && node.attrs.get_int("pad") > 0;
 }
 
@@ -441,7 +441,7 @@ const OpDef &op_conv2d_grad_input() {
         .name = "conv2d_grad_input",
         .summary = "dL/dx of conv2d: a transposed convolution of dy",
         .user_visible = false,
-        .reads_copy = conv2d_grad_input_reads_copy,
+        .reads_once = conv2d_grad_input_reads_once,
         .lower = lower_conv2d_grad_input,
         .schedule = schedule_conv2d_grad_input,
         .flops = conv2d_grad_input_flops,
@@ -456,7 +456,7 @@ const OpDef &op_conv2d_grad_weight() {
         .min_inputs = 2,
         .max_inputs = 2,
         .user_visible = false,
-        .reads_copy = conv2d_grad_weight_reads_copy,
+        .reads_once = conv2d_grad_weight_reads_once,
         .lower = lower_conv2d_grad_weight,
         .schedule = schedule_conv2d_grad_weight,
         .flops = conv2d_grad_weight_flops,
@@ -517,7 +517,7 @@ const OpDef &op_conv2d() {
         }),
         .infer_shape = conv2d_shape,
         .params = conv2d_params,
-        .reads_copy = conv2d_reads_copy,
+        .reads_once = conv2d_reads_once,
         .lower = lower_conv2d,
         .schedule = schedule_conv2d,
         .backward = backward_conv2d,

@@ -109,6 +109,7 @@ const OpDef &op_maxpool() {
         .summary = "maximum over square windows",
         .attrs = pool_window_attrs(),
         .infer_shape = pool_shape,
+        .reads_once = pool_reads_once,
         .lower = lower_maxpool,
         .schedule = schedule_maxpool,
         .backward = backward_maxpool,

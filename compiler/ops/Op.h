@@ -71,9 +71,10 @@ struct OpDef {
     ParamRule params = nullptr;  // null: the op has no parameters
     bool user_visible = true;    // false for the graph's input node
     bool elementwise = false;    // output (c, x, y, n) reads inputs only at (c, x, y, n)
-    // Whether the node reads its input `input` only through a buffer of its own (a padded copy),
-    // so that a producer computed inline into it is computed once an element (null: never).
-    bool (*reads_copy)(const Node &node, int input) = nullptr;
+    // Whether the node reads each element of its input `input` at most once, through a buffer of
+    // its own (a padded copy) or windows that do not overlap, so that a producer computed inline
+    // into it is computed once an element (null: not known to; elementwise ops need none).
+    bool (*reads_once)(const Node &node, int input) = nullptr;
     LowerRule lower = nullptr;
     ScheduleRule schedule = nullptr;
     BackwardRule backward = nullptr;
@@ -135,5 +136,7 @@ std::optional<Shape> pool_shape(const Node &node, const std::vector<Shape> &inpu
 /// FLOPs of a pooling node or of its gradient: one per window tap of each output of the forward
 /// node, kernel^2 per output.
 double pool_window_flops(const Graph &graph, const Node &node, int64_t batch);
+/// OpDef::reads_once of a pooling node: its windows do not overlap (kernel <= stride).
+bool pool_reads_once(const Node &node, int input);
 
 }  // namespace netc
