@@ -27,6 +27,9 @@ OpLowering lower_global_avgpool(const LowerCtx &ctx) {
     return {out, {}, {}, {{"r", r}}};
 }
 
+/// Each pixel is summed once (OpDef::reads_once): a relu before it is computed into the sums.
+bool global_avgpool_reads_once(const Node &, int) { return true; }
+
 void schedule_global_avgpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
     schedule_root(ctx, l.out, node.shape);
 }
@@ -81,6 +84,7 @@ const OpDef &op_global_avgpool() {
         .name = "global_avgpool",
         .summary = "mean of each channel over the whole image: CxHxW -> C",
         .infer_shape = global_avgpool_shape,
+        .reads_once = global_avgpool_reads_once,
         .lower = lower_global_avgpool,
         .schedule = schedule_global_avgpool,
         .backward = backward_global_avgpool,
