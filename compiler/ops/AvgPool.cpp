@@ -14,7 +14,7 @@ namespace {
 OpLowering lower_avgpool(const LowerCtx &ctx) {
     const Dims &d = dims();
     int k = (int)ctx.attr_int("kernel"), pad = (int)ctx.attr_int("pad");
-    int stride = ctx.node.attrs.has("stride") ? (int)ctx.attr_int("stride") : k;
+    int stride = (int)pool_stride(ctx.node.attrs);
     Func padded = pad_image(ctx.inputs[0], ctx.input_shape(), 0.0f);
     RDom r(0, k, 0, k, ctx.name("r"));
     Func out(ctx.node.name);
@@ -32,7 +32,7 @@ void schedule_avgpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
 OpLowering lower_avgpool_grad(const LowerCtx &ctx) {
     const Dims &d = dims();
     int k = (int)ctx.attr_int("kernel"), pad = (int)ctx.attr_int("pad");
-    int stride = ctx.node.attrs.has("stride") ? (int)ctx.attr_int("stride") : k;
+    int stride = (int)pool_stride(ctx.node.attrs);
     const Shape &out_shape = ctx.forward_node().shape;
     int oh = (int)out_shape.dims[1], ow = (int)out_shape.dims[2];
     const Func &dy = ctx.inputs[0];
@@ -75,7 +75,7 @@ void backward_avgpool(BackwardCtx &ctx) {
 void onnx_avgpool(OnnxCtx &ctx) {
     const Attrs &a = ctx.node().attrs;
     int64_t k = a.get_int("kernel"), p = a.get_int("pad");
-    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    int64_t s = pool_stride(a);
     ctx.emit("AveragePool", {ctx.x()},
              {OnnxAttr::ints("kernel_shape", {k, k}), OnnxAttr::ints("strides", {s, s}),
               OnnxAttr::ints("pads", {p, p, p, p}), OnnxAttr::i("count_include_pad", 1)});
@@ -86,7 +86,7 @@ void onnx_avgpool(OnnxCtx &ctx) {
 void mlir_avgpool(MlirCtx &ctx) {
     const Attrs &a = ctx.node().attrs;
     int64_t k = a.get_int("kernel"), p = a.get_int("pad");
-    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    int64_t s = pool_stride(a);
     MlirValue x = ctx.x();
     if (p > 0) {
         MlirValue padding = ctx.constant_ints("padding", {0, 0, p, p, p, p, 0, 0}, {4, 2});

@@ -14,7 +14,7 @@ namespace {
 OpLowering lower_maxpool(const LowerCtx &ctx) {
     const Dims &d = dims();
     int k = (int)ctx.attr_int("kernel"), pad = (int)ctx.attr_int("pad");
-    int stride = ctx.node.attrs.has("stride") ? (int)ctx.attr_int("stride") : k;
+    int stride = (int)pool_stride(ctx.node.attrs);
     Func padded = pad_image(ctx.inputs[0], ctx.input_shape(), Float(32).min());
     RDom r(0, k, 0, k, ctx.name("r"));
     Func out(ctx.node.name);
@@ -40,7 +40,7 @@ void schedule_maxpool(const ScheduleCtx &ctx, const Node &node, OpLowering &l) {
 OpLowering lower_maxpool_grad(const LowerCtx &ctx) {
     const Dims &d = dims();
     int k = (int)ctx.attr_int("kernel"), pad = (int)ctx.attr_int("pad");
-    int stride = ctx.node.attrs.has("stride") ? (int)ctx.attr_int("stride") : k;
+    int stride = (int)pool_stride(ctx.node.attrs);
     const Shape &out_shape = ctx.forward_node().shape;
     int oh = (int)out_shape.dims[1], ow = (int)out_shape.dims[2];
     Func where = ctx.saved("argmax");
@@ -85,7 +85,7 @@ void backward_maxpool(BackwardCtx &ctx) {
 void onnx_maxpool(OnnxCtx &ctx) {
     const Attrs &a = ctx.node().attrs;
     int64_t k = a.get_int("kernel"), p = a.get_int("pad");
-    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    int64_t s = pool_stride(a);
     ctx.emit("MaxPool", {ctx.x()},
              {OnnxAttr::ints("kernel_shape", {k, k}), OnnxAttr::ints("strides", {s, s}),
               OnnxAttr::ints("pads", {p, p, p, p})});
@@ -95,7 +95,7 @@ void onnx_maxpool(OnnxCtx &ctx) {
 void mlir_maxpool(MlirCtx &ctx) {
     const Attrs &a = ctx.node().attrs;
     int64_t k = a.get_int("kernel"), p = a.get_int("pad");
-    int64_t s = a.has("stride") ? a.get_int("stride") : k;
+    int64_t s = pool_stride(a);
     mlir_unary(ctx, "tosa.max_pool2d",
                {MlirAttr::ints("kernel", {k, k}), MlirAttr::ints("stride", {s, s}),
                 MlirAttr::ints("pad", {p, p, p, p})});

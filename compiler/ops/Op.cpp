@@ -48,12 +48,16 @@ std::vector<AttrSpec> pool_window_attrs() {
     };
 }
 
+int64_t pool_stride(const Attrs &a) {
+    return a.has("stride") ? a.get_int("stride") : a.get_int("kernel");
+}
+
 std::optional<Shape> pool_shape(const Node &node, const std::vector<Shape> &inputs,
                                 std::string &error) {
     const Shape &in = inputs[0];
     if (!expect_image(in, node.op->name, error)) return std::nullopt;
     int64_t k = node.attrs.get_int("kernel");
-    int64_t s = node.attrs.has("stride") ? node.attrs.get_int("stride") : k;
+    int64_t s = pool_stride(node.attrs);
     int64_t p = node.attrs.get_int("pad");
     if (2 * p > k) {
         error = "pad " + std::to_string(p) + " is more than half the kernel " + std::to_string(k);
@@ -73,8 +77,7 @@ std::optional<Shape> pool_shape(const Node &node, const std::vector<Shape> &inpu
 // reads, not a pass of its own (2-core Zen 5, train step at batch 64, one object each, seven
 // runs: lower quartile 14.8 -> 13.8 ms; LeNet-5's tanh before its avgpools: no change).
 bool pool_reads_once(const Node &node, int) {
-    int64_t k = node.attrs.get_int("kernel");
-    return k <= (node.attrs.has("stride") ? node.attrs.get_int("stride") : k);
+    return node.attrs.get_int("kernel") <= pool_stride(node.attrs);
 }
 
 double pool_window_flops(const Graph &graph, const Node &node, int64_t batch) {

@@ -131,6 +131,8 @@ std::vector<AttrSpec> with_weight_attrs(std::vector<AttrSpec> own);
 
 /// Pooling windows (maxpool, avgpool): kernel, stride (default: kernel), pad.
 std::vector<AttrSpec> pool_window_attrs();
+/// A pooling node's stride: its `stride`, or its kernel when it has none.
+int64_t pool_stride(const Attrs &a);
 std::optional<Shape> pool_shape(const Node &node, const std::vector<Shape> &inputs,
                                 std::string &error);
 /// FLOPs of a pooling node or of its gradient: one per window tap of each output of the forward

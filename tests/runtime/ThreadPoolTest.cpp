@@ -125,6 +125,8 @@ TEST_CASE("thread pool: the workers take part") {
         return 0;
     };
     std::pair<std::mutex &, std::set<std::thread::id> &> shared{m, threads};
-    CHECK(netc_do_par_for(nullptr, task, 0, 64, reinterpret_cast<uint8_t *>(&shared)) == 0);
+    // 256 tasks of 0.5 ms: 128 ms for the caller alone, time enough for a worker to wake and join
+    // on a busy machine
+    CHECK(netc_do_par_for(nullptr, task, 0, 256, reinterpret_cast<uint8_t *>(&shared)) == 0);
     CHECK(threads.size() >= 2);
 }
