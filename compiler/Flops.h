@@ -15,9 +15,9 @@ namespace netc {
 /// a node whose op has no FLOP rule.
 double count_flops(const Graph &graph, int64_t batch);
 
-/// The FLOPs of one training step of the forward graph `forward` at `batch` samples: forward and
-/// backward (derive_backward) plus the update, a few per trained parameter (the optimizer's
-/// arithmetic, and the regularizer's where there is one).
+/// The FLOPs of one training step of the forward graph `forward` at `batch` samples: every node of
+/// its training graph (derive_training): forward, backward, loss, regularization and the updates,
+/// a few per trained parameter (the optimizer's arithmetic).
 double count_train_step_flops(const Graph &forward, int64_t batch);
 
 }  // namespace netc

@@ -2,7 +2,8 @@
 // The graph IR: one node per op application, each producing one value with a static
 // per-sample shape. Nodes are stored in a topological order (inputs before users), so
 // passes are straight loops. Settings that are not layers (loss, regularizer, training) ride
-// along as bound choices.
+// along as bound choices; the training passes (compiler/TrainPasses.h) add the nodes that apply
+// them: the loss, the regularization, the learning rate, the batch statistics and the updates.
 
 #include "compiler/Attr.h"
 #include "compiler/Shape.h"
@@ -27,9 +28,13 @@ struct Node {
     Attrs attrs;
     Shape shape;  // per-sample output shape, set by infer_shapes
     // Backward nodes (appended by derive_backward):
-    int forward = -1;     // the forward node whose backward rule emitted this node
+    int forward = -1;     // the forward node whose backward rule emitted this node (a training
+                          // node: the layer whose tensor or statistics it reads)
     bool batched = true;  // false: no batch dimension (a parameter gradient)
-    std::string param;    // a parameter gradient: its tensor ("conv1.weight")
+    std::string param;    // a parameter gradient, a batch statistic or an update: its tensor
+                          // ("conv1.weight")
+    std::string setting;  // a training node: what it applies, as the dump shows it
+                          // ("svm(margin=0.5)", "l2=0.0005")
 };
 
 /// A bound setting from a table: `adam(lr=1e-3)`, `svm(margin=1)`, `random_crop(pad=4)`.
@@ -59,8 +64,17 @@ struct Graph {
     std::vector<Node> nodes;  // nodes[0] is the input; nodes[forward_count - 1] the logits;
                               // backward nodes, when derived, follow the forward ones
     int forward_count = 0;
-    std::map<std::string, int> param_grads;  // tensor name -> the node of its gradient
+    std::map<std::string, int> param_grads;  // tensor name -> the node of its gradient (after
+                                             // the loss pass, of the loss with regularization)
     int input_grad = -1;                     // the image's gradient, when derived
+    // The training nodes (compiler/TrainPasses.h), -1 or empty before their passes run:
+    int sample_loss = -1;                    // each sample's loss (batched, scalar)
+    int data_loss = -1;                      // its batch mean
+    int reg_loss = -1;                       // the regularization term (none without one)
+    int learning_rate = -1;                  // the step's rate
+    std::map<std::string, int> batch_stats;  // buffer -> the statistic of the batch it averages
+    std::map<std::string, int> updates;      // tensor -> the node of its update (trained tensors
+                                             // the loss depends on, and buffers)
     Choice loss;
     std::optional<Choice> regularizer;
     std::optional<Choice> classifier;  // `classify knn(...)`: no loss, nothing trained
@@ -72,6 +86,8 @@ struct Graph {
     /// the stored training set's (compiler/Knn.h).
     bool is_knn() const { return classifier.has_value(); }
     bool has_backward() const { return (int)nodes.size() > forward_count; }
+    /// The training passes have run: the graph holds its loss and its updates.
+    bool has_training() const { return learning_rate >= 0; }
     /// Ids of the nodes that consume node `id`'s value.
     std::vector<int> users(int id) const;
 };

@@ -1,6 +1,7 @@
 #include "compiler/Loss.h"
 
 #include "compiler/Lower.h"
+#include "compiler/Settings.h"
 #include "dsl/Error.h"
 
 namespace netc {
@@ -89,6 +90,7 @@ int emit_loss_grad(Graph &graph) {
     n.op = &op_loss_grad();
     n.name = "d_logits";
     n.loc = graph.loss.loc;
+    n.setting = choice_string(ChoiceKind::Loss, graph.loss);
     n.inputs = {graph.forward_count - 1};
     n.shape = graph.output().shape;
     n.forward = graph.forward_count - 1;

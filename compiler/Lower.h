@@ -58,6 +58,8 @@ public:
                                           // sample_offset + n (a shard of a data-parallel step);
                                           // per-sample random draws are keyed by it
     Halide::Func labels;                  // (n) int32 class labels (training pipelines only)
+    Halide::Expr step, total_steps;       // int64: the step, from 0, and the run's length
+                                          // (training pipelines only)
     Halide::Func images;                  // (i, n): the samples as the pipeline takes them, NCHW
                                           // rows; the input node is their (c, x, y, n) view
     const OpLowering *forward = nullptr;  // backward nodes: their forward node's lowering
@@ -72,6 +74,9 @@ public:
     Halide::Expr param(const std::string &suffix, const std::vector<Halide::Expr> &index) const;
     /// Where the tensor starts in the arena (for ops that update buffers).
     const ParamEntry &param_entry(const std::string &suffix) const;
+    /// The arena's element `index`, and its layout (for ops over several layers' tensors).
+    Halide::Expr arena(const Halide::Expr &index) const { return params_(index); }
+    const ParamLayout &layout() const { return layout_; }
 
     /// A Func name unique in the pipeline: "<layer>_<what>".
     std::string name(const std::string &what) const { return node.name + "_" + what; }

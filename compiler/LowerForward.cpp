@@ -11,7 +11,7 @@ using namespace Halide;
 
 Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, const Func &params,
                       const Func &images, const Expr &batch, const Expr &rng_key,
-                      const Func &labels, const Expr &sample_offset) {
+                      const TrainInputs &train) {
     const Dims &d = dims();
     Forward fwd;
     fwd.values.reserve(graph.nodes.size());  // backward nodes point at their forward node's entry
@@ -23,14 +23,20 @@ Forward lower_forward(const Graph &graph, const ParamLayout &layout, Mode mode, 
     fwd.values.push_back({input, {}, {}, {}});
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         const Node &node = graph.nodes[i];
+        if (node.op->updates_arena) {
+            fwd.values.emplace_back();  // no value: lower_update writes it into the arena
+            continue;
+        }
         if (!node.op->lower)
             internal_error(std::string("op ") + node.op->name + " has no lowering");
         std::vector<Func> inputs;
         for (int id : node.inputs) inputs.push_back(fwd.values[id].out);
         LowerCtx ctx(graph, node, layout, mode, inputs, params, batch, rng_key);
-        ctx.labels = labels;
+        ctx.labels = train.labels;
         ctx.images = images;
-        if (sample_offset.defined()) ctx.sample_offset = sample_offset;
+        if (train.sample_offset.defined()) ctx.sample_offset = train.sample_offset;
+        ctx.step = train.step;
+        ctx.total_steps = train.total_steps;
         if (node.forward >= 0) ctx.forward = &fwd.values[node.forward];
         fwd.values.push_back(node.op->lower(ctx));
     }

@@ -1,10 +1,10 @@
 #include "compiler/LowerProgram.h"
 
-#include "compiler/DeriveBackward.h"
 #include "compiler/LowerInit.h"
 #include "compiler/LowerTrain.h"
 #include "compiler/LrSchedule.h"
 #include "compiler/Optimizer.h"
+#include "compiler/TrainPasses.h"
 #include "dsl/Error.h"
 
 namespace netc {
@@ -168,7 +168,7 @@ void lower_training(LoweredPipeline &p, const Program &program, const Graph &for
     const Graph *train = &program.train_graph;
     if (spec.has_output(Role::ImageGradient)) {
         // The image's gradient is derived only where it is asked for.
-        p.own_graph = std::make_shared<const Graph>(derive_backward(forward, true));
+        p.own_graph = std::make_shared<const Graph>(derive_training(forward, true));
         train = p.own_graph.get();
     }
     p.graph = train;
@@ -177,7 +177,6 @@ void lower_training(LoweredPipeline &p, const Program &program, const Graph &for
                                      p.images.dim(1).extent(), offset, p.step, p.total_steps);
     p.forward = g.graph;
     p.stages["input"] = g.graph.values[0].out;
-    for (const auto &[name, f] : g.stages) p.stages[name] = f;
     p.ranges["gradient"] = g.ranges;
     for (Role r : spec.outputs) {
         switch (r) {
@@ -229,7 +228,7 @@ void lower_apply_update(LoweredPipeline &p, const Program &program, const ParamL
     GradientAt at = [&](const ParamEntry &e, const std::vector<Expr> &idx) {
         return grad(arena_index(e, idx));
     };
-    Func lr("learning_rate");
+    Func lr("learning_rate");  // the learning_rate node's value, without the graph's other nodes
     lr() = learning_rate(train.train, p.step, p.total_steps);
     p.stages["learning_rate"] = lr;
     std::vector<Func> state(p.state.begin(), p.state.end());

@@ -2,6 +2,7 @@
 
 #include "compiler/DeriveBackward.h"
 #include "compiler/Optimizer.h"
+#include "compiler/TrainPasses.h"
 
 #include <algorithm>
 
@@ -92,7 +93,7 @@ Program build_program(const Graph &forward, const ProgramOptions &options) {
                            {R::Probs},
                            {R::Params, R::Images, R::Batch, R::Probs}});
     if (p.trainable) {
-        p.train_graph = derive_backward(forward);
+        p.train_graph = derive_training(forward);
         std::vector<Role> data = {R::Params, R::Images, R::Labels, R::Step, R::TotalSteps};
         std::vector<Role> shard = {R::Params,       R::Images, R::Labels,
                                    R::SampleOffset, R::Step,   R::TotalSteps};

@@ -82,6 +82,7 @@ void schedule_nodes(const Graph &graph, Forward &fwd, const Target &target,
     graph.nodes[0].op->schedule(edge, graph.nodes[0], fwd.values[0]);
     for (size_t i = 1; i < graph.nodes.size(); i++) {
         const Node &node = graph.nodes[i];
+        if (node.op->updates_arena) continue;  // no value: part of the arena's update
         ScheduleCtx ctx{graph, target, width, false, true};
         ctx.is_output = (int)i + 1 == graph.forward_count ||
                         std::find(outputs.begin(), outputs.end(), (int)i) != outputs.end();
@@ -134,8 +135,8 @@ void schedule_netc(LoweredPipeline &p, const ParamLayout &layout, const Target &
         } else if (name == "init" || name == "gradient" || name == "update") {
             schedule_arena(f, p.ranges.at(name), layout, width);
         } else {
-            // losses, their reductions, the learning rate, the image's gradient: small, or
-            // computed once, at root before anything reads them.
+            // the losses, the learning rate, the image's gradient: small, or computed once, at
+            // root before anything reads them.
             f.compute_root();
         }
     }

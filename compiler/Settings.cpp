@@ -246,6 +246,11 @@ const ChoiceSpec &choice_spec(ChoiceKind kind, const std::string &name) {
     internal_error(std::string("no ") + choice_kind_name(kind) + " named " + name);
 }
 
+std::string choice_string(ChoiceKind kind, const Choice &choice) {
+    std::string attrs = choice.attrs.str(choice_spec(kind, choice.name).attrs);
+    return choice.name + (attrs.empty() ? "" : "(" + attrs + ")");
+}
+
 bool bind_choice(ChoiceKind kind, const ast::Expr &expr, Diagnostics &diags, Choice &out) {
     const char *what = choice_kind_name(kind);
     if (expr.kind != ast::Expr::Kind::Name && expr.kind != ast::Expr::Kind::Call) {

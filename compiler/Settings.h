@@ -43,4 +43,7 @@ Choice default_choice(ChoiceKind kind, const std::string &name);
 
 const ChoiceSpec &choice_spec(ChoiceKind kind, const std::string &name);
 
+/// A bound choice as the dumps print it: "adam(lr=0.001 beta1=0.9 ...)", "hflip(p=0.5)".
+std::string choice_string(ChoiceKind kind, const Choice &choice);
+
 }  // namespace netc

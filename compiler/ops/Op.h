@@ -84,6 +84,10 @@ struct OpDef {
     FlopRule flops = nullptr;  // every op has one; count_flops fails loudly on one without
     OnnxRule onnx = nullptr;   // null: export_onnx refuses the op, naming the layer
     MlirRule mlir = nullptr;   // null: export_mlir refuses the op, naming the layer
+    // An update of the parameter arena (compiler/TrainPasses.h): no value of its own, so neither
+    // lowered nor scheduled as a node; lower_update (compiler/LowerTrain.h) writes it into the
+    // arena's update, from the gradient its input holds or the arena passed in.
+    bool updates_arena = false;
 };
 
 // FLOP-rule helpers shared by the op files.

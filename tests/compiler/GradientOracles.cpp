@@ -107,7 +107,7 @@ void GradCheck::run_netc() {
     ImageParam labels(Int(32), 1, "labels");
     Halide::Target target = get_jit_target_from_environment();
     Forward fwd = lower_forward(train_, layout, Mode::Train, params, images, images.dim(1).extent(),
-                                Expr(kRngKey), labels);
+                                Expr(kRngKey), {labels});
     std::vector<int> outputs;
     for (const GradTarget &t : targets_) outputs.push_back(t.grad_node);
     for (int id : extra_) {

@@ -171,8 +171,16 @@ TEST_CASE("--emit=ast|graph|params FILE print the front end's dumps") {
 TEST_CASE("--emit=backward|program print the middle end's dumps; --schedule picks the strategy") {
     Run backward = run_netc("--emit=backward examples/fashion_linear.net");
     CHECK(backward.status == 0);
-    CHECK(backward.out.find("backward\n  %3 d_logits = loss_grad(%2) : 10\n") != std::string::npos);
-    CHECK(backward.out.find("  grad fc.weight = %") != std::string::npos);
+    CHECK(backward.out.find("backward\n  %3 d_logits = loss_grad(%2) softmax_cross_entropy("
+                            "label_smoothing=0) : 10\n") != std::string::npos);
+    // The training passes' nodes: the loss, the regularizer's term, the update of each tensor.
+    CHECK(backward.out.find("\nloss\n  %6 sample_loss = sample_loss(%2) softmax_cross_entropy(") !=
+          std::string::npos);
+    CHECK(backward.out.find("regularization_grad(%4) l2=0.0001 : 10x784 (no batch)\n") !=
+          std::string::npos);
+    CHECK(backward.out.find(" = optimizer_update(%8, %10) sgd(lr=0.1) -> fc.weight : 10x784") !=
+          std::string::npos);
+    CHECK(backward.out.find("  grad fc.weight = %8\n") != std::string::npos);
     Run program = run_netc("--emit=program examples/fashion_linear.net");
     CHECK(program.status == 0);
     CHECK(program.out.find("  apply_update: ") != std::string::npos);
@@ -227,9 +235,11 @@ TEST_CASE("netc bench --json: a row per strategy with every figure") {
     CHECK(j["predict_batch"] == 256);
     CHECK(j["target"].get<std::string>().rfind("x86-64-", 0) == 0);
     CHECK(j["peak_gflops"].get<double>() > 0);
-    // Per image: dense 2 * 7840 + 10, the loss gradient 5 * 10, dW 2 * 7840, db 10; then sgd and
-    // l2 on 7,850 parameters, 4 each (compiler/Flops.h).
-    CHECK(j["train_step_flops"] == 128.0 * (15690 + 50 + 15680 + 10) + 4 * 7850);
+    // Per image: dense 2 * 7840 + 10, the loss gradient 5 * 10, dW 2 * 7840, db 10, the loss 4 * 10
+    // and its batch mean 1; then sgd on 7,850 parameters, 2 each, l2's term in the gradient of
+    // the 7,840 weights, 2 each, and in the loss, 3 each (compiler/TrainPasses.cpp).
+    CHECK(j["train_step_flops"] ==
+          128.0 * (15690 + 50 + 15680 + 10 + 40 + 1) + 2 * 7850 + 2 * 7840 + 3 * 7840);
     CHECK(j["predict_flops_per_image"] == 15690);
     REQUIRE(j["strategies"].size() == 2);
     CHECK(j["strategies"][0]["strategy"] == "netc");
@@ -261,7 +271,7 @@ TEST_CASE("netc bench prints a table, and a row for a strategy past --timeout") 
                           0) == 0);
     CHECK(contains(table.out, "\n\nstrategy       compile s   step ms      img/s   GFLOP/s  of peak"
                               "  predict img/s  batch-1 ms\nnetc  "));
-    CHECK(contains(table.out, "\ntrain step 4.05 MFLOP; predict 15.7 kFLOP per image\n"));
+    CHECK(contains(table.out, "\ntrain step 4.08 MFLOP; predict 15.7 kFLOP per image\n"));
 
     Run slow = run_netc("bench examples/fashion_cnn.net --strategies none --timeout 0.2 --json");
     CHECK(slow.status == 1);  // no strategy ran
