@@ -43,4 +43,9 @@ Choice default_choice(ChoiceKind kind, const std::string &name);
 
 const ChoiceSpec &choice_spec(ChoiceKind kind, const std::string &name);
 
+/// The attributes `choice` holds (given or default; an optional one not given is left out), in
+/// its entry's order, as numbers: an augmentation as the runtime takes it (runtime/Augment.h
+/// AugmentSpec) and as an AOT object describes it (runtime/ModelApi.h netc_augment).
+std::vector<std::pair<std::string, double>> choice_numbers(ChoiceKind kind, const Choice &choice);
+
 }  // namespace netc

@@ -750,6 +750,18 @@ TrainReport TrainingRun::finish() {
 
 }  // namespace
 
+TrainConfig train_config(const TrainBlock &block) {
+    TrainConfig c;
+    c.batch = block.batch;
+    c.epochs = block.epochs;
+    c.seed = block.seed;
+    c.validation = block.validation;
+    c.augment = block.augment;
+    c.patience = block.patience;
+    c.min_delta = block.min_delta;
+    return c;
+}
+
 Result<TrainReport> train(TrainableModel &model, const Dataset &data, const TrainConfig &config) {
     TrainingRun run(model, data, config);
     return run.run();
