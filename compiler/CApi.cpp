@@ -4,6 +4,7 @@
 
 #include "compiler/LrSchedule.h"
 #include "compiler/Optimizer.h"
+#include "compiler/Settings.h"
 #include "dsl/Error.h"
 
 #include <fmt/format.h>
@@ -325,6 +326,40 @@ std::string model_entries(const Names &n, const Program &program) {
     return out;
 }
 
+/// The train block's augment list as netc_augment arrays (ModelApi.h): `definitions` go before
+/// `<model>_model`, `fields` (augment_count, augment) into it.
+struct AugmentTable {
+    std::string definitions, fields;
+};
+AugmentTable augment_table(const TrainSettings &t) {
+    AugmentTable table;
+    std::string list;
+    for (size_t i = 0; i < t.augment.size(); i++) {
+        const Choice &choice = t.augment[i];
+        const std::vector<std::pair<std::string, double>> numbers =
+            choice_numbers(ChoiceKind::Augmentation, choice);
+        std::string params;
+        for (const auto &[name, value] : numbers) {
+            params += fmt::format("{}{{\"{}\", {}}}", params.empty() ? "" : ", ", name, value);
+        }
+        std::string params_name = "NULL";
+        const size_t count = numbers.size();
+        if (count > 0) {
+            params_name = fmt::format("netc_augment_params{}", i);
+            table.definitions += fmt::format("static const netc_augment_param {}[] = {{{}}};\n",
+                                             params_name, params);
+        }
+        list += fmt::format("    {{\"{}\", {}, {}}},\n", choice.name, count, params_name);
+    }
+    if (t.augment.empty()) {
+        table.fields = "0, NULL";
+    } else {
+        table.definitions += "static const netc_augment netc_augment_list[] = {\n" + list + "};\n";
+        table.fields = fmt::format("{}, netc_augment_list", t.augment.size());
+    }
+    return table;
+}
+
 }  // namespace
 
 std::string raw_entry_name(const Graph &graph, const std::string &entry) {
@@ -460,6 +495,7 @@ std::string c_wrappers(const Graph &graph, const ParamLayout &layout, const Prog
                              e.shape.rank(), shape, e.trainable() ? 1 : 0);
     }
     if (layout.entries.empty()) table = "    {\"\", 0, 0, {0, 0, 0, 0}, 0},\n";
+    const AugmentTable augment = augment_table(t);
     bool needs_length = schedule_needs_total_steps(t);
     std::string wrappers;
     for (const PipelineSpec *p : object_pipelines(program)) {
@@ -533,23 +569,28 @@ static int netc_batch_ok(int32_t batch, int64_t per_sample) {{
 }}
 {wrappers}
 static const char *const netc_optimizer_slots[] = {{{slot_names}}};
-
+{augment_definitions}
 const netc_model {m}_model = {{
     "{m}", {c}, {h}, {w}, {M}_CLASSES,
     {M}_PARAM_COUNT, {tensor_count}, {m}_params,
     "{optimizer}", {M}_OPT_STATE_COUNT, {slots}, netc_optimizer_slots,
     {batch}, {epochs}, {seed}ull, {validation},
+    {augment_fields}, {patience}, {min_delta},
 {entries}}};
 )",
         fmt::arg("m", m), fmt::arg("M", M), fmt::arg("table", table), fmt::arg("c", in.dims[0]),
         fmt::arg("h", in.dims[1]), fmt::arg("w", in.dims[2]), fmt::arg("slots", n.slots),
         fmt::arg("total_steps", total_steps), fmt::arg("wrappers", wrappers),
         fmt::arg("workspace", workspace_source_text), fmt::arg("thread_pool", thread_pool_text),
-        fmt::arg("slot_names", slot_names),
-        fmt::arg("optimizer", t.optimizer.name),
+        fmt::arg("slot_names", slot_names), fmt::arg("optimizer", t.optimizer.name),
         fmt::arg("tensor_count", layout.entries.size()),  // the table pads an empty one
         fmt::arg("batch", t.batch), fmt::arg("epochs", t.epochs), fmt::arg("seed", t.seed),
-        fmt::arg("validation", t.validation), fmt::arg("entries", model_entries(n, program)));
+        fmt::arg("validation", t.validation), fmt::arg("augment_definitions", augment.definitions),
+        fmt::arg("augment_fields", augment.fields),
+        fmt::arg("patience", t.early_stopping ? t.early_stopping->attrs.get_int("patience") : 0),
+        fmt::arg("min_delta",
+                 t.early_stopping ? t.early_stopping->attrs.get_float("min_delta") : 0.0),
+        fmt::arg("entries", model_entries(n, program)));
 }
 
 }  // namespace netc

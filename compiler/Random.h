@@ -1,7 +1,8 @@
 #pragma once
-// The counter-based random numbers netc's generated code uses (parameter init, dropout masks,
-// and later augmentation in the compiled step): every number is a pure function of
-// (seed, stream, index), so results are the same bits whatever the thread count or schedule.
+// The counter-based random numbers netc's generated code uses (parameter init; the masks and
+// draws of dropout, DropConnect, stochastic depth and fractional max pooling): every number is a
+// pure function of (seed, stream, index), so results are the same bits whatever the thread count
+// or schedule. Augmentation runs in the runtime and draws from runtime/Random.h.
 // The same hash is written twice, once as Halide expressions and once as plain C++ for the
 // tests and the runtime; tests check that the two agree.
 

@@ -251,6 +251,14 @@ std::string choice_string(ChoiceKind kind, const Choice &choice) {
     return choice.name + (attrs.empty() ? "" : "(" + attrs + ")");
 }
 
+std::vector<std::pair<std::string, double>> choice_numbers(ChoiceKind kind, const Choice &choice) {
+    std::vector<std::pair<std::string, double>> numbers;
+    for (const AttrSpec &a : choice_spec(kind, choice.name).attrs) {
+        if (choice.attrs.has(a.name)) numbers.push_back({a.name, choice.attrs.get_float(a.name)});
+    }
+    return numbers;
+}
+
 bool bind_choice(ChoiceKind kind, const ast::Expr &expr, Diagnostics &diags, Choice &out) {
     const char *what = choice_kind_name(kind);
     if (expr.kind != ast::Expr::Kind::Name && expr.kind != ast::Expr::Kind::Call) {

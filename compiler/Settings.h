@@ -46,4 +46,9 @@ const ChoiceSpec &choice_spec(ChoiceKind kind, const std::string &name);
 /// A bound choice as the dumps print it: "adam(lr=0.001 beta1=0.9 ...)", "hflip(p=0.5)".
 std::string choice_string(ChoiceKind kind, const Choice &choice);
 
+/// The attributes `choice` holds (given or default; an optional one not given is left out), in
+/// its entry's order, as numbers: an augmentation as the runtime takes it (runtime/Augment.h
+/// AugmentSpec) and as an AOT object describes it (runtime/ModelApi.h netc_augment).
+std::vector<std::pair<std::string, double>> choice_numbers(ChoiceKind kind, const Choice &choice);
+
 }  // namespace netc

@@ -160,13 +160,25 @@ KnnConfig knn_config(const netc_model &model) {
     return c;
 }
 
-TrainConfig train_config(const netc_model &model) {
-    TrainConfig c;
-    c.batch = model.batch;
-    c.epochs = model.epochs;
-    c.seed = model.seed;
-    c.validation = model.validation;
-    return c;
+TrainBlock train_block(const netc_model &model) {
+    TrainBlock block;
+    block.batch = model.batch;
+    block.epochs = model.epochs;
+    block.seed = model.seed;
+    block.validation = model.validation;
+    for (int32_t i = 0; i < model.augment_count; i++) {
+        const netc_augment &a = model.augment[i];
+        AugmentSpec spec{a.name, {}};
+        for (int32_t j = 0; j < a.param_count; j++) {
+            spec.params.push_back({a.params[j].name, a.params[j].value});
+        }
+        block.augment.push_back(std::move(spec));
+    }
+    block.patience = model.patience;
+    block.min_delta = model.min_delta;
+    return block;
 }
+
+TrainConfig train_config(const netc_model &model) { return train_config(train_block(model)); }
 
 }  // namespace netc::runtime

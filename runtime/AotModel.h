@@ -66,8 +66,11 @@ private:
 /// The kNN model's train block (batch, seed, validation) as a KnnConfig.
 KnnConfig knn_config(const netc_model &model);
 
-/// The model's train block (batch, epochs, seed, validation) as a TrainConfig. Augmentation and
-/// early stopping are not in the object: set them in the result as the application wants.
+/// The model's train block (batch, epochs, seed, validation, augment, early stopping) as the
+/// object describes it.
+TrainBlock train_block(const netc_model &model);
+/// The same as a TrainConfig (runtime/Trainer.h train_config), as `netc train` makes it from the
+/// model's file.
 TrainConfig train_config(const netc_model &model);
 
 /// What a NETC_ERROR_* return code means, for messages.

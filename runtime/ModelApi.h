@@ -5,6 +5,11 @@
  *
  * netc copies this file verbatim into each `<model>.h`; the include guard lets several model
  * headers, and this file itself, be included together.
+ *
+ * ABI changes (a driver and the objects it runs must be compiled against the same netc_model):
+ *   - the train block's augment list and early stopping were added after `validation`
+ *     (augment_count, augment, patience, min_delta) so that an object trains as `netc train`
+ *     does; an object compiled before them must be compiled again.
  */
 #ifndef NETC_MODEL_API_H
 #define NETC_MODEL_API_H
@@ -32,6 +37,20 @@ typedef struct netc_param_info {
     int32_t trainable; /* 0 for batchnorm running statistics */
 } netc_param_info;
 
+/* One parameter of an augmentation: `pad=4`. */
+typedef struct netc_augment_param {
+    const char *name; /* "pad" */
+    double value;
+} netc_augment_param;
+
+/* One augmentation of the train block's augment list, its parameters with their values (the
+ * file's or the language's defaults): `random_crop(pad=4)` is {"random_crop", 1, {{"pad", 4}}}. */
+typedef struct netc_augment {
+    const char *name; /* "random_crop", "hflip", ... */
+    int32_t param_count;
+    const netc_augment_param *params; /* (param_count); NULL when 0 */
+} netc_augment;
+
 /* A compiled model: its shapes, its parameter table, its train block and its entry points.
  * Each object defines one, `<model>_model`. */
 typedef struct netc_model {
@@ -46,11 +65,15 @@ typedef struct netc_model {
     int32_t optimizer_slot_count;
     const char *const *optimizer_slots; /* (optimizer_slot_count) torch.optim names: "exp_avg" */
 
-    /* The train block's settings (augmentation and early stopping are left to the driver). */
+    /* The train block's settings. */
     int32_t batch;
     int32_t epochs;
     uint64_t seed;
     double validation; /* fraction of the training data held out */
+    int32_t augment_count;
+    const netc_augment *augment; /* (augment_count), applied in order to training batches */
+    int32_t patience; /* early stopping: epochs without a better validation accuracy; 0: off */
+    double min_delta; /* early stopping: the smallest improvement that counts */
 
     /* The entry points, as the header declares them; NULL where the object has none. The
      * training ones are NULL when the model cannot train (an op it uses has no backward rule

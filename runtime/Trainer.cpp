@@ -1,27 +1,22 @@
 #include "runtime/Trainer.h"
 
 #include "runtime/Batcher.h"
-#include "runtime/Files.h"
-
-#include <nlohmann/json.hpp>
+#include "runtime/RunDirectory.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
-#include <sys/file.h>
-#include <unistd.h>
+#include <optional>
 
 namespace netc::runtime {
 
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 volatile std::sig_atomic_t interrupted = 0;
@@ -31,188 +26,6 @@ void on_sigint(int) {
     interrupted = 1;
     // A second Ctrl-C while the loop finishes its step and saves kills as usual.
     std::signal(SIGINT, SIG_DFL);
-}
-
-/// Creates `dir` and proves that a file can be created in it, before any work is done.
-Status check_writable_dir(const std::string &dir) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return Status::error(dir + ": cannot create the output directory: " + ec.message());
-    if (!fs::is_directory(dir)) return Status::error(dir + ": exists and is not a directory");
-    std::string probe = (fs::path(dir) / ".netc-write-test-XXXXXX").string();
-    int fd = ::mkstemp(probe.data());
-    if (fd < 0) {
-        return Status::error(dir +
-                             ": the output directory cannot be written: " + std::strerror(errno));
-    }
-    ::close(fd);
-    ::unlink(probe.c_str());
-    return {};
-}
-
-/// An exclusive lock (flock) on the output directory while a run uses it, so that a second run
-/// into the same directory is refused rather than interleaving its files with the first's. The
-/// kernel drops the lock when the process ends, however it ends.
-class DirectoryLock {
-public:
-    DirectoryLock() = default;
-    DirectoryLock(const DirectoryLock &) = delete;
-    DirectoryLock &operator=(const DirectoryLock &) = delete;
-    ~DirectoryLock() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-
-    Status acquire(const std::string &dir) {
-        fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd_ < 0)
-            return Status::error(dir +
-                                 ": cannot open the output directory: " + std::strerror(errno));
-        if (::flock(fd_, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
-            // A file system without locks (some network ones) trains unguarded, as it did.
-            return {};
-        }
-        return Status::error(dir + ": another netc train is running in this output directory; "
-                                   "wait for it to end or choose another --out (nothing was "
-                                   "changed)");
-    }
-
-private:
-    int fd_ = -1;
-};
-
-/// Removes what a run killed mid-write leaves behind in its output directory: the temporary
-/// files of the atomic writer (runtime/Files.h names them "<file>.tmp.XXXXXX") for the run's
-/// own files, and the probe of check_writable_dir. Called under the directory lock, so no live
-/// run is writing them. Returns how many went.
-int remove_stale_temporaries(const std::string &dir) {
-    static const std::string patterns[] = {"last.safetensors.tmp.", "best.safetensors.tmp.",
-                                           "metrics.jsonl.tmp.", ".netc-write-test-"};
-    std::vector<fs::path> stale;
-    std::error_code ec;
-    for (const fs::directory_entry &entry : fs::directory_iterator(dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        for (const std::string &prefix : patterns) {
-            if (name.size() == prefix.size() + 6 && name.compare(0, prefix.size(), prefix) == 0) {
-                stale.push_back(entry.path());
-            }
-        }
-    }
-    int removed = 0;
-    for (const fs::path &path : stale) removed += fs::remove(path, ec) ? 1 : 0;
-    return removed;
-}
-
-/// Keeps the lines of the metrics file `path` up to `step`, the checkpoint a run continues from:
-/// the lines a stopped run wrote after that checkpoint go (the continuing run writes them again,
-/// so the file reads as one run), and so does a last line a kill cut short. Lines are in step
-/// order, so everything from the first line past `step` on goes; nothing at or before it does.
-/// The file is rewritten atomically, and only when something goes. Returns the lines dropped.
-Result<int64_t> trim_metrics(const std::string &path, int64_t step) {
-    if (!fs::exists(path)) return (int64_t)0;
-    Result<std::vector<uint8_t>> bytes = read_file(path);
-    if (!bytes) return bytes.status();
-    const std::string text(bytes->begin(), bytes->end());
-    std::string kept;
-    int64_t dropped = 0;
-    bool past = false;
-    for (size_t begin = 0; begin < text.size();) {
-        size_t end = text.find('\n', begin);
-        const bool complete = end != std::string::npos;
-        if (!complete) end = text.size();
-        const std::string line = text.substr(begin, end - begin);
-        begin = end + 1;
-        nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
-        const bool has_step =
-            json.is_object() && json.contains("step") && json["step"].is_number_integer();
-        if (has_step && json["step"].get<int64_t>() > step) past = true;
-        if (!past && (complete || has_step)) {
-            kept += line + "\n";
-        } else {
-            dropped++;
-        }
-    }
-    if (kept == text) return (int64_t)0;
-    Status s =
-        write_file_atomically(path, [&](const ByteSink &sink) { sink(kept.data(), kept.size()); });
-    if (!s) return s;
-    return dropped;
-}
-
-/// 16 hex digits that change with any image or label of `data`, or their order: a 64-bit hash
-/// (not a cryptographic one) that tells a resume on other data from one on the run's own.
-std::string data_fingerprint(const Dataset &data) {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)data.count;
-    auto mix_bytes = [&h](const void *bytes, size_t size) {
-        const unsigned char *p = (const unsigned char *)bytes;
-        for (; size > 0; p += std::min<size_t>(size, 8), size -= std::min<size_t>(size, 8)) {
-            uint64_t word = 0;
-            std::memcpy(&word, p, std::min<size_t>(size, 8));
-            h = (h ^ word) * 0x9e3779b97f4a7c15ull;
-            h ^= h >> 29;
-        }
-    };
-    mix_bytes(data.images.data(), data.images.size() * sizeof(float));
-    mix_bytes(data.labels.data(), data.labels.size() * sizeof(data.labels[0]));
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
-    return buf;
-}
-
-/// Why continuing the run of checkpoint `path`, which recorded `was`, as `now` would not continue
-/// that run exactly, with what to do instead; empty when it would.
-std::string run_difference(const std::string &path, const RunShape &was, const RunShape &now) {
-    const std::string unchanged = " (nothing was changed)";
-    auto n = [](int64_t x) { return std::to_string(x); };
-    if (was.samples != now.samples) {
-        return path + ": the run was started on " + n(was.samples) +
-               " training samples, these data have " + n(now.samples) +
-               ": resume with the run's --data and --limit" + unchanged;
-    }
-    if (was.data_fingerprint != now.data_fingerprint) {
-        return path +
-               ": the training data differ from the run's (as many samples, other images "
-               "or labels): resume with the run's --data and --limit" +
-               unchanged;
-    }
-    if (was.batch != now.batch) {
-        return path + ": the run was started with batch " + n(was.batch) + ", not " + n(now.batch) +
-               ": resume with the train block the run was started with" + unchanged;
-    }
-    if (was.validation_samples != now.validation_samples) {
-        return path + ": the run held out " + n(was.validation_samples) +
-               " samples for validation, now " + n(now.validation_samples) +
-               " would be: resume with the train block's validation the run was started with" +
-               unchanged;
-    }
-    if (was.epochs != now.epochs) {
-        return path + ": the run was started for " + n(was.epochs) + " epochs (" +
-               n(was.total_steps) + " steps, the length its learning-rate schedule follows), but " +
-               n(now.epochs) + " were asked for (--epochs): resume with --epochs " + n(was.epochs) +
-               " or without --epochs; to train for " + n(now.epochs) +
-               " epochs, start a new run in another --out directory" + unchanged;
-    }
-    if (was.steps_per_epoch != now.steps_per_epoch || was.total_steps != now.total_steps) {
-        return path + ": the run takes " + n(was.steps_per_epoch) + " steps per epoch and " +
-               n(was.total_steps) + " in all, but would now take " + n(now.steps_per_epoch) +
-               " and " + n(now.total_steps) + ": resume with the run's data and train block" +
-               unchanged;
-    }
-    return "";
-}
-
-/// The error of --resume where there is no checkpoint, saying what to do instead.
-std::string no_checkpoint(const std::string &dir, const std::string &last_path) {
-    if (!fs::is_directory(dir)) {
-        return dir + ": no such directory, so no run to resume: name the run's directory with "
-                     "--out, or start a new run without --resume";
-    }
-    if (fs::exists(fs::path(dir) / "metrics.jsonl")) {
-        return last_path + ": no checkpoint to resume from: the run in " + dir +
-               " stopped before it saved one (at the end of its first epoch); start it again "
-               "without --resume";
-    }
-    return last_path + ": no checkpoint to resume from: name the run's directory with --out, or "
-                       "start a new run without --resume";
 }
 
 std::string format_duration(double seconds) {
@@ -310,27 +123,6 @@ Status restore_run(TrainableModel &model, const TrainConfig &config, const std::
     params = std::move(ckpt->params);
     opt_state = std::move(ckpt->opt_state);
     progress = ckpt->progress;
-    return {};
-}
-
-/// Removes what a killed run left in the output directory: its temporary files, and the lines of
-/// metrics.jsonl past `step`, the checkpoint this run starts from (all of them when it saved
-/// none, as a fresh run in its directory finds). Says so on the progress stream.
-Status clean_up_killed_run(const TrainConfig &config, const std::string &metrics_path,
-                           int64_t step) {
-    std::ostream *out = config.progress;
-    int stale = remove_stale_temporaries(config.out_dir);
-    Result<int64_t> dropped = trim_metrics(metrics_path, step);
-    if (!dropped) return dropped.status();
-    if (out && stale > 0) {
-        *out << "note: removed " << stale << " temporary file" << (stale == 1 ? "" : "s")
-             << " left in " << config.out_dir << " by a run that was killed while writing\n";
-    }
-    if (out && *dropped > 0) {
-        *out << "note: dropped " << *dropped << " line" << (*dropped == 1 ? "" : "s") << " of "
-             << metrics_path << " written after step " << step
-             << " by a run that stopped before its next checkpoint\n";
-    }
     return {};
 }
 
@@ -530,356 +322,449 @@ Result<Evaluation> evaluate(const PredictBatch &predict, int classes, const Data
     return result;
 }
 
-Result<TrainReport> train(TrainableModel &model, const Dataset &data, const TrainConfig &config) {
-    const ModelInfo &info = model.info();
-    const std::string last_path = (fs::path(config.out_dir) / "last.safetensors").string();
-    const std::string best_path = (fs::path(config.out_dir) / "best.safetensors").string();
-    const std::string metrics_path = (fs::path(config.out_dir) / "metrics.jsonl").string();
+namespace {
+
+/// One call of train(), its stages as methods in the order run() takes them: the output
+/// directory opened (RunDirectory), the data prepared (split, normalization, batcher), the
+/// start (the checkpoint of --resume, or init), the metrics file opened, then per epoch its
+/// steps and its end (validation, the checkpoints, early stopping), and the report.
+class TrainingRun {
+public:
+    TrainingRun(TrainableModel &model, const Dataset &data, const TrainConfig &config);
+    ~TrainingRun() {
+        if (metrics_) std::fclose(metrics_);
+    }
+    TrainingRun(const TrainingRun &) = delete;
+    TrainingRun &operator=(const TrainingRun &) = delete;
+
+    Result<TrainReport> run();
+
+private:
+    enum class Next { Continue, Stop };
+
+    Status prepare_data();
+    Status start();
+    Status open_metrics();
+    bool stopped_early_before();
+    Result<Next> train_epoch(int64_t epoch);
+    Status stop_at_step(int64_t epoch, bool interrupted);
+    Status step(int64_t epoch, int64_t index, Running &running, Running &interval);
+    Result<Next> end_epoch(int64_t epoch, const Running &running);
+    Status finite_state() const;
+    std::string last_good_checkpoint() const;
+    Status save_last();
+    void print_epoch_line(int64_t epoch, const Running &running, double val, bool improved);
+    TrainReport finish();
+
+    TrainableModel &model_;
+    const Dataset &data_;
+    const TrainConfig &config_;
     // Data parallelism: rank 0 alone writes and prints; every rank takes its shard of a batch.
-    Communicator *comm = config.comm && config.comm->size() > 1 ? config.comm : nullptr;
-    const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
-    const bool writer = rank == 0;
-    std::ostream *out = writer ? config.progress : nullptr;
-    if (config.batch % ranks != 0) {
+    Communicator *comm_;
+    int rank_, ranks_;
+    bool writer_;
+    std::ostream *out_;
+    RunDirectory dir_;
+
+    ValidationSplit split_;
+    Normalization norm_;
+    std::optional<Batcher> batcher_;
+    int64_t per_epoch_ = 0;
+    RunShape run_;
+    int64_t epochs_ = 0, total_steps_ = 0;
+
+    std::vector<float> params_, opt_state_;
+    TrainingProgress progress_;
+    bool have_checkpoint_ = false;  // last.safetensors holds step checkpoint_step_
+    int64_t checkpoint_step_ = 0;
+    std::FILE *metrics_ = nullptr;  // rank 0's metrics.jsonl
+
+    TrainReport report_;
+    int64_t start_step_ = 0;
+    double run_seconds_ = 0, allreduce_seconds_ = 0;
+    int64_t run_images_ = 0;
+    bool first_logged_ = false;
+    std::vector<float> probs_;
+    Batch batch_;
+    // Data parallel: the gradient arena, then the StepExtra figures, summed in one all-reduce.
+    std::vector<float> reduced_;
+    bool stop_agreed_ = false;  // a rank asked to stop (Ctrl-C) in the last step's all-reduce
+};
+
+TrainingRun::TrainingRun(TrainableModel &model, const Dataset &data, const TrainConfig &config)
+    : model_(model), data_(data), config_(config),
+      comm_(config.comm && config.comm->size() > 1 ? config.comm : nullptr),
+      rank_(comm_ ? comm_->rank() : 0), ranks_(comm_ ? comm_->size() : 1), writer_(rank_ == 0),
+      out_(writer_ ? config.progress : nullptr), dir_(config.out_dir) {}
+
+Result<TrainReport> TrainingRun::run() {
+    if (config_.batch % ranks_ != 0) {
         return Result<TrainReport>::error(
-            "the batch " + std::to_string(config.batch) + " cannot be split evenly over " +
-            std::to_string(ranks) + " processes: the global batch must be a multiple of the " +
+            "the batch " + std::to_string(config_.batch) + " cannot be split evenly over " +
+            std::to_string(ranks_) + " processes: the global batch must be a multiple of the " +
             "number of processes (change the train block's batch or mpirun's -np)");
     }
-    DirectoryLock lock;
-    auto open_directory = [&]() -> Status {
-        // Checked before the directory is created, so that a mistyped --out is not left behind.
-        if (config.resume && !fs::exists(last_path)) {
-            return Status::error(no_checkpoint(config.out_dir, last_path));
-        }
-        if (Status s = check_writable_dir(config.out_dir); !s) return s;
-        if (Status s = lock.acquire(config.out_dir); !s) return s;
-        if (!config.resume && fs::exists(last_path)) {
-            return Status::error(
-                last_path + ": a checkpoint is already there; pass --resume to continue that run, "
-                            "or choose another output directory (nothing was overwritten)");
-        }
-        return {};
-    };
-    if (Status s = agree(comm, writer ? open_directory() : Status(), "while starting"); !s)
+    if (Status s = agree(comm_, writer_ ? dir_.open(config_.resume) : Status(), "while starting");
+        !s)
         return s;
+    if (Status s = prepare_data(); !s) return s;
+    if (Status s = start(); !s) return s;
+    if (Status s = agree(comm_, writer_ ? open_metrics() : Status(), "while starting"); !s)
+        return s;
+    if (stopped_early_before()) return finish();
+    for (int64_t epoch = progress_.step / per_epoch_; epoch < epochs_; epoch++) {
+        Result<Next> next = train_epoch(epoch);
+        if (!next) return next.status();
+        if (*next == Next::Stop) break;
+    }
+    return finish();
+}
 
-    Result<ValidationSplit> split = split_validation(data.count, config.validation, config.seed);
+/// The validation split, the normalization of the training split, the augmentation, the
+/// batcher, and the shape of the run they make (RunShape, with the epochs asked for).
+Status TrainingRun::prepare_data() {
+    Result<ValidationSplit> split = split_validation(data_.count, config_.validation, config_.seed);
     if (!split) return split.status();
-    if (split->train.empty()) return Result<TrainReport>::error("no training samples left");
-    Normalization norm = compute_normalization(data, split->train);
-    Result<std::vector<AugmentStep>> pipeline = make_augment_pipeline(config.augment);
+    if (split->train.empty()) return Status::error("no training samples left");
+    split_ = std::move(*split);
+    norm_ = compute_normalization(data_, split_.train);
+    Result<std::vector<AugmentStep>> pipeline = make_augment_pipeline(config_.augment);
     if (!pipeline) return pipeline.status();
 
     BatcherOptions options;
-    options.batch = config.batch;
+    options.batch = config_.batch;
     options.shuffle = true;
-    options.seed = config.seed;
-    options.normalization = norm;
+    options.seed = config_.seed;
+    options.normalization = norm_;
     options.augment = *pipeline;
-    Batcher batcher(data, split->train, options);
-    const int64_t per_epoch = batcher.batches_per_epoch();
-    RunShape run;
-    run.epochs = config.epochs;
-    run.steps_per_epoch = per_epoch;
-    run.batch = config.batch;
-    run.samples = data.count;
-    run.validation_samples = (int64_t)split->validation.size();
-    run.data_fingerprint = data_fingerprint(data);
-    run.data_source = config.data_source;
-    run.data_limit = config.data_limit;
+    batcher_.emplace(data_, split_.train, options);
+    per_epoch_ = batcher_->batches_per_epoch();
+    run_.epochs = config_.epochs;
+    run_.steps_per_epoch = per_epoch_;
+    run_.batch = config_.batch;
+    run_.samples = data_.count;
+    run_.validation_samples = (int64_t)split_.validation.size();
+    run_.data_fingerprint = data_fingerprint(data_);
+    run_.data_source = config_.data_source;
+    run_.data_limit = config_.data_limit;
+    return {};
+}
 
-    std::vector<float> params((size_t)model.param_count(), 0.0f);
-    std::vector<float> opt_state((size_t)model.opt_state_count(), 0.0f);
-    TrainingProgress progress;
-    if (config.resume) {
+/// The arenas and the progress the run starts from: the checkpoint of --resume, or the model's
+/// init; in a data-parallel run rank 0's, sent to every rank. Then the run's length.
+Status TrainingRun::start() {
+    params_.assign((size_t)model_.param_count(), 0.0f);
+    opt_state_.assign((size_t)model_.opt_state_count(), 0.0f);
+    if (config_.resume) {
         // Rank 0 reads the checkpoint (the only rank that needs to see the output directory)
         // and sends what it holds to the others.
-        Status restored = writer ? restore_run(model, config, last_path, norm, per_epoch, run,
-                                               params, opt_state, progress)
-                                 : Status();
-        if (Status s = agree(comm, restored, "while resuming"); !s) return s;
+        Status restored = writer_ ? restore_run(model_, config_, dir_.last_path(), norm_,
+                                                per_epoch_, run_, params_, opt_state_, progress_)
+                                  : Status();
+        if (Status s = agree(comm_, restored, "while resuming"); !s) return s;
     } else {
-        model.init(config.seed, params.data());
+        model_.init(config_.seed, params_.data());
     }
-    if (comm) {
-        double shape[6] = {(double)run.epochs,          (double)progress.step,
-                           (double)progress.epoch,      progress.best_accuracy,
-                           (double)progress.best_epoch, (double)progress.stale_epochs};
+    if (comm_) {
+        double shape[6] = {(double)run_.epochs,          (double)progress_.step,
+                           (double)progress_.epoch,      progress_.best_accuracy,
+                           (double)progress_.best_epoch, (double)progress_.stale_epochs};
         for (Status s :
-             {comm->broadcast(shape, sizeof shape, 0),
-              comm->broadcast(params.data(), (int64_t)(params.size() * sizeof(float)), 0),
-              comm->broadcast(opt_state.data(), (int64_t)(opt_state.size() * sizeof(float)), 0)}) {
+             {comm_->broadcast(shape, sizeof shape, 0),
+              comm_->broadcast(params_.data(), (int64_t)(params_.size() * sizeof(float)), 0),
+              comm_->broadcast(opt_state_.data(), (int64_t)(opt_state_.size() * sizeof(float)),
+                               0)}) {
             if (!s) return s;
         }
-        run.epochs = (int64_t)shape[0];
-        progress.step = (int64_t)shape[1];
-        progress.epoch = (int64_t)shape[2];
-        progress.best_accuracy = shape[3];
-        progress.best_epoch = (int64_t)shape[4];
-        progress.stale_epochs = (int64_t)shape[5];
+        run_.epochs = (int64_t)shape[0];
+        progress_.step = (int64_t)shape[1];
+        progress_.epoch = (int64_t)shape[2];
+        progress_.best_accuracy = shape[3];
+        progress_.best_epoch = (int64_t)shape[4];
+        progress_.stale_epochs = (int64_t)shape[5];
     }
-    const int64_t epochs = run.epochs;
-    run.total_steps = epochs * per_epoch;
-    const int64_t total_steps = run.total_steps;
-    model.set_total_steps(total_steps);
-    bool have_checkpoint = config.resume;
-    int64_t checkpoint_step = progress.step;
+    epochs_ = run_.epochs;
+    run_.total_steps = epochs_ * per_epoch_;
+    total_steps_ = run_.total_steps;
+    model_.set_total_steps(total_steps_);
+    have_checkpoint_ = config_.resume;
+    checkpoint_step_ = progress_.step;
 
-    std::FILE *metrics = nullptr;
-    auto open_metrics = [&]() -> Status {
-        if (Status s = clean_up_killed_run(config, metrics_path, progress.step); !s) return s;
-        metrics = std::fopen(metrics_path.c_str(), "a");
-        if (!metrics) {
-            return Status::error(metrics_path +
-                                 ": cannot open for appending: " + std::strerror(errno));
-        }
-        return {};
-    };
-    Status opened = writer ? open_metrics() : Status();
-    struct Closer {
-        std::FILE *f;
-        ~Closer() {
-            if (f) std::fclose(f);
-        }
-    } closer{metrics};
-    if (Status s = agree(comm, opened, "while starting"); !s) return s;
+    report_.ranks = ranks_;
+    start_step_ = progress_.step;
+    reduced_.resize(comm_ ? (size_t)(model_.param_count() + ExtraCount) : 0);
+    return {};
+}
 
-    // Training never writes a non-finite checkpoint: an update can overflow the weights while
-    // the loss it was computed from is still finite.
-    auto finite_state = [&]() -> Status {
-        for (const std::vector<float> *arena : {&params, &opt_state}) {
-            if (int64_t bad = first_nonfinite(*arena); bad >= 0) {
-                return Status::error(
-                    "training diverged: the " +
-                    std::string(arena == &params ? "parameters" : "optimizer state") +
-                    " hold a non-finite value (element " + std::to_string(bad) +
-                    " of the arena) after step " + std::to_string(progress.step) + "; stopped, " +
-                    (have_checkpoint
-                         ? last_path + " holds step " + std::to_string(checkpoint_step) +
-                               ", the last good checkpoint"
-                         : "no checkpoint had been written yet") +
-                    " (try a lower learning rate)");
-            }
+/// Rank 0: what a killed run left in the directory removed, metrics.jsonl opened to append.
+Status TrainingRun::open_metrics() {
+    if (Status s = dir_.clean_up_killed_run(progress_.step, config_.progress); !s) return s;
+    metrics_ = std::fopen(dir_.metrics_path().c_str(), "a");
+    if (!metrics_) {
+        return Status::error(dir_.metrics_path() +
+                             ": cannot open for appending: " + std::strerror(errno));
+    }
+    return {};
+}
+
+/// A run that stopped early stays stopped: resuming it trains no further, as the run that never
+/// stopped would not have.
+bool TrainingRun::stopped_early_before() {
+    if (config_.patience <= 0 || progress_.stale_epochs < config_.patience) return false;
+    if (out_) {
+        *out_ << "the run stopped early at epoch " << progress_.epoch
+              << " (no improvement of validation accuracy for " << config_.patience
+              << " epochs); nothing to continue\n";
+    }
+    report_.outcome = TrainOutcome::EarlyStopped;
+    return true;
+}
+
+/// The rest of epoch `epoch` (all of it, but for the epoch a resumed run continues), then its
+/// end. Stop: Ctrl-C or --steps stopped the run in it, or early stopping at its end.
+Result<TrainingRun::Next> TrainingRun::train_epoch(int64_t epoch) {
+    batcher_->start_epoch(epoch);
+    Running running, interval;
+    for (int64_t index = progress_.step - epoch * per_epoch_; index < per_epoch_; index++) {
+        const bool interrupted = comm_ ? stop_agreed_ : interrupt_requested();
+        if (interrupted || (config_.max_steps > 0 && progress_.step >= config_.max_steps)) {
+            if (Status s = stop_at_step(epoch, interrupted); !s) return s;
+            return Next::Stop;
         }
-        return {};
+        if (Status s = step(epoch, index, running, interval); !s) return s;
+    }
+    return end_epoch(epoch, running);
+}
+
+/// Ctrl-C (`interrupted`) or --steps before the next step of `epoch`: last.safetensors saved.
+Status TrainingRun::stop_at_step(int64_t epoch, bool interrupted) {
+    if (out_ && config_.progress_bar) *out_ << "\n";
+    report_.outcome = interrupted ? TrainOutcome::Interrupted : TrainOutcome::StepLimit;
+    progress_.epoch = epoch;
+    return agree(comm_, writer_ ? save_last() : Status(),
+                 "at step " + std::to_string(progress_.step));
+}
+
+/// Step `index` of `epoch`: its batch (this rank's shard of it), the training accuracy where it
+/// is sampled, the train step (data parallel: gradient, all-reduce, update), the figures of
+/// `running` (the epoch's) and `interval` (since the last metrics line), the metrics line and
+/// the progress.
+Status TrainingRun::step(int64_t epoch, int64_t index, Running &running, Running &interval) {
+    // One process: the whole batch. Data parallel: this rank's shard of it.
+    const int64_t global = batcher_->batch_size(index);
+    const Shard shard = comm_ ? shard_of(global, rank_, ranks_) : Shard{0, global};
+    Batch &b = batch_;
+    batcher_->get(index, shard.begin, shard.count, b);
+    const int classes = model_.info().data.classes;
+    const bool sample_accuracy = config_.accuracy_every > 0 && index % config_.accuracy_every == 0;
+    int64_t correct = 0, sampled = 0;
+    if (sample_accuracy && b.size > 0) {
+        probs_.resize((size_t)(b.size * classes));
+        Status s = model_.predict(params_.data(), b.images.data(), b.size, probs_.data());
+        if (!s) return s;
+        correct = count_correct(probs_, b.labels.data(), b.size, classes);
+        sampled = b.size;
+    }
+    auto t0 = Clock::now();
+    StepLosses losses;
+    double step_allreduce = 0;
+    if (!comm_) {
+        Status s = model_.train_step(params_.data(), opt_state_.data(), b.images.data(),
+                                     b.labels.data(), b.size, progress_.step, losses);
+        if (!s) return s;
+    } else {
+        Status s = data_parallel_step(model_, *comm_, b, shard, global, progress_.step, params_,
+                                      opt_state_, reduced_, losses, correct, sampled, stop_agreed_,
+                                      step_allreduce);
+        if (!s) return s;
+    }
+    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (sample_accuracy) {
+        running.correct += correct;
+        running.sampled += sampled;
+        interval.correct += correct;
+        interval.sampled += sampled;
+    }
+    double loss = (double)losses.data_loss + (double)losses.regularization;
+    if (!std::isfinite(loss)) {
+        if (out_ && config_.progress_bar) *out_ << "\n";
+        return Status::error(
+            "training diverged: the loss is " + std::string(std::isnan(loss) ? "nan" : "inf") +
+            " at step " + std::to_string(progress_.step) + " (epoch " + std::to_string(epoch + 1) +
+            "); stopped, " + last_good_checkpoint() + " (try a lower learning rate)");
+    }
+    progress_.step++;
+    // The run's first step includes the JIT compilation: it is left out of the rates.
+    if (progress_.step == start_step_ + 1) seconds = step_allreduce = 0;
+    for (Running *r : {&running, &interval}) {
+        r->loss_sum += loss;
+        r->loss_count++;
+        r->seconds += seconds;
+        r->images += seconds > 0 ? global : 0;
+    }
+    run_seconds_ += seconds;
+    allreduce_seconds_ += step_allreduce;
+    run_images_ += seconds > 0 ? global : 0;
+
+    if (progress_.step % config_.log_every == 0 || index + 1 == per_epoch_) {
+        if (!first_logged_) {
+            report_.first_loss = interval.loss();
+            first_logged_ = true;
+        }
+        if (metrics_) {
+            write_step_line(metrics_, progress_.step, epoch + 1, interval, losses.learning_rate);
+        }
+        interval = Running();
+    }
+    if (out_) {
+        print_step_progress(*out_, config_, epoch, epochs_, index + 1, per_epoch_,
+                            total_steps_ - progress_.step, running, losses.learning_rate);
+    }
+    return {};
+}
+
+/// The end of epoch `epoch`: validation, the best checkpoint, the last one, early stopping.
+Result<TrainingRun::Next> TrainingRun::end_epoch(int64_t epoch, const Running &running) {
+    progress_.epoch = epoch + 1;
+    report_.last_loss = running.loss();
+    double val = -1;
+    if (!split_.validation.empty()) {
+        Result<Evaluation> e =
+            evaluate(model_, params_.data(), data_, split_.validation, norm_, config_.batch, comm_);
+        if (!e) return e.status();
+        val = e->accuracy;
+    }
+    report_.last_val_accuracy = val;
+    bool improved = false;
+    if (val >= 0) {
+        improved = val > progress_.best_accuracy + config_.min_delta || progress_.best_epoch < 0;
+        if (improved) {
+            progress_.best_accuracy = val;
+            progress_.best_epoch = epoch + 1;
+            progress_.stale_epochs = 0;
+        } else {
+            progress_.stale_epochs++;
+        }
+    }
+    bool stop_early = config_.patience > 0 && progress_.stale_epochs >= config_.patience;
+    if (metrics_) write_epoch_line(metrics_, progress_, epoch + 1, running, val);
+    // Data parallel: every rank continues from rank 0's arenas, the ones it saves, so that
+    // ranks whose all-reduce sums differed in a last bit can never drift apart.
+    if (comm_) {
+        for (std::vector<float> *arena : {&params_, &opt_state_}) {
+            Status s = comm_->broadcast(arena->data(), (int64_t)(arena->size() * sizeof(float)), 0);
+            if (!s) return s;
+        }
+    }
+    // The epoch's line goes before its checkpoints: a run killed in between leaves the line
+    // past the last checkpoint, where the resumed run drops it and writes it again.
+    // best.safetensors holds the best epoch's weights (the last ones without validation).
+    if (Status finite = finite_state(); !finite) return finite;
+    auto save_epoch = [&]() -> Status {
+        if (improved || val < 0) {
+            Status s = save_checkpoint(dir_.best_path(), model_, params_.data(), nullptr,
+                                       data_.class_names, norm_, progress_, config_.seed, run_);
+            if (!s) return s;
+        }
+        return save_last();
     };
-    // Writes last.safetensors once per step: a --steps or Ctrl-C stop right after an epoch's
-    // end finds that step's checkpoint written already (and on a nearly full disk, a second
-    // write could fail although the first succeeded). A failed write says what was kept.
-    auto save_last = [&]() -> Status {
-        if (have_checkpoint && checkpoint_step == progress.step) return {};
-        if (Status finite = finite_state(); !finite) return finite;
-        Status s = save_checkpoint(last_path, model, params.data(), opt_state.data(),
-                                   data.class_names, norm, progress, config.seed, run);
-        if (!s) {
-            return Status::error(s.message() + "; " +
-                                 (have_checkpoint ? last_path + " still holds step " +
-                                                        std::to_string(checkpoint_step) +
-                                                        ", the last checkpoint written"
-                                                  : "no checkpoint of this run was kept"));
-        }
-        have_checkpoint = true;
-        checkpoint_step = progress.step;
+    if (Status s = agree(comm_, writer_ ? save_epoch() : Status(),
+                         "at the end of epoch " + std::to_string(epoch + 1));
+        !s)
         return s;
-    };
-
-    TrainReport report;
-    report.ranks = ranks;
-    const int classes = info.data.classes;
-    const int64_t start_step = progress.step;
-    double run_seconds = 0, allreduce_seconds = 0;
-    int64_t run_images = 0;
-    bool first_logged = false;
-    std::vector<float> probs;
-    Batch b;
-    // Data parallel: the gradient arena, then the StepExtra figures, summed in one all-reduce.
-    std::vector<float> reduced(comm ? (size_t)(model.param_count() + ExtraCount) : 0);
-    bool stop_agreed = false;  // a rank asked to stop (Ctrl-C) in the last step's all-reduce
-    auto finish_report = [&]() {
-        report.progress = progress;
-        report.steps_taken = progress.step - start_step;
-        report.img_per_s = run_seconds > 0 ? (double)run_images / run_seconds : 0;
-        report.step_seconds = run_seconds;
-        report.allreduce_seconds = allreduce_seconds;
-    };
-
-    // A run that stopped early stays stopped: resuming it trains no further, as the run that
-    // never stopped would not have.
-    if (config.patience > 0 && progress.stale_epochs >= config.patience) {
-        if (out) {
-            *out << "the run stopped early at epoch " << progress.epoch
-                 << " (no improvement of validation accuracy for " << config.patience
-                 << " epochs); nothing to continue\n";
-        }
-        report.outcome = TrainOutcome::EarlyStopped;
-        report.progress = progress;
-        report.steps_taken = progress.step - start_step;
-        return report;
+    print_epoch_line(epoch, running, val, improved);
+    if (!stop_early) return Next::Continue;
+    if (out_) {
+        *out_ << "early stopping: no improvement of validation accuracy for " << config_.patience
+              << " epochs (best " << progress_.best_accuracy << " at epoch " << progress_.best_epoch
+              << ")\n";
     }
-    for (int64_t epoch = progress.step / per_epoch; epoch < epochs; epoch++) {
-        batcher.start_epoch(epoch);
-        Running running, interval;
-        for (int64_t index = progress.step - epoch * per_epoch; index < per_epoch; index++) {
-            const bool stop = comm ? stop_agreed : interrupt_requested();
-            if (stop || (config.max_steps > 0 && progress.step >= config.max_steps)) {
-                if (out && config.progress_bar) *out << "\n";
-                report.outcome = stop ? TrainOutcome::Interrupted : TrainOutcome::StepLimit;
-                progress.epoch = epoch;
-                Status saved = agree(comm, writer ? save_last() : Status(),
-                                     "at step " + std::to_string(progress.step));
-                if (!saved) return saved;
-                finish_report();
-                return report;
-            }
-            // One process: the whole batch. Data parallel: this rank's shard of it.
-            const int64_t global = batcher.batch_size(index);
-            const Shard shard = comm ? shard_of(global, rank, ranks) : Shard{0, global};
-            batcher.get(index, shard.begin, shard.count, b);
-            const bool sample_accuracy =
-                config.accuracy_every > 0 && index % config.accuracy_every == 0;
-            int64_t correct = 0, sampled = 0;
-            if (sample_accuracy && b.size > 0) {
-                probs.resize((size_t)(b.size * classes));
-                Status s = model.predict(params.data(), b.images.data(), b.size, probs.data());
-                if (!s) return s;
-                correct = count_correct(probs, b.labels.data(), b.size, classes);
-                sampled = b.size;
-            }
-            auto t0 = Clock::now();
-            StepLosses losses;
-            double step_allreduce = 0;
-            if (!comm) {
-                Status s = model.train_step(params.data(), opt_state.data(), b.images.data(),
-                                            b.labels.data(), b.size, progress.step, losses);
-                if (!s) return s;
-            } else {
-                Status s = data_parallel_step(model, *comm, b, shard, global, progress.step, params,
-                                              opt_state, reduced, losses, correct, sampled,
-                                              stop_agreed, step_allreduce);
-                if (!s) return s;
-            }
-            double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-            if (sample_accuracy) {
-                running.correct += correct;
-                running.sampled += sampled;
-                interval.correct += correct;
-                interval.sampled += sampled;
-            }
-            double loss = (double)losses.data_loss + (double)losses.regularization;
-            if (!std::isfinite(loss)) {
-                if (out && config.progress_bar) *out << "\n";
-                std::string kept = have_checkpoint ? last_path + " holds step " +
-                                                         std::to_string(checkpoint_step) +
-                                                         ", the last good checkpoint"
-                                                   : "no checkpoint had been written yet";
-                return Result<TrainReport>::error(
-                    "training diverged: the loss is " +
-                    std::string(std::isnan(loss) ? "nan" : "inf") + " at step " +
-                    std::to_string(progress.step) + " (epoch " + std::to_string(epoch + 1) +
-                    "); stopped, " + kept + " (try a lower learning rate)");
-            }
-            progress.step++;
-            // The run's first step includes the JIT compilation: it is left out of the rates.
-            if (progress.step == start_step + 1) seconds = step_allreduce = 0;
-            for (Running *r : {&running, &interval}) {
-                r->loss_sum += loss;
-                r->loss_count++;
-                r->seconds += seconds;
-                r->images += seconds > 0 ? global : 0;
-            }
-            run_seconds += seconds;
-            allreduce_seconds += step_allreduce;
-            run_images += seconds > 0 ? global : 0;
+    report_.outcome = TrainOutcome::EarlyStopped;
+    return Next::Stop;
+}
 
-            if (progress.step % config.log_every == 0 || index + 1 == per_epoch) {
-                if (!first_logged) {
-                    report.first_loss = interval.loss();
-                    first_logged = true;
-                }
-                if (metrics) {
-                    write_step_line(metrics, progress.step, epoch + 1, interval,
-                                    losses.learning_rate);
-                }
-                interval = Running();
-            }
-            if (out) {
-                print_step_progress(*out, config, epoch, epochs, index + 1, per_epoch,
-                                    total_steps - progress.step, running, losses.learning_rate);
-            }
-        }
-
-        // The end of an epoch: validation, the best checkpoint, the last one, early stopping.
-        progress.epoch = epoch + 1;
-        report.last_loss = running.loss();
-        double val = -1;
-        if (!split->validation.empty()) {
-            Result<Evaluation> e =
-                evaluate(model, params.data(), data, split->validation, norm, config.batch, comm);
-            if (!e) return e.status();
-            val = e->accuracy;
-        }
-        report.last_val_accuracy = val;
-        bool improved = false;
-        if (val >= 0) {
-            improved = val > progress.best_accuracy + config.min_delta || progress.best_epoch < 0;
-            if (improved) {
-                progress.best_accuracy = val;
-                progress.best_epoch = epoch + 1;
-                progress.stale_epochs = 0;
-            } else {
-                progress.stale_epochs++;
-            }
-        }
-        bool stop_early = config.patience > 0 && progress.stale_epochs >= config.patience;
-        if (metrics) write_epoch_line(metrics, progress, epoch + 1, running, val);
-        // Data parallel: every rank continues from rank 0's arenas, the ones it saves, so that
-        // ranks whose all-reduce sums differed in a last bit can never drift apart.
-        if (comm) {
-            for (std::vector<float> *arena : {&params, &opt_state}) {
-                Status s =
-                    comm->broadcast(arena->data(), (int64_t)(arena->size() * sizeof(float)), 0);
-                if (!s) return s;
-            }
-        }
-        // The epoch's line goes before its checkpoints: a run killed in between leaves the line
-        // past the last checkpoint, where the resumed run drops it and writes it again.
-        // best.safetensors holds the best epoch's weights (the last ones without validation).
-        if (Status finite = finite_state(); !finite) return finite;
-        auto save_epoch = [&]() -> Status {
-            if (improved || val < 0) {
-                Status s = save_checkpoint(best_path, model, params.data(), nullptr,
-                                           data.class_names, norm, progress, config.seed, run);
-                if (!s) return s;
-            }
-            return save_last();
-        };
-        if (Status s = agree(comm, writer ? save_epoch() : Status(),
-                             "at the end of epoch " + std::to_string(epoch + 1));
-            !s)
-            return s;
-        if (out) {
-            char line[256];
-            std::snprintf(
-                line, sizeof line,
-                "%sepoch %lld/%lld: loss %.4f, train acc %.3f, val acc %s, %.0f img/s%s\n",
-                config.progress_bar ? "\n" : "", (long long)(epoch + 1), (long long)epochs,
-                running.loss(), running.accuracy(), val >= 0 ? json_number(val).c_str() : "-",
-                running.rate(), improved && val >= 0 ? " (best)" : "");
-            *out << line << std::flush;
-        }
-        if (stop_early) {
-            if (out) {
-                *out << "early stopping: no improvement of validation accuracy for "
-                     << config.patience << " epochs (best " << progress.best_accuracy
-                     << " at epoch " << progress.best_epoch << ")\n";
-            }
-            report.outcome = TrainOutcome::EarlyStopped;
-            break;
+/// Training never writes a non-finite checkpoint: an update can overflow the weights while the
+/// loss it was computed from is still finite.
+Status TrainingRun::finite_state() const {
+    for (const std::vector<float> *arena : {&params_, &opt_state_}) {
+        if (int64_t bad = first_nonfinite(*arena); bad >= 0) {
+            return Status::error("training diverged: the " +
+                                 std::string(arena == &params_ ? "parameters" : "optimizer state") +
+                                 " hold a non-finite value (element " + std::to_string(bad) +
+                                 " of the arena) after step " + std::to_string(progress_.step) +
+                                 "; stopped, " + last_good_checkpoint() +
+                                 " (try a lower learning rate)");
         }
     }
-    finish_report();
-    return report;
+    return {};
+}
+
+/// What a run that diverged leaves, for its error.
+std::string TrainingRun::last_good_checkpoint() const {
+    return have_checkpoint_ ? dir_.last_path() + " holds step " + std::to_string(checkpoint_step_) +
+                                  ", the last good checkpoint"
+                            : "no checkpoint had been written yet";
+}
+
+/// Writes last.safetensors once per step: a --steps or Ctrl-C stop right after an epoch's end
+/// finds that step's checkpoint written already (and on a nearly full disk, a second write could
+/// fail although the first succeeded). A failed write says what was kept.
+Status TrainingRun::save_last() {
+    if (have_checkpoint_ && checkpoint_step_ == progress_.step) return {};
+    if (Status finite = finite_state(); !finite) return finite;
+    Status s = save_checkpoint(dir_.last_path(), model_, params_.data(), opt_state_.data(),
+                               data_.class_names, norm_, progress_, config_.seed, run_);
+    if (!s) {
+        return Status::error(s.message() + "; " +
+                             (have_checkpoint_ ? dir_.last_path() + " still holds step " +
+                                                     std::to_string(checkpoint_step_) +
+                                                     ", the last checkpoint written"
+                                               : "no checkpoint of this run was kept"));
+    }
+    have_checkpoint_ = true;
+    checkpoint_step_ = progress_.step;
+    return s;
+}
+
+/// The progress stream's line of an epoch's end.
+void TrainingRun::print_epoch_line(int64_t epoch, const Running &running, double val,
+                                   bool improved) {
+    if (!out_) return;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%sepoch %lld/%lld: loss %.4f, train acc %.3f, val acc %s, %.0f img/s%s\n",
+                  config_.progress_bar ? "\n" : "", (long long)(epoch + 1), (long long)epochs_,
+                  running.loss(), running.accuracy(), val >= 0 ? json_number(val).c_str() : "-",
+                  running.rate(), improved && val >= 0 ? " (best)" : "");
+    *out_ << line << std::flush;
+}
+
+TrainReport TrainingRun::finish() {
+    report_.progress = progress_;
+    report_.steps_taken = progress_.step - start_step_;
+    report_.img_per_s = run_seconds_ > 0 ? (double)run_images_ / run_seconds_ : 0;
+    report_.step_seconds = run_seconds_;
+    report_.allreduce_seconds = allreduce_seconds_;
+    return report_;
+}
+
+}  // namespace
+
+TrainConfig train_config(const TrainBlock &block) {
+    TrainConfig c;
+    c.batch = block.batch;
+    c.epochs = block.epochs;
+    c.seed = block.seed;
+    c.validation = block.validation;
+    c.augment = block.augment;
+    c.patience = block.patience;
+    c.min_delta = block.min_delta;
+    return c;
+}
+
+Result<TrainReport> train(TrainableModel &model, const Dataset &data, const TrainConfig &config) {
+    TrainingRun run(model, data, config);
+    return run.run();
 }
 
 }  // namespace netc::runtime

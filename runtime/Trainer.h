@@ -79,6 +79,22 @@ struct TrainConfig {
                                        // of comm->size()
 };
 
+/// A model's train block as the runtime reads it: from the graph for the JIT
+/// (tools/netc/JitTrainable.h), from an object's netc_model for AOT (runtime/AotModel.h).
+struct TrainBlock {
+    int64_t batch = 64;
+    int64_t epochs = 10;
+    uint64_t seed = 0;
+    double validation = 0.1;
+    std::vector<AugmentSpec> augment;
+    int64_t patience = 0;  // early stopping; 0: off
+    double min_delta = 0;
+};
+
+/// The TrainConfig of a train block, before the caller sets the output directory and what its
+/// command line says: the one place the JIT and AOT paths make theirs, so they train alike.
+TrainConfig train_config(const TrainBlock &block);
+
 enum class TrainOutcome { Finished, EarlyStopped, Interrupted, StepLimit };
 
 struct TrainReport {

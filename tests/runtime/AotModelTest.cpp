@@ -70,6 +70,9 @@ TEST_CASE("the object describes its model: shapes, tensors, optimizer, train blo
     CHECK(config.epochs == 15);
     CHECK(config.seed == 1);
     CHECK(config.validation == doctest::Approx(0.1));
+    CHECK(m.augment_count == 0);  // fashion_mlp's train block has no augment list
+    CHECK(config.augment.empty());
+    CHECK(config.patience == 0);
 }
 
 TEST_CASE("runtime::train drives the object as netc train drives the JIT: the same parameters") {

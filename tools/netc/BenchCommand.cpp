@@ -33,7 +33,6 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr int exit_user_error = 1;
 constexpr int predict_batch = 256;                  // "a large batch": throughput of inference
 constexpr int predict_reps = 9, latency_reps = 25;  // calls timed; their medians are reported
 
@@ -335,19 +334,9 @@ int BenchCommand::run_bench() {
     }
     if (strategies.empty()) strategies = all_strategies();
 
-    std::string read_error;
-    Frontend front = load_model_file(file_, read_error);
-    if (!read_error.empty()) {
-        std::cerr << read_error << "\n";
-        return exit_user_error;
-    }
-    front.diags->print(std::cerr);
-    if (!front.ok()) {
-        int n = front.diags->error_count();
-        std::cerr << n << " error" << (n == 1 ? "" : "s") << " in " << file_ << "\n";
-        return exit_user_error;
-    }
-    const Graph &graph = *front.graph;
+    std::optional<Frontend> front = load_model(file_);
+    if (!front) return exit_user_error;
+    const Graph &graph = *front->graph;
     if (graph.is_knn()) {
         std::cerr << "netc bench: " << file_
                   << " is a kNN model, which has no train step or predict to time: netc eval "
@@ -378,7 +367,9 @@ int BenchCommand::run_bench() {
         std::cerr << "netc bench: [" << i + 1 << "/" << strategies.size() << "] " << name
                   << ": compiling and timing ...\n";
         ChildOutcome r = run_in_child(
-            [&] { return measure_strategy(front, strategies[i], target, batch, steps_, timeout_); },
+            [&] {
+                return measure_strategy(*front, strategies[i], target, batch, steps_, timeout_);
+            },
             timeout_);
         json row = {{"strategy", name},
                     {"status", r.status == ChildOutcome::Ok         ? "ok"

@@ -10,7 +10,7 @@
 // (Adams2019) costs its own row, never the others. A child reports one JSON line through a pipe;
 // one past --timeout is killed.
 
-#include <CLI/CLI.hpp>
+#include "tools/netc/Command.h"
 
 #include <cstdint>
 #include <optional>
@@ -19,13 +19,13 @@
 
 namespace netc::cli {
 
-class BenchCommand {
+class BenchCommand : public Command {
 public:
     /// Adds the `bench` subcommand to `app`.
     explicit BenchCommand(CLI::App &app);
     /// After parsing: the exit status of `bench` when it was chosen (0 when at least one strategy
     /// compiled and ran, 1 on a user error or when none did), nullopt otherwise.
-    std::optional<int> run();
+    std::optional<int> run() override;
 
 private:
     int run_bench();

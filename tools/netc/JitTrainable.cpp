@@ -150,26 +150,25 @@ runtime::KnnConfig knn_config(const Graph &graph) {
     return c;
 }
 
-runtime::TrainConfig train_config(const Graph &graph) {
+runtime::TrainBlock train_block(const Graph &graph) {
     const TrainSettings &t = graph.train;
-    runtime::TrainConfig c;
-    c.batch = t.batch;
-    c.epochs = t.epochs;
-    c.seed = t.seed;
-    c.validation = t.validation;
+    runtime::TrainBlock block;
+    block.batch = t.batch;
+    block.epochs = t.epochs;
+    block.seed = t.seed;
+    block.validation = t.validation;
     for (const Choice &choice : t.augment) {
-        runtime::AugmentSpec spec{choice.name, {}};
-        for (const AttrSpec &a : choice_spec(ChoiceKind::Augmentation, choice.name).attrs) {
-            if (choice.attrs.has(a.name))
-                spec.params.push_back({a.name, choice.attrs.get_float(a.name)});
-        }
-        c.augment.push_back(std::move(spec));
+        block.augment.push_back({choice.name, choice_numbers(ChoiceKind::Augmentation, choice)});
     }
     if (t.early_stopping) {
-        c.patience = t.early_stopping->attrs.get_int("patience");
-        c.min_delta = t.early_stopping->attrs.get_float("min_delta");
+        block.patience = t.early_stopping->attrs.get_int("patience");
+        block.min_delta = t.early_stopping->attrs.get_float("min_delta");
     }
-    return c;
+    return block;
+}
+
+runtime::TrainConfig train_config(const Graph &graph) {
+    return runtime::train_config(train_block(graph));
 }
 
 }  // namespace netc

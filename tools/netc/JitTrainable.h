@@ -66,7 +66,10 @@ runtime::ModelInfo model_info(const Graph &graph, const ParamLayout &layout);
 runtime::KnnConfig knn_config(const Graph &graph);
 
 /// The model's train block (batch, epochs, seed, validation, augment, early stopping) as the
-/// runtime's TrainConfig; the caller sets the output directory and what the command line says.
+/// runtime reads it; an AOT object's netc_model describes the same (runtime/AotModel.h).
+runtime::TrainBlock train_block(const Graph &graph);
+/// The same as the runtime's TrainConfig (runtime/Trainer.h train_config); the caller sets the
+/// output directory and what the command line says.
 runtime::TrainConfig train_config(const Graph &graph);
 
 }  // namespace netc

@@ -13,8 +13,6 @@ namespace netc::cli {
 
 namespace {
 
-constexpr int exit_user_error = 1;
-
 using Points = std::vector<std::pair<double, double>>;  // (x, y)
 
 struct Series {
@@ -367,8 +365,7 @@ int PlotCommand::run_plot() {
     const std::string extension = ".png";
     if (output.size() < extension.size() ||
         output.compare(output.size() - extension.size(), extension.size(), extension) != 0) {
-        std::cerr << "netc: error: " << output << ": netc plot writes PNG; name the file .png\n";
-        return exit_user_error;
+        return user_error(output + ": netc plot writes PNG; name the file .png");
     }
     runtime::Result<Metrics> metrics = read_metrics(path);
     if (!metrics) {
@@ -380,10 +377,7 @@ int PlotCommand::run_plot() {
     const std::vector<uint8_t> png = chart.png();
     runtime::Status written = runtime::write_file_atomically(
         output, [&](const runtime::ByteSink &sink) { sink(png.data(), png.size()); });
-    if (!written) {
-        std::cerr << "netc: error: " << written.message() << "\n";
-        return exit_user_error;
-    }
+    if (!written) return user_error(written.message());
     std::cout << output << ": " << run_summary(*metrics) << "\n";
     return 0;
 }

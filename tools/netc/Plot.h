@@ -3,9 +3,8 @@
 // `netc train` wrote (tools/netc/Metrics.h), drawn as a PNG chart (tools/netc/Canvas.h).
 
 #include "tools/netc/Canvas.h"
+#include "tools/netc/Command.h"
 #include "tools/netc/Metrics.h"
-
-#include <CLI/CLI.hpp>
 
 #include <optional>
 #include <string>
@@ -25,13 +24,13 @@ Canvas draw_chart(const Metrics &metrics, const ChartOptions &options);
 /// "15 epochs, 6330 steps, best validation accuracy 0.9090 (epoch 15)".
 std::string run_summary(const Metrics &metrics);
 
-class PlotCommand {
+class PlotCommand : public Command {
 public:
     /// Adds the `plot` subcommand to `app`.
     explicit PlotCommand(CLI::App &app);
     /// After parsing: the exit status of `plot` when it was chosen (0 success, 1 a user error),
     /// nullopt otherwise.
-    std::optional<int> run();
+    std::optional<int> run() override;
 
 private:
     int run_plot();

@@ -18,8 +18,6 @@ namespace netc::cli {
 
 namespace {
 
-constexpr int exit_user_error = 1;
-
 constexpr Rgb background{255, 255, 255};
 constexpr Rgb ink{40, 40, 40};       // the title
 constexpr Rgb muted{96, 96, 96};     // the labels
@@ -140,23 +138,6 @@ bool has_png_extension(const std::string &path) {
     const std::string extension = ".png";
     return path.size() >= extension.size() &&
            path.compare(path.size() - extension.size(), extension.size(), extension) == 0;
-}
-
-/// The front end on `path`, its diagnostics printed; false on a user error.
-bool load_model(const std::string &path, Frontend &out) {
-    std::string read_error;
-    out = load_model_file(path, read_error);
-    if (!read_error.empty()) {
-        std::cerr << read_error << "\n";
-        return false;
-    }
-    out.diags->print(std::cerr);
-    if (!out.ok()) {
-        const int n = out.diags->error_count();
-        std::cerr << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
-        return false;
-    }
-    return true;
 }
 
 /// What the picture shows, for the line `netc templates` prints.
@@ -336,31 +317,23 @@ std::optional<int> TemplatesCommand::run() {
 
 int TemplatesCommand::run_templates() {
     if (!has_png_extension(output_)) {
-        std::cerr << "netc: error: " << output_
-                  << ": netc templates writes PNG; name the file .png\n";
-        return exit_user_error;
+        return user_error(output_ + ": netc templates writes PNG; name the file .png");
     }
-    Frontend f;
-    if (!load_model(file_, f)) return exit_user_error;
-    Diagnostics diags(*f.source);  // the front end's were printed by load_model()
-    const std::optional<TemplateLayer> layer = template_layer(*f.graph, f.layout, diags);
+    std::optional<Frontend> f = load_model(file_);
+    if (!f) return exit_user_error;
+    Diagnostics diags(*f->source);  // the front end's were printed by load_model()
+    const std::optional<TemplateLayer> layer = template_layer(*f->graph, f->layout, diags);
     if (!layer) {
         diags.print(std::cerr);
         std::cerr << "1 error in " << file_ << "\n";
         return exit_user_error;
     }
-    runtime::Result<TemplateSet> set = read_templates(weights_, *f.graph, f.layout, *layer);
-    if (!set) {
-        std::cerr << "netc: error: " << set.message() << "\n";
-        return exit_user_error;
-    }
+    runtime::Result<TemplateSet> set = read_templates(weights_, *f->graph, f->layout, *layer);
+    if (!set) return user_error(set.message());
     const std::vector<uint8_t> png = draw_templates(*set, options_).png();
     runtime::Status written = runtime::write_file_atomically(
         output_, [&](const runtime::ByteSink &sink) { sink(png.data(), png.size()); });
-    if (!written) {
-        std::cerr << "netc: error: " << written.message() << "\n";
-        return exit_user_error;
-    }
+    if (!written) return user_error(written.message());
     std::cout << output_ << ": " << describe(*layer) << "\n";
     return 0;
 }

@@ -11,8 +11,7 @@
 #include "dsl/Diagnostics.h"
 #include "runtime/Status.h"
 #include "tools/netc/Canvas.h"
-
-#include <CLI/CLI.hpp>
+#include "tools/netc/Command.h"
 
 #include <cstdint>
 #include <optional>
@@ -98,13 +97,13 @@ TemplateGrid layout_templates(const TemplateSet &set, const TemplateOptions &opt
 /// `scale` x `scale` pixels, gray or RGB), framed, labelled below.
 Canvas draw_templates(const TemplateSet &set, const TemplateOptions &options);
 
-class TemplatesCommand {
+class TemplatesCommand : public Command {
 public:
     /// Adds the `templates` subcommand to `app`.
     explicit TemplatesCommand(CLI::App &app);
     /// After parsing: the exit status of `templates` when it was chosen (0 success, 1 a user
     /// error), nullopt otherwise.
-    std::optional<int> run();
+    std::optional<int> run() override;
 
 private:
     int run_templates();

@@ -28,9 +28,6 @@ namespace netc::cli {
 
 namespace {
 
-constexpr int exit_user_error = 1;
-constexpr int exit_interrupted = 130;  // 128 + SIGINT, as shells report it
-
 struct Model {
     Frontend front;
     std::unique_ptr<JitTrainable> jit;  // a trained model
@@ -38,22 +35,13 @@ struct Model {
     const runtime::ModelInfo &info() const { return knn ? knn->info() : jit->info(); }
 };
 
-/// Loads and checks `path`, printing diagnostics to `err`; null on a user error.
-std::unique_ptr<Model> load_model(const std::string &path, const std::string &schedule,
-                                  std::ostream &err = std::cerr) {
+/// Loads and checks `path` (its diagnostics printed) and makes its JIT model; null on a user
+/// error.
+std::unique_ptr<Model> load_jit_model(const std::string &path, const std::string &schedule) {
+    std::optional<Frontend> front = load_model(path);
+    if (!front) return nullptr;
     auto m = std::make_unique<Model>();
-    std::string read_error;
-    m->front = load_model_file(path, read_error);
-    if (!read_error.empty()) {
-        err << read_error << "\n";
-        return nullptr;
-    }
-    m->front.diags->print(err);
-    if (!m->front.ok()) {
-        int n = m->front.diags->error_count();
-        err << n << " error" << (n == 1 ? "" : "s") << " in " << path << "\n";
-        return nullptr;
-    }
+    m->front = std::move(*front);
     const Strategy strategy = *parse_strategy(schedule);  // checked by CLI11
     if (m->front.graph->is_knn()) {
         m->knn = std::make_unique<JitNeighbors>(*m->front.graph, m->front.layout, strategy);
@@ -103,11 +91,6 @@ runtime::Result<std::unique_ptr<Predictor>> load_predictor(Model &m, const std::
         return jit->predict(at->params.data(), images, batch, probs);
     };
     return p;
-}
-
-int fail(const std::string &message) {
-    std::cerr << "netc: error: " << message << "\n";
-    return exit_user_error;
 }
 
 /// The ranks of a data-parallel run when a launcher (mpirun, srun) started this process as one
@@ -253,12 +236,12 @@ int TrainCommands::run_train() {
     // Under mpirun: one rank of a data-parallel run. Rank 0 alone prints progress and writes
     // the output directory; every rank that fails prints why, the others then stop with it.
     runtime::Result<std::unique_ptr<runtime::Communicator>> joined = join_ranks();
-    if (!joined) return fail(joined.message());
+    if (!joined) return user_error(joined.message());
     runtime::Communicator *comm = joined->get();
     const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
     std::ostream &log = rank == 0 ? std::cerr : nowhere();
     auto fail_here = [&](const std::string &message) {
-        return fail(ranks > 1 ? "rank " + std::to_string(rank) + ": " + message : message);
+        return user_error(ranks > 1 ? "rank " + std::to_string(rank) + ": " + message : message);
     };
     // Each rank loads the model and the data itself; a rank that cannot (a file missing on its
     // machine) must not leave the others waiting for it.
@@ -267,13 +250,14 @@ int TrainCommands::run_train() {
             runtime::agree(comm, ok ? runtime::Status() : runtime::Status::error(what), what);
         return s.ok();
     };
-    std::unique_ptr<Model> m = load_model(file_, schedule_);
+    std::unique_ptr<Model> m = load_jit_model(file_, schedule_);
     if (!together(m != nullptr, "while loading " + file_)) return exit_user_error;
     if (m->knn) {
         if (ranks > 1) {
             if (rank != 0) return exit_user_error;
-            return fail(file_ + ": a kNN model stores its training set once; it is not trained "
-                                "by several processes: run netc train without mpirun");
+            return user_error(file_ +
+                              ": a kNN model stores its training set once; it is not trained "
+                              "by several processes: run netc train without mpirun");
         }
         return run_train_knn(*m->front.graph, *m->knn);
     }
@@ -283,10 +267,10 @@ int TrainCommands::run_train() {
     if (config.batch % ranks != 0) {
         // Every rank finds the same: rank 0 says so.
         if (rank != 0) return exit_user_error;
-        return fail(file_ + ": the train block's batch " + std::to_string(config.batch) +
-                    " cannot be split evenly over " + std::to_string(ranks) +
-                    " processes: make the global batch a multiple of mpirun's -np (it is the "
-                    "batch of the whole step, each process taking batch / np of it)");
+        return user_error(file_ + ": the train block's batch " + std::to_string(config.batch) +
+                          " cannot be split evenly over " + std::to_string(ranks) +
+                          " processes: make the global batch a multiple of mpirun's -np (it is the "
+                          "batch of the whole step, each process taking batch / np of it)");
     }
     if (epochs_ > 0) config.epochs = epochs_;
     config.epochs_asked = epochs_ > 0;
@@ -316,7 +300,7 @@ int TrainCommands::run_train() {
             "lower the train block's batch");
         !fits) {
         if (rank != 0) return exit_user_error;
-        return fail(fits.message());
+        return user_error(fits.message());
     }
 
     runtime::Result<runtime::Dataset> data =
@@ -387,9 +371,9 @@ int TrainCommands::run_train() {
 int TrainCommands::run_train_knn(const Graph &graph, runtime::NeighborModel &model) {
     for (const char *option : {"--resume", "--epochs", "--steps"}) {
         if (train_->get_option(option)->count() > 0) {
-            return fail(file_ + ": " + option +
-                        " does not apply to a kNN model: its training "
-                        "stores the training set's features, once");
+            return user_error(file_ + ": " + option +
+                              " does not apply to a kNN model: its training "
+                              "stores the training set's features, once");
         }
     }
     runtime::KnnConfig config = knn_config(graph);
@@ -397,7 +381,7 @@ int TrainCommands::run_train_knn(const Graph &graph, runtime::NeighborModel &mod
     const std::string out_dir = out_dir_.empty() ? "runs/" + graph.model : out_dir_;
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Train, model.info().data);
-    if (!data) return fail(data.message());
+    if (!data) return user_error(data.message());
     for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
     runtime::keep_first(*data, limit_);
     const int64_t bytes = data->count * model.feature_count() * (int64_t)sizeof(float);
@@ -405,22 +389,22 @@ int TrainCommands::run_train_knn(const Graph &graph, runtime::NeighborModel &mod
             file_ + ": the features of " + std::to_string(data->count) + " training samples", bytes,
             "", "use fewer samples (--limit) or smaller features");
         !fits) {
-        return fail(fits.message());
+        return user_error(fits.message());
     }
     std::error_code ec;
     std::filesystem::create_directories(out_dir, ec);
-    if (ec) return fail(out_dir + ": cannot create the output directory: " + ec.message());
+    if (ec) return user_error(out_dir + ": cannot create the output directory: " + ec.message());
     const Choice &knn = *graph.classifier;
     std::cerr << "fitting " << graph.model << " (k = " << knn.attrs.get_int("k") << ", "
               << knn.attrs.get_enum("distance") << " distance, " << knn.attrs.get_enum("vote")
               << " vote) on " << data->count << " samples from " << data_dir_ << "\n";
     runtime::Result<runtime::KnnFit> fit = runtime::fit_knn(model, *data, config);
-    if (!fit) return fail(file_ + ": " + fit.message());
+    if (!fit) return user_error(file_ + ": " + fit.message());
     const std::string path = out_dir + "/best.safetensors";
     if (runtime::Status s =
             runtime::save_knn_checkpoint(path, model, *fit, data->class_names, config.seed);
         !s) {
-        return fail(s.message());
+        return user_error(s.message());
     }
     std::cerr << "done: stored " << fit->reference.count << " samples";
     if (fit->validation_accuracy >= 0) {
@@ -437,21 +421,21 @@ int TrainCommands::run_train_knn(const Graph &graph, runtime::NeighborModel &mod
 }
 
 int TrainCommands::run_eval() {
-    std::unique_ptr<Model> m = load_model(file_, schedule_);
+    std::unique_ptr<Model> m = load_jit_model(file_, schedule_);
     if (!m) return exit_user_error;
     runtime::Result<std::unique_ptr<Predictor>> ckpt =
         load_predictor(*m, weights_, allow_nonfinite_);
-    if (!ckpt) return fail(ckpt.message());
+    if (!ckpt) return user_error(ckpt.message());
     const Predictor &p = **ckpt;
     runtime::Result<runtime::Dataset> data =
         runtime::load_dataset(data_dir_, runtime::DataSplit::Test, m->info().data);
-    if (!data) return fail(data.message());
+    if (!data) return user_error(data.message());
     for (const std::string &w : data->warnings) std::cerr << "netc: warning: " << w << "\n";
     runtime::keep_first(*data, limit_);
     runtime::Result<runtime::Evaluation> e = runtime::evaluate(
         p.predict, m->info().data.classes, *data, runtime::all_indices(data->count),
         p.normalization, m->front.graph->train.batch);
-    if (!e) return fail(e.message());
+    if (!e) return user_error(e.message());
 
     // Weights from elsewhere name no classes: the data set's names serve.
     const std::vector<std::string> &names =
@@ -509,11 +493,11 @@ int TrainCommands::run_eval() {
 }
 
 int TrainCommands::run_predict() {
-    std::unique_ptr<Model> m = load_model(file_, schedule_);
+    std::unique_ptr<Model> m = load_jit_model(file_, schedule_);
     if (!m) return exit_user_error;
     runtime::Result<std::unique_ptr<Predictor>> loaded =
         load_predictor(*m, weights_, allow_nonfinite_);
-    if (!loaded) return fail(loaded.message());
+    if (!loaded) return user_error(loaded.message());
     const Predictor *ckpt = loaded->get();
     const runtime::DataSpec &spec = m->info().data;
     const int64_t image_size = (int64_t)spec.channels * spec.height * spec.width;
@@ -524,18 +508,19 @@ int TrainCommands::run_predict() {
         if (has_image_extension(input)) {
             runtime::Result<std::vector<float>> image =
                 runtime::read_image(input, {spec.channels, spec.height, spec.width});
-            if (!image) return fail(image.message());
+            if (!image) return user_error(image.message());
             images.insert(images.end(), image->begin(), image->end());
             labels.push_back(input);
             continue;
         }
         runtime::Result<runtime::IdxImages> idx = runtime::read_idx_images(input);
-        if (!idx) return fail(idx.message() + " (inputs are PNG/JPEG images or IDX image files)");
+        if (!idx)
+            return user_error(idx.message() + " (inputs are PNG/JPEG images or IDX image files)");
         if (spec.channels != 1 || idx->height != spec.height || idx->width != spec.width) {
-            return fail(input + ": images of " + std::to_string(idx->height) + "x" +
-                        std::to_string(idx->width) + " pixels, but the model takes " +
-                        std::to_string(spec.channels) + "x" + std::to_string(spec.height) + "x" +
-                        std::to_string(spec.width));
+            return user_error(input + ": images of " + std::to_string(idx->height) + "x" +
+                              std::to_string(idx->width) + " pixels, but the model takes " +
+                              std::to_string(spec.channels) + "x" + std::to_string(spec.height) +
+                              "x" + std::to_string(spec.width));
         }
         for (int64_t i = 0; i < idx->count; i++) {
             for (int64_t j = 0; j < image_size; j++) {
@@ -554,7 +539,7 @@ int TrainCommands::run_predict() {
         int64_t n = std::min(batch, count - first);
         runtime::Status s =
             ckpt->predict(images.data() + first * image_size, n, probs.data() + first * k);
-        if (!s) return fail(s.message());
+        if (!s) return user_error(s.message());
     }
     if (json_) {
         // Every probability with the 9 significant digits that read back to the same float.

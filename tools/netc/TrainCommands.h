@@ -4,8 +4,7 @@
 
 #include "compiler/Graph.h"
 #include "runtime/Knn.h"
-
-#include <CLI/CLI.hpp>
+#include "tools/netc/Command.h"
 
 #include <cstdint>
 #include <optional>
@@ -14,13 +13,13 @@
 
 namespace netc::cli {
 
-class TrainCommands {
+class TrainCommands : public Command {
 public:
     /// Adds the three subcommands to `app`.
     explicit TrainCommands(CLI::App &app);
     /// After parsing: the exit status of the subcommand that was chosen, or nullopt when none of
     /// them was. 0 success, 1 a user error, 130 training interrupted (a checkpoint was saved).
-    std::optional<int> run();
+    std::optional<int> run() override;
 
 private:
     int run_train();

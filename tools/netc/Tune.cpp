@@ -32,9 +32,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr int exit_user_error = 1;
-constexpr int exit_interrupted = 130;
-
 double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -485,11 +482,9 @@ void print_table(const std::vector<SettingResult> &results, size_t best) {
 }  // namespace
 
 int TuneCommand::run_tune() {
-    std::string read_error;
-    Frontend base = load_model_file(file_, read_error);
-    if (!read_error.empty()) return fail(read_error);
-    base.diags->print(std::cerr);
-    if (!base.ok()) return fail(file_ + " has errors");
+    std::optional<Frontend> loaded = load_model(file_);
+    if (!loaded) return exit_user_error;
+    const Frontend &base = *loaded;
     const Graph &graph = *base.graph;
 
     // The search space.

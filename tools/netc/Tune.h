@@ -11,8 +11,7 @@
 
 #include "compiler/Overrides.h"
 #include "tools/netc/Canvas.h"
-
-#include <CLI/CLI.hpp>
+#include "tools/netc/Command.h"
 
 #include <cstdint>
 #include <optional>
@@ -61,11 +60,11 @@ std::optional<SettingResult> parse_result_line(const std::string &line);
 Canvas draw_tune_chart(const std::vector<SettingResult> &results,
                        const std::vector<std::string> &names, const std::string &title);
 
-class TuneCommand {
+class TuneCommand : public Command {
 public:
     explicit TuneCommand(CLI::App &app);
     /// After parsing: the exit status of `tune` when it was chosen, nullopt otherwise.
-    std::optional<int> run();
+    std::optional<int> run() override;
 
 private:
     int run_tune();
