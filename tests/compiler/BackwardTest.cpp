@@ -50,8 +50,8 @@ TEST_CASE("conv2d's input gradient by phases: strides 2 and 3, kernels that the 
                               "  flatten\n"
                               "  d1: dense(units=3)\n"
                               "  loss softmax_cross_entropy"));
-    check_model(gc, {"c0.weight", "c1.weight", "c2.weight", "c3.weight", "d_c1_input",
-                     "d_c2_input", "d_c3_input", "d_logits"});
+    check_model(gc, {"c0.weight", "c1.weight", "c2.weight", "c3.weight", "d_c1_input", "d_c2_input",
+                     "d_c3_input", "d_logits"});
 }
 
 TEST_CASE("avgpool (overlapping, padded, uncovered pixels), elu, selu, exact gelu, relu, "
